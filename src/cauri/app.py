@@ -1,0 +1,144 @@
+"""create_app(): middleware, error handlers, lifespan resources and every module's router.
+
+Security by default: a module's ``router`` is mounted behind :func:`require_principal`; only routes a module
+puts on its ``public_router`` are reachable without a login (``tests/core/test_security_default.py`` walks
+every route to prove it). Every API route also gets the idempotency guard.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from cauri import __version__
+from cauri.core.config import Settings, get_settings
+from cauri.core.db import make_engine, make_sessionmaker
+from cauri.core.errors import install_error_handlers
+from cauri.core.idempotency import idempotency_guard
+from cauri.core.logging import configure_logging
+from cauri.core.observability import RequestContextMiddleware, metrics_endpoint
+from cauri.core.principal import require_principal
+from cauri.core.routing import api_router
+
+API_PREFIX = "/api/v1"
+
+# Business and platform modules, each with a ``router.py`` exposing ``router`` and optionally ``public_router``.
+MODULES: tuple[str, ...] = ()
+
+
+def custom_operation_id(route: APIRoute) -> str:
+    """``identity-login``: tag and function name, so generated clients get clean method names."""
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name}".replace("_", "-")
+
+
+def _lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        for hook in app.state.startup_hooks:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in reversed(app.state.shutdown_hooks):
+                await hook(app)
+            await engine.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    app = FastAPI(
+        title="Cauri",
+        version=__version__,
+        description="Collecter et payer par mobile money. Collect and pay out by mobile money.",
+        lifespan=_lifespan(settings),
+        generate_unique_id_function=custom_operation_id,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    app.state.readiness_probes = {}
+    install_error_handlers(app)
+
+    for name in MODULES:
+        module = importlib.import_module(f"cauri.{name}.router")
+        install = getattr(module, "install", None)
+        if install is not None:
+            install(app)
+        guarded = [Depends(require_principal), Depends(idempotency_guard)]
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded)
+        public = getattr(module, "public_router", None)
+        if public is not None:
+            app.include_router(public, prefix=API_PREFIX, dependencies=[Depends(idempotency_guard)])
+
+    app.include_router(_operations_router())
+    _install_web(app)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    if settings.allowed_hosts != ["*"]:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _install_web(app: FastAPI) -> None:
+    """The console, when the web module is present."""
+    try:
+        web = importlib.import_module("cauri.web.pages")
+    except ModuleNotFoundError:
+        return
+    web.install(app)
+
+
+def _operations_router() -> Any:
+    router = api_router(tags=["operations"])
+
+    @router.get("/health", summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready", summary="Readiness: database and broker reachable")
+    async def ready(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            checks["database"] = f"error: {type(exc).__name__}"
+        for name, probe in getattr(request.app.state, "readiness_probes", {}).items():
+            try:
+                await probe()
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"error: {type(exc).__name__}"
+        healthy = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503)
+
+    router.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    return router

@@ -1,0 +1,116 @@
+"""Settings, read from the environment (prefix ``CAURI_``) and an optional ``.env`` file.
+
+Every setting is documented in ``.env.example``. The embedded default (SQLite, in-process jobs, local files,
+console e-mail and SMS, sandbox provider) needs no setting at all; scaling out is configuration only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults. In production the service refuses to start while any of these is still in use.
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"  # noqa: S105
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktY2hhbmdlLW0="  # urlsafe base64 of 32 bytes
+DEV_WEBHOOK_SECRET = "dev-only-webhook-secret"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CAURI_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    debug: bool = False
+
+    # Storage
+    database_url: str = "sqlite+aiosqlite:///./var/cauri.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_echo: bool = False
+    files_dir: Path = Path("./var/files")
+
+    # Jobs: unset means "run jobs in this process"; redis://… or amqp://… to scale out to `cauri worker`.
+    broker_url: str | None = None
+    job_lease_seconds: int = Field(default=60, ge=5)
+    job_sweep_seconds: int = Field(default=15, ge=1)
+    job_max_attempts: int = Field(default=8, ge=1)
+
+    # Rate limits (login throttling). Unset: in memory; set to redis://… to share across API processes.
+    rate_limit_storage_url: str | None = None
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    login_failures_before_lockout: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+
+    # Security
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    encryption_keys: SecretStr = SecretStr(DEV_ENCRYPTION_KEY)
+    access_token_minutes: int = Field(default=30, ge=1)
+    refresh_token_days: int = Field(default=7, ge=1)
+    verification_code_minutes: int = Field(default=10, ge=1)
+    verification_code_attempts: int = Field(default=5, ge=1)
+    allowed_hosts: list[str] = ["*"]
+    cors_origins: list[str] = []
+
+    # People and places
+    default_region: str = Field(default="CM", min_length=2, max_length=2)
+    default_language: str = Field(default="fr", pattern="^(fr|en)$")
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Notifications: "console" prints; "smtp" sends through smtp_host.
+    email_backend: str = Field(default="console", pattern="^(console|smtp)$")
+    sms_backend: str = Field(default="console", pattern="^(console)$")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_use_tls: bool = False
+    mail_from: str = "Cauri <no-reply@cauri.local>"
+
+    # Payments
+    default_provider: str = "sandbox"
+    webhook_signing_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+
+    # Logging
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Self:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        defaults = {
+            "CAURI_SECRET_KEY": (self.secret_key, DEV_SECRET_KEY),
+            "CAURI_ENCRYPTION_KEYS": (self.encryption_keys, DEV_ENCRYPTION_KEY),
+            "CAURI_WEBHOOK_SIGNING_SECRET": (self.webhook_signing_secret, DEV_WEBHOOK_SECRET),
+        }
+        weak = [name for name, (value, default) in defaults.items() if value.get_secret_value() in ("", default)]
+        if len(self.secret_key.get_secret_value()) < 32 and "CAURI_SECRET_KEY" not in weak:
+            weak.append("CAURI_SECRET_KEY (at least 32 characters)")
+        if weak:
+            raise ValueError(f"production refuses default or missing secrets: {', '.join(weak)}")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def encryption_key_list(self) -> list[str]:
+        """Fernet keys, newest first: the first encrypts, all decrypt (rotation)."""
+        return [k.strip() for k in self.encryption_keys.get_secret_value().split(",") if k.strip()]
+
+
+def get_settings() -> Settings:
+    """Settings from the environment; the app keeps its own instance on ``app.state.settings``."""
+    return Settings()

@@ -1,0 +1,109 @@
+"""The request's unit of work.
+
+Every API route uses :class:`UnitOfWorkRoute`: the endpoint's database session is committed **once**, after
+the endpoint returned a successful response and together with the stored idempotent answer; any error rolls
+everything back. A failed commit becomes a problem response, never a success that was not saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cauri.core.db import commit, rollback
+from cauri.core.errors import Conflict, ServiceUnavailable
+from cauri.core.idempotency import Claim, ReplayStoredResponse, complete_claim, release_claim
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's session, opened on first use and finished by :class:`UnitOfWorkRoute`."""
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None:
+        session = request.app.state.sessionmaker()
+        request.state.db_session = session
+    return session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _commit_failure(exc: Exception) -> Exception:
+    if isinstance(exc, IntegrityError):
+        return Conflict(
+            "Cette opération entre en conflit avec une autre. Réessayez.",
+            "This operation conflicts with another one. Please retry.",
+            code="concurrent_update",
+        )
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return ServiceUnavailable(headers={"Retry-After": "1"})
+    return exc
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Handler:
+        run_endpoint = super().get_route_handler()
+        route_template = self.path_format
+
+        async def handle(request: Request) -> Response:
+            request.scope["cauri.route"] = route_template
+            try:
+                response = await run_endpoint(request)
+            except ReplayStoredResponse as replay:
+                return replay.to_response()
+            except BaseException:
+                await _abandon(request)
+                raise
+            if response.status_code >= 400:
+                await _abandon(request)
+                return response
+            try:
+                await _finish(request, response)
+            except Exception as exc:
+                await _abandon(request)
+                raise _commit_failure(exc) from exc
+            return response
+
+        return handle
+
+
+async def _finish(request: Request, response: Response) -> None:
+    claim: Claim | None = getattr(request.state, "idempotency_claim", None)
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None and claim is None:
+        return
+    if session is None:
+        session = await get_session(request)
+    try:
+        if claim is not None:
+            await complete_claim(session, claim, response)
+        await commit(session)
+    finally:
+        await session.close()
+        request.state.db_session = None
+
+
+async def _abandon(request: Request) -> None:
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is not None:
+        try:
+            await rollback(session)
+        finally:
+            await session.close()
+            request.state.db_session = None
+    claim: Claim | None = getattr(request.state, "idempotency_claim", None)
+    if claim is not None:
+        request.state.idempotency_claim = None
+        await release_claim(request.app.state.sessionmaker, claim)
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose routes run in a unit of work. Modules build their routers with this."""
+    return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
