@@ -7,7 +7,6 @@ every route to prove it). Every API route also gets the idempotency guard.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,11 +27,9 @@ from cauri.core.logging import configure_logging
 from cauri.core.observability import RequestContextMiddleware, metrics_endpoint
 from cauri.core.principal import require_principal
 from cauri.core.routing import api_router
+from cauri.modules import import_all, import_optional
 
 API_PREFIX = "/api/v1"
-
-# Business and platform modules, each with a ``router.py`` exposing ``router`` and optionally ``public_router``.
-MODULES: tuple[str, ...] = ()
 
 
 def custom_operation_id(route: APIRoute) -> str:
@@ -78,8 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness_probes = {}
     install_error_handlers(app)
 
-    for name in MODULES:
-        module = importlib.import_module(f"cauri.{name}.router")
+    for module in import_all("router"):
         install = getattr(module, "install", None)
         if install is not None:
             install(app)
@@ -108,11 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _install_web(app: FastAPI) -> None:
     """The console, when the web module is present."""
-    try:
-        web = importlib.import_module("cauri.web.pages")
-    except ModuleNotFoundError:
-        return
-    web.install(app)
+    web = import_optional("web", "pages")
+    if web is not None:
+        web.install(app)
 
 
 def _operations_router() -> Any:

@@ -6,7 +6,6 @@ bare machine run exactly the same thing.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
@@ -32,9 +31,7 @@ def serve(
 
     settings = get_settings()
     if workers > 1 and settings.broker_url is None:
-        console.print(
-            "[yellow]Several API processes without CAURI_BROKER_URL: each runs its own in-process jobs.[/]"
-        )
+        console.print("[yellow]Several API processes without CAURI_BROKER_URL: each runs its own in-process jobs.[/]")
     uvicorn.run(
         "cauri.app:create_app",
         factory=True,
@@ -49,7 +46,7 @@ def serve(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
     """Apply migrations (SQLite or PostgreSQL, from CAURI_DATABASE_URL)."""
     from cauri.core.migrate import upgrade
 
@@ -58,9 +55,15 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     console.print(f"[green]Database at {revision}.[/]")
 
 
-def run(coro: object) -> None:
-    """Run a coroutine from a synchronous command."""
-    asyncio.run(coro)  # type: ignore[arg-type]
+def _mount_module_commands() -> None:
+    from cauri.modules import import_all
+
+    for module in import_all("cli"):
+        name = module.__name__.split(".")[1]
+        app.add_typer(module.app, name=getattr(module, "COMMAND_NAME", name))
+
+
+_mount_module_commands()
 
 
 def main() -> None:

@@ -2,5 +2,7 @@
 
 from cauri.core import idempotency  # noqa: F401
 from cauri.core.db import Base
+from cauri.modules import import_all
 
+import_all("models")
 metadata = Base.metadata

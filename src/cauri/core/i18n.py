@@ -34,7 +34,7 @@ def negotiate(accept_language: str | None, default: Language = "fr") -> Language
             # Earlier entries win ties, as browsers list preferences in order.
             score = quality - position * 1e-6
             if best is None or score > best[0]:
-                best = (score, primary)  # type: ignore[assignment]
+                best = (score, primary)
     return best[1] if best else default
 
 

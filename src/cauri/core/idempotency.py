@@ -59,7 +59,7 @@ class Claim:
     owner_token: str
 
 
-class ReplayStoredResponse(Exception):  # noqa: N818  (control flow, not an error)
+class ReplayStoredResponse(Exception):
     """Raised by the guard; the route turns it into the first request's stored response."""
 
     def __init__(self, record: IdempotencyRecord) -> None:
@@ -103,7 +103,13 @@ def _in_progress_error() -> Conflict:
 
 
 async def _claim(
-    sessionmaker: async_sessionmaker[AsyncSession], scope: str, key: str, method: str, path: str, fingerprint: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    scope: str,
+    key: str,
+    method: str,
+    path: str,
+    fingerprint: str,
 ) -> Claim:
     owner = uuid.uuid4().hex
     async with sessionmaker() as session:
@@ -161,7 +167,12 @@ async def idempotency_guard(request: Request, principal: OptionalPrincipal) -> N
     fingerprint = request_fingerprint(request.method, request.url.path, request.url.query, body)
     scope = principal.scope_key if principal else "anonymous"
     request.state.idempotency_claim = await _claim(
-        request.app.state.sessionmaker, scope, key, request.method, request.url.path, fingerprint
+        request.app.state.sessionmaker,
+        scope=scope,
+        key=key,
+        method=request.method,
+        path=request.url.path,
+        fingerprint=fingerprint,
     )
 
 
@@ -213,4 +224,3 @@ async def purge_expired(session: AsyncSession, older_than: timedelta = timedelta
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - older_than)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-

@@ -17,10 +17,11 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     """Synchronous (Alembic runs its own event loop): from async code call it via ``asyncio.to_thread``."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # "heads": each module keeps its own branch of the history (see migrations/README.md).
     command.upgrade(alembic_config(database_url), revision)
