@@ -59,8 +59,7 @@ def _mount_module_commands() -> None:
     from cauri.modules import import_all
 
     for module in import_all("cli"):
-        name = module.__name__.split(".")[1]
-        app.add_typer(module.app, name=getattr(module, "COMMAND_NAME", name))
+        module.register(app)
 
 
 _mount_module_commands()
