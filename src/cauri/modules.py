@@ -2,7 +2,7 @@
 
 A module ``m`` may provide, by convention: ``cauri.m.router`` (``router`` behind login, optional
 ``public_router``, optional ``install(app)``), ``cauri.m.models`` (tables), ``cauri.m.jobs`` (background jobs,
-imported by every worker) and ``cauri.m.cli`` (a typer ``app`` mounted as ``cauri m …``). Adding a module is
+imported by every worker) and ``cauri.m.cli`` (``register(cli)`` adds its commands). Adding a module is
 one line here.
 """
 
