@@ -35,15 +35,26 @@ async def get_session(request: Request) -> AsyncSession:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def _commit_failure(exc: Exception) -> Exception:
+# PostgreSQL SQLSTATEs worth a retry by the caller: serialization failure, deadlock, lock timeout.
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def _database_failure(exc: DBAPIError) -> Exception:
+    """A database error that escaped the service: a conflict or a retry, never an opaque 500 nor a false success."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     if isinstance(exc, IntegrityError):
         return Conflict(
             "Cette opération entre en conflit avec une autre. Réessayez.",
             "This operation conflicts with another one. Please retry.",
             code="concurrent_update",
         )
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return ServiceUnavailable(headers={"Retry-After": "1"})
+    if exc.connection_invalidated or sqlstate in _RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig):
+        return ServiceUnavailable(
+            "Base de données occupée. Réessayez dans un instant.",
+            "Database busy. Please retry in a moment.",
+            code="database_busy",
+            headers={"Retry-After": "1"},
+        )
     return exc
 
 
@@ -58,6 +69,9 @@ class UnitOfWorkRoute(APIRoute):
                 response = await run_endpoint(request)
             except ReplayStoredResponse as replay:
                 return replay.to_response()
+            except DBAPIError as exc:
+                await _abandon(request)
+                raise _database_failure(exc) from exc
             except BaseException:
                 await _abandon(request)
                 raise
@@ -66,9 +80,12 @@ class UnitOfWorkRoute(APIRoute):
                 return response
             try:
                 await _finish(request, response)
-            except Exception as exc:
+            except DBAPIError as exc:
                 await _abandon(request)
-                raise _commit_failure(exc) from exc
+                raise _database_failure(exc) from exc
+            except BaseException:
+                await _abandon(request)
+                raise
             return response
 
         return handle
