@@ -7,6 +7,7 @@ database is unaffected); everything else is the production code path.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -169,7 +170,7 @@ async def test_same_key_with_another_body_is_refused(http: httpx.AsyncClient) ->
 
 async def test_key_of_a_request_still_running_is_a_409(http: httpx.AsyncClient, uow_app: FastAPI) -> None:
     key, text = uuid.uuid4().hex, unique_text()
-    body = ('{"text": "%s"}' % text).encode()
+    body = json.dumps({"text": text}).encode()
     async with uow_app.state.sessionmaker() as session:
         session.add(
             IdempotencyRecord(
@@ -193,7 +194,7 @@ async def test_key_of_a_request_still_running_is_a_409(http: httpx.AsyncClient, 
 
 async def test_abandoned_key_is_taken_over_after_its_lease(http: httpx.AsyncClient, uow_app: FastAPI) -> None:
     key, text = uuid.uuid4().hex, unique_text()
-    body = ('{"text": "%s"}' % text).encode()
+    body = json.dumps({"text": text}).encode()
     async with uow_app.state.sessionmaker() as session:
         session.add(
             IdempotencyRecord(
