@@ -1,0 +1,62 @@
+"""Security by default: every route needs a login unless it is on the short, reviewed list below."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from cauri.core.principal import require_principal
+
+# Reviewed: each of these must be reachable without a login, and says why.
+PUBLIC_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/health"): "load balancer liveness",
+    ("GET", "/ready"): "load balancer readiness",
+    ("POST", "/api/v1/auth/register"): "sign up",
+    ("POST", "/api/v1/auth/login"): "log in",
+    ("POST", "/api/v1/auth/refresh"): "exchange a refresh token",
+    ("POST", "/api/v1/auth/password/forgot"): "request a reset code",
+    ("POST", "/api/v1/auth/password/reset"): "reset with a code",
+    ("POST", "/api/v1/webhooks/{provider}"): "provider callbacks, authenticated by signature or status query",
+    ("PUT", "/api/v1/webhooks/{provider}"): "MTN sends callbacks with PUT",
+}
+PUBLIC_PREFIXES = ("/console/static", "/console/login", "/static")
+
+
+def needs_login(dependant: Dependant) -> bool:
+    return any(d.call is require_principal or needs_login(d) for d in dependant.dependencies)
+
+
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    return [r for r in app.routes if isinstance(r, APIRoute)]
+
+
+def test_every_public_route_is_reviewed(app: FastAPI) -> None:
+    unexpected = [
+        (method, route.path)
+        for route in api_routes(app)
+        for method in route.methods
+        if not needs_login(route.dependant)
+        and (method, route.path) not in PUBLIC_ROUTES
+        and not route.path.startswith(PUBLIC_PREFIXES)
+    ]
+    assert unexpected == [], f"routes reachable without login, not in PUBLIC_ROUTES: {unexpected}"
+
+
+async def test_guarded_routes_answer_401_without_credentials(app: FastAPI, client: httpx.AsyncClient) -> None:
+    checked = 0
+    for route in api_routes(app):
+        if not needs_login(route.dependant):
+            continue
+        path = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), route.path)
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            response = await client.request(method, path)
+            assert response.status_code == 401, (method, route.path, response.status_code)
+            assert response.headers["content-type"] == "application/problem+json"
+            checked += 1
+    guarded_exist = any(needs_login(r.dependant) for r in api_routes(app))
+    assert checked > 0 or not guarded_exist
