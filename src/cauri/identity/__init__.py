@@ -1,0 +1,1 @@
+"""Identity and access: users, organisations, memberships and roles, login sessions, API keys, audit trail."""
