@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, ge=1)
     login_failures_before_lockout: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
+    # Failed logins from one client address per minute (all identifiers together): slows password spraying.
+    login_ip_failures_per_minute: int = Field(default=30, ge=1)
 
     # Security
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
@@ -80,6 +82,11 @@ class Settings(BaseSettings):
     # Payments
     default_provider: str = "sandbox"
     webhook_signing_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    # The built-in sandbox provider (`cauri simulate sandbox --port 8090`). Its credentials serve organisations
+    # that stored none, outside production only.
+    sandbox_url: str = "http://127.0.0.1:8090"
+    sandbox_api_key: SecretStr = SecretStr("sk_sandbox_dev")
+    sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox_dev")
 
     # Logging
     log_level: str = "INFO"

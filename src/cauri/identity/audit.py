@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, Index, String, event
+from sqlalchemy import JSON, Index, String, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from cauri.core.db import Base, IdMixin, utcnow
+from cauri.core.pagination import PageParams, paginate
 from cauri.core.principal import Principal
 
 # Keys whose values must never reach the trail, whatever a caller passes in ``changes``.
@@ -91,3 +92,27 @@ async def record_audit(
             request_id=str(request_id)[:128] if request_id else None,
         )
     )
+
+
+async def list_audit_events(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    organization_id: uuid.UUID | None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[AuditEvent], str | None]:
+    """One organisation's events, newest first; ``organization_id=None`` means the platform's own events."""
+    statement = select(AuditEvent).where(
+        AuditEvent.organization_id == organization_id
+        if organization_id is not None
+        else AuditEvent.organization_id.is_(None)
+    )
+    if action:
+        statement = statement.where(AuditEvent.action == action)
+    if since is not None:
+        statement = statement.where(AuditEvent.created_at >= since)
+    if until is not None:
+        statement = statement.where(AuditEvent.created_at < until)
+    return await paginate(session, statement, params, created_at=AuditEvent.created_at, row_id=AuditEvent.id)

@@ -108,7 +108,7 @@ async def principal_from_access_token(
     ).one_or_none()
     if row is None:
         raise _session_revoked()
-    user, login_session = row.tuple()
+    user, login_session = row
     if login_session.revoked_at is not None or not user.is_active:
         raise _session_revoked()
     organization_id, roles = await organization_context(session, user, requested)

@@ -1,0 +1,338 @@
+"""Organisations and their members.
+
+Every read and write is scoped to the organisation the caller acts for: another organisation's object is a
+404, exactly as if it did not exist. Changes of members and roles go to the audit trail.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cauri.core.config import Settings
+from cauri.core.errors import Conflict, field_error
+from cauri.core.pagination import PageParams, paginate
+from cauri.core.principal import Principal
+from cauri.identity import errors
+from cauri.identity.audit import record_audit
+from cauri.identity.models import Membership, Organization, User
+from cauri.identity.permissions import Role
+from cauri.identity.schemas import MemberAdd, MemberRead, OrganizationCreate, OrganizationUpdate
+from cauri.identity.service import (
+    Identifier,
+    create_user,
+    find_user,
+    hash_password_off_loop,
+    identifier_of,
+    unusable_password_hash,
+)
+
+SLUG_BASE_MAX = 60
+
+
+def slugify(name: str) -> str:
+    """ "Caisse Nationale (CNSS) — Dakar" -> "caisse-nationale-cnss-dakar"."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:SLUG_BASE_MAX].strip("-") or "organisation"
+
+
+async def _slug_taken(session: AsyncSession, slug: str) -> bool:
+    return (await session.execute(select(Organization.id).where(Organization.slug == slug))).first() is not None
+
+
+async def available_slug(session: AsyncSession, name: str) -> str:
+    slug = slugify(name)
+    while await _slug_taken(session, slug):
+        slug = f"{slugify(name)}-{secrets.token_hex(3)}"
+    return slug
+
+
+async def create_organization(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    owner: User,
+    data: OrganizationCreate,
+    actor: Principal,
+    ip: str | None,
+) -> Organization:
+    """A new organisation with ``owner`` as its first owner."""
+    if data.slug is not None:
+        if await _slug_taken(session, data.slug):
+            raise Conflict(
+                "Cet identifiant d'organisation est déjà pris.",
+                "This organisation slug is already taken.",
+                code="slug_taken",
+                field="slug",
+            )
+        slug = data.slug
+    else:
+        slug = await available_slug(session, data.name)
+    organization = Organization(
+        name=data.name,
+        slug=slug,
+        default_region=data.default_region or settings.default_region,
+        default_language=data.default_language,
+        require_maker_checker=data.require_maker_checker,
+        webhook_url=str(data.webhook_url) if data.webhook_url else None,
+    )
+    session.add(organization)
+    await session.flush()
+    session.add(Membership(organization_id=organization.id, user_id=owner.id, role=Role.OWNER.value))
+    await record_audit(
+        session,
+        action="organization.created",
+        organization_id=organization.id,
+        actor=actor,
+        target_type="organization",
+        target_id=str(organization.id),
+        changes={"name": organization.name, "slug": organization.slug, "owner_user_id": str(owner.id)},
+        ip=ip,
+    )
+    await session.flush()
+    return organization
+
+
+def ensure_acting_for(principal: Principal, organization_id: uuid.UUID) -> None:
+    """Only the organisation the caller acts for exists for them (platform admins see every one)."""
+    if not principal.is_platform_admin and principal.organization_id != organization_id:
+        raise errors.OrganizationNotFound()
+
+
+async def get_organization(session: AsyncSession, principal: Principal, organization_id: uuid.UUID) -> Organization:
+    ensure_acting_for(principal, organization_id)
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        raise errors.OrganizationNotFound()
+    return organization
+
+
+async def lock_organization(session: AsyncSession, principal: Principal, organization_id: uuid.UUID) -> Organization:
+    """The organisation row, locked on PostgreSQL so that concurrent role changes are checked one at a time."""
+    ensure_acting_for(principal, organization_id)
+    organization = (
+        await session.execute(select(Organization).where(Organization.id == organization_id).with_for_update())
+    ).scalar_one_or_none()
+    if organization is None:
+        raise errors.OrganizationNotFound()
+    return organization
+
+
+async def update_organization(
+    session: AsyncSession, organization: Organization, data: OrganizationUpdate, *, actor: Principal, ip: str | None
+) -> Organization:
+    changes: dict[str, Any] = {}
+    for name in data.model_fields_set:
+        value = getattr(data, name)
+        if name == "webhook_url":
+            value = str(value) if value is not None else None
+        elif value is None:
+            continue  # only the webhook can be cleared; other fields keep their value
+        if getattr(organization, name) != value:
+            changes[name] = [getattr(organization, name), value]
+            setattr(organization, name, value)
+    if changes:
+        await record_audit(
+            session,
+            action="organization.updated",
+            organization_id=organization.id,
+            actor=actor,
+            target_type="organization",
+            target_id=str(organization.id),
+            changes=changes,
+            ip=ip,
+        )
+    await session.flush()
+    return organization
+
+
+async def organizations_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Organization]:
+    rows = await session.execute(
+        select(Organization)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.created_at, Membership.id)
+    )
+    return list(rows.scalars().all())
+
+
+async def all_organizations(session: AsyncSession, params: PageParams) -> tuple[list[Organization], str | None]:
+    return await paginate(
+        session, select(Organization), params, created_at=Organization.created_at, row_id=Organization.id
+    )
+
+
+# --- members -----------------------------------------------------------------------------------------------
+
+
+def _member_read(membership: Membership, user: User) -> MemberRead:
+    return MemberRead(
+        id=membership.id,
+        user_id=user.id,
+        email=user.email,
+        phone=user.phone,
+        full_name=user.full_name,
+        role=membership.role,
+        created_at=membership.created_at,
+    )
+
+
+async def list_members(session: AsyncSession, organization_id: uuid.UUID) -> list[MemberRead]:
+    rows = await session.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization_id)
+        .order_by(Membership.created_at, Membership.id)
+    )
+    return [_member_read(membership, user) for membership, user in rows]
+
+
+def _ensure_may_touch_owner_role(actor: Principal, *roles: str) -> None:
+    """Admins manage members, but only an owner makes or unmakes an owner (no self-promotion to owner)."""
+    if Role.OWNER.value in roles and not (actor.is_platform_admin or Role.OWNER.value in actor.roles):
+        raise errors.OwnerOnly()
+
+
+async def _owner_count(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    count = await session.execute(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.organization_id == organization_id, Membership.role == Role.OWNER.value)
+    )
+    return int(count.scalar_one())
+
+
+async def _invited_user(session: AsyncSession, identifier: Identifier, data: MemberAdd) -> User:
+    if data.full_name is None:
+        raise field_error(
+            "full_name",
+            "missing",
+            "Aucun compte n'existe pour cette personne : indiquez son nom pour le créer.",
+            "No account exists for this person: give their name to create it.",
+        )
+    password_hash = (
+        await hash_password_off_loop(data.password) if data.password is not None else await unusable_password_hash()
+    )
+    return await create_user(
+        session,
+        email=identifier.value if identifier.field == "email" else None,
+        phone=identifier.value if identifier.field == "phone" else None,
+        password_hash=password_hash,
+        full_name=data.full_name,
+        language=data.language,
+    )
+
+
+async def add_member(
+    session: AsyncSession,
+    organization: Organization,
+    data: MemberAdd,
+    *,
+    actor: Principal,
+    ip: str | None,
+) -> tuple[MemberRead, bool]:
+    """Add an existing account, or create one (invitation); returns the member and whether it was created."""
+    _ensure_may_touch_owner_role(actor, data.role.value)
+    identifier = identifier_of(data.email, data.phone, organization.default_region)
+    user = await find_user(session, identifier)
+    created = user is None
+    if user is None:
+        user = await _invited_user(session, identifier, data)
+    elif data.password is not None:
+        raise field_error(
+            "password",
+            "account_exists",
+            "Ce compte existe déjà : son mot de passe reste celui de son titulaire.",
+            "This account already exists: its password stays its holder's.",
+        )
+    existing = await session.execute(
+        select(Membership.id).where(Membership.organization_id == organization.id, Membership.user_id == user.id)
+    )
+    if existing.first() is not None:
+        raise Conflict(
+            "Cette personne est déjà membre de l'organisation.",
+            "This person is already a member of the organisation.",
+            code="already_member",
+            field=identifier.field,
+        )
+    membership = Membership(organization_id=organization.id, user_id=user.id, role=data.role.value)
+    session.add(membership)
+    await session.flush()
+    await record_audit(
+        session,
+        action="member.added",
+        organization_id=organization.id,
+        actor=actor,
+        target_type="membership",
+        target_id=str(membership.id),
+        changes={"user_id": str(user.id), "role": membership.role, "account_created": created},
+        ip=ip,
+    )
+    return _member_read(membership, user), created
+
+
+async def _membership_in(session: AsyncSession, organization_id: uuid.UUID, membership_id: uuid.UUID) -> Membership:
+    membership = await session.get(Membership, membership_id)
+    if membership is None or membership.organization_id != organization_id:
+        raise errors.MemberNotFound()
+    return membership
+
+
+async def change_role(
+    session: AsyncSession,
+    organization: Organization,
+    membership_id: uuid.UUID,
+    role: Role,
+    *,
+    actor: Principal,
+    ip: str | None,
+) -> MemberRead:
+    membership = await _membership_in(session, organization.id, membership_id)
+    old_role = membership.role
+    if old_role != role.value:
+        _ensure_may_touch_owner_role(actor, old_role, role.value)
+        if old_role == Role.OWNER.value and await _owner_count(session, organization.id) <= 1:
+            raise errors.LastOwner()
+        membership.role = role.value
+        await record_audit(
+            session,
+            action="member.role_changed",
+            organization_id=organization.id,
+            actor=actor,
+            target_type="membership",
+            target_id=str(membership.id),
+            changes={"user_id": str(membership.user_id), "role": [old_role, role.value]},
+            ip=ip,
+        )
+        await session.flush()
+    user = await session.get(User, membership.user_id)
+    assert user is not None
+    return _member_read(membership, user)
+
+
+async def remove_member(
+    session: AsyncSession, organization: Organization, membership_id: uuid.UUID, *, actor: Principal, ip: str | None
+) -> None:
+    membership = await _membership_in(session, organization.id, membership_id)
+    _ensure_may_touch_owner_role(actor, membership.role)
+    if membership.role == Role.OWNER.value and await _owner_count(session, organization.id) <= 1:
+        raise errors.LastOwner()
+    await session.delete(membership)
+    await record_audit(
+        session,
+        action="member.removed",
+        organization_id=organization.id,
+        actor=actor,
+        target_type="membership",
+        target_id=str(membership.id),
+        changes={"user_id": str(membership.user_id), "role": membership.role},
+        ip=ip,
+    )
+    await session.flush()
