@@ -32,9 +32,10 @@ def _storage(settings: Settings) -> Storage:
     if not url:
         storage = storage_from_string("async+memory://")
     elif url.startswith(("redis://", "rediss://")):
-        storage = storage_from_string(f"async+{url}", implementation="redispy")
+        # wrap_exceptions: a Redis outage surfaces as limits' StorageError, answered with a 503.
+        storage = storage_from_string(f"async+{url}", implementation="redispy", wrap_exceptions=True)
     else:
-        storage = storage_from_string(url)
+        storage = storage_from_string(url, wrap_exceptions=True)
     assert isinstance(storage, Storage)
     return storage
 
