@@ -1,0 +1,1 @@
+"""Mobile-money providers: one package per provider (client, transformers, webhooks, simulator)."""

@@ -1,0 +1,506 @@
+"""The sandbox provider's simulator: an ASGI app with its own wire format, accounts and magic phone numbers.
+
+Wire format (JSON; amounts are decimal strings in major units; numbers are E.164 digits without ``+``):
+
+* ``POST /oauth/token`` (Basic ``client_id:client_secret``) -> ``{access_token, token_type, expires_in}``
+* ``POST /v1/collections`` | ``/v1/payouts`` with ``Idempotency-Key`` ->
+  ``201 {id, kind, reference, msisdn, amount, currency, fee, state, failure_code, created_at, updated_at}``;
+  the same key again -> ``200`` with the same payment (``Idempotent-Replayed: true``); with another body -> 409
+* ``GET /v1/collections/{id}``, ``/v1/collections/by-reference/{reference}`` (same for payouts)
+* ``GET /v1/balance/{currency}`` -> ``{currency, available}``; ``GET /v1/accounts/{msisdn}`` -> ``{status, name}``
+* errors: ``{"error": {"code", "message"}}``; states ``PENDING``, ``SUCCESSFUL``, ``FAILED``, ``EXPIRED``
+* callbacks: ``POST <callback_url>`` ``{id, type, created, data: <payment>}`` signed ``Sandbox-Signature``
+
+Outcomes are chosen by the **last three digits** of the phone number (:data:`MAGIC_SUFFIXES`); any other number
+succeeds. ``docs/connectors.md`` has the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from cauri.connectors.auth import basic_header
+from cauri.connectors.mobile_money.sandbox import webhooks
+from cauri.connectors.simulation import (
+    BackgroundTasks,
+    CallbackSender,
+    SimulatedAccounts,
+    SimulatorSettings,
+)
+from cauri.core.money import CURRENCY_EXPONENTS
+from cauri.core.security import constant_time_equal
+
+SANDBOX_CURRENCIES = frozenset({"XAF", "XOF", "GNF", "EUR", "USD"})
+# (minimum, maximum) in minor units, per currency; the connector declares the same limits.
+SANDBOX_LIMITS: dict[str, tuple[int, int]] = {
+    "XAF": (100, 5_000_000),
+    "XOF": (100, 5_000_000),
+    "GNF": (1_000, 50_000_000),
+    "EUR": (100, 1_000_000),
+    "USD": (100, 1_000_000),
+}
+FEE_PERCENT = 1  # the sandbox charges 1 % (rounded down) on collections and payouts
+MERCHANT_FLOAT = 1_000_000_000  # opening merchant balance, minor units, per currency
+SUBSCRIBER_FLOAT = 100_000_000  # opening balance of every phone number
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    NOT_FOUND = "not_found"  # refused at once: no account (payer_not_found / payee_not_found)
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    LIMIT_REACHED = "limit_reached"
+    NOT_ALLOWED = "not_allowed"
+    REJECTED_BY_PAYER = "rejected_by_payer"
+    PROVIDER_ERROR = "provider_error"
+    ACCOUNT_INACTIVE = "account_inactive"
+    PENDING_FOREVER = "pending_forever"
+    EXPIRES = "expires"
+    SLOW = "slow"
+    TIMEOUT_AFTER_ACCEPT = "timeout_after_accept"
+    UNAVAILABLE = "unavailable"  # 503 before processing, `failing_attempts` times
+    ERROR_AFTER_PROCESSING = "error_after_processing"  # 500 although the payment was created (first attempt)
+    RATE_LIMITED = "rate_limited"  # 429 with Retry-After on the first attempt
+    DUPLICATED_CALLBACK = "duplicated_callback"
+    LATE_CALLBACK = "late_callback"
+    NO_CALLBACK = "no_callback"
+    UNKNOWN_STATUS = "unknown_status"  # answers a state the connector does not know, for ever
+
+
+MAGIC_SUFFIXES: dict[str, Outcome] = {
+    "100": Outcome.SUCCESS,
+    "901": Outcome.NOT_FOUND,
+    "902": Outcome.INSUFFICIENT_FUNDS,
+    "903": Outcome.LIMIT_REACHED,
+    "904": Outcome.NOT_ALLOWED,
+    "905": Outcome.REJECTED_BY_PAYER,
+    "906": Outcome.PROVIDER_ERROR,
+    "907": Outcome.ACCOUNT_INACTIVE,
+    "910": Outcome.PENDING_FOREVER,
+    "911": Outcome.EXPIRES,
+    "912": Outcome.SLOW,
+    "913": Outcome.TIMEOUT_AFTER_ACCEPT,
+    "914": Outcome.UNAVAILABLE,
+    "915": Outcome.ERROR_AFTER_PROCESSING,
+    "916": Outcome.RATE_LIMITED,
+    "917": Outcome.DUPLICATED_CALLBACK,
+    "918": Outcome.LATE_CALLBACK,
+    "919": Outcome.NO_CALLBACK,
+    "920": Outcome.UNKNOWN_STATUS,
+}
+_SUFFIX_OF = {outcome: suffix for suffix, outcome in MAGIC_SUFFIXES.items()}
+# Country prefixes whose numbers stay valid mobile numbers with any last three digits.
+MAGIC_PREFIXES: dict[str, str] = {"CM": "+237670000", "CI": "+2250700000", "SN": "+221770000"}
+
+# The failure code each failing outcome settles with.
+FAILURE_CODES: dict[Outcome, str] = {
+    Outcome.INSUFFICIENT_FUNDS: "BALANCE_TOO_LOW",
+    Outcome.LIMIT_REACHED: "LIMIT_EXCEEDED",
+    Outcome.NOT_ALLOWED: "NOT_PERMITTED",
+    Outcome.REJECTED_BY_PAYER: "DECLINED_BY_SUBSCRIBER",
+    Outcome.PROVIDER_ERROR: "SYSTEM_ERROR",
+    Outcome.ACCOUNT_INACTIVE: "ACCOUNT_BLOCKED",
+}
+
+
+def magic_phone(outcome: Outcome, country: str = "CM") -> str:
+    """An E.164 number that makes the sandbox produce ``outcome`` (e.g. ``+237670000902``)."""
+    return MAGIC_PREFIXES[country] + _SUFFIX_OF[outcome]
+
+
+def outcome_for(msisdn: str) -> Outcome:
+    return MAGIC_SUFFIXES.get(msisdn[-3:], Outcome.SUCCESS)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class SimPayment:
+    id: str
+    kind: str  # "collection" | "payout"
+    reference: str
+    msisdn: str
+    amount: int  # minor units
+    currency: str
+    fee: int
+    callback_url: str | None
+    outcome: Outcome
+    state: str = "PENDING"
+    failure_code: str | None = None
+    created_at: str = field(default_factory=_now_iso)
+    updated_at: str = field(default_factory=_now_iso)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "reference": self.reference,
+            "msisdn": self.msisdn,
+            "amount": _major(self.amount, self.currency),
+            "currency": self.currency,
+            "fee": _major(self.fee, self.currency),
+            "state": self.state,
+            "failure_code": self.failure_code,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def _major(amount: int, currency: str) -> str:
+    exponent = CURRENCY_EXPONENTS[currency]
+    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+
+
+def _parse_create(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not all(body.get(k) for k in ("reference", "amount", "currency", "msisdn")):
+        return None
+    return body
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+class SandboxSimulator:
+    """One sandbox merchant account. ``app`` is the ASGI app; the methods below are the test interface."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk_sandbox_test",
+        webhook_secret: str = "whsec_sandbox_test",  # noqa: S107 - the simulator's own test secret
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        settings: SimulatorSettings | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.webhook_secret = webhook_secret
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.settings = settings or SimulatorSettings()
+        self.accounts = SimulatedAccounts(self._opening_balance)
+        self.payments: dict[str, SimPayment] = {}
+        self.by_reference: dict[tuple[str, str], str] = {}  # (kind, reference) -> id
+        self.keys: dict[str, tuple[str, str]] = {}  # idempotency key -> (fingerprint, payment id)
+        self.create_attempts: Counter[str] = Counter()  # reference -> create requests received
+        self.tokens: dict[str, float] = {}  # issued OAuth token -> expiry (time.time())
+        self.token_requests = 0
+        self.requests: Counter[str] = Counter()  # "METHOD path-template" -> count
+        self.tasks = BackgroundTasks()
+        self.callbacks = CallbackSender(self.settings)
+        self._app = Starlette(routes=self._routes())
+
+    # -- test interface (SimulatedProvider) --------------------------------------------------------------
+
+    @property
+    def app(self) -> ASGIApp:
+        return self._app
+
+    def created(self, reference: str) -> int:
+        return sum(1 for (_kind, ref) in self.by_reference if ref == reference)
+
+    def attempts(self, reference: str) -> int:
+        return self.create_attempts[reference]
+
+    def collected(self, reference: str) -> int:
+        payment = self._find("collection", reference)
+        return self.accounts.moved(f"collection:{payment.id}", debit=payment.msisdn) if payment else 0
+
+    def paid_out(self, reference: str) -> int:
+        payment = self._find("payout", reference)
+        return self.accounts.moved(f"payout:{payment.id}", credit=payment.msisdn) if payment else 0
+
+    def merchant_balance(self, currency: str) -> int:
+        return self.accounts.balance("merchant", currency)
+
+    def revoke_tokens(self) -> None:
+        self.tokens.clear()
+
+    async def aclose(self) -> None:
+        await self.tasks.aclose()
+        await self.callbacks.aclose()
+
+    def _find(self, kind: str, reference: str) -> SimPayment | None:
+        payment_id = self.by_reference.get((kind, reference))
+        return self.payments.get(payment_id) if payment_id else None
+
+    @staticmethod
+    def _opening_balance(owner: str, currency: str) -> int:
+        if owner == "merchant":
+            return MERCHANT_FLOAT
+        if owner.startswith("fees"):
+            return 0
+        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route("/oauth/token", self._token, methods=["POST"]),
+            Route("/v1/collections", self._create_collection, methods=["POST"]),
+            Route("/v1/collections/by-reference/{reference}", self._get_by_reference, methods=["GET"]),
+            Route("/v1/collections/{id}", self._get, methods=["GET"]),
+            Route("/v1/payouts", self._create_payout, methods=["POST"]),
+            Route("/v1/payouts/by-reference/{reference}", self._get_by_reference, methods=["GET"]),
+            Route("/v1/payouts/{id}", self._get, methods=["GET"]),
+            Route("/v1/balance/{currency}", self._balance, methods=["GET"]),
+            Route("/v1/accounts/{msisdn}", self._account, methods=["GET"]),
+            Route("/_sim/state", self._state, methods=["GET"]),
+        ]
+
+    async def _pause(self) -> None:
+        if self.settings.latency_seconds > 0:
+            await asyncio.sleep(self.settings.latency_seconds)
+
+    def _authorized(self, request: Request) -> bool:
+        value = request.headers.get("authorization", "")
+        scheme, _, credential = value.partition(" ")
+        if scheme.lower() != "bearer" or not credential:
+            return False
+        if constant_time_equal(credential, self.api_key):
+            return True
+        expiry = self.tokens.get(credential)
+        return expiry is not None and expiry > time.time()
+
+    async def _token(self, request: Request) -> Response:
+        self.token_requests += 1
+        if self.settings.token_latency_seconds > 0:
+            await asyncio.sleep(self.settings.token_latency_seconds)
+        if self.client_id is None or self.client_secret is None:
+            return _error(404, "NOT_FOUND", "OAuth is not enabled on this sandbox")
+        expected = basic_header(self.client_id, self.client_secret)
+        if not constant_time_equal(request.headers.get("authorization", ""), expected):
+            return _error(401, "UNAUTHORIZED", "bad client credentials")
+        form = await request.form()
+        if form.get("grant_type") != "client_credentials":
+            return _error(400, "BAD_REQUEST", "grant_type must be client_credentials")
+        token = secrets.token_urlsafe(24)
+        lifetime = self.settings.token_lifetime_seconds
+        self.tokens[token] = time.time() + lifetime
+        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": lifetime})
+
+    async def _create_collection(self, request: Request) -> Response:
+        return await self._create(request, "collection")
+
+    async def _create_payout(self, request: Request) -> Response:
+        return await self._create(request, "payout")
+
+    async def _create(self, request: Request, kind: str) -> Response:  # noqa: PLR0911 - one answer per documented case
+        self.requests[f"POST /v1/{kind}s"] += 1
+        await self._pause()
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        raw = await request.body()
+        body = _parse_create(raw)
+        if body is None:
+            return _error(400, "BAD_REQUEST", "reference, amount, currency and msisdn are required")
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return _error(400, "BAD_REQUEST", "the Idempotency-Key header is required")
+        reference, msisdn = str(body["reference"]), str(body["msisdn"])
+        self.create_attempts[reference] += 1
+        attempt = self.create_attempts[reference]
+        outcome = outcome_for(msisdn)
+        fault = self._fault_before_processing(outcome, attempt)
+        if fault is not None:
+            return fault
+        fingerprint = hashlib.sha256(kind.encode() + b"\x00" + raw).hexdigest()
+        known = self.keys.get(key)
+        if known is not None:
+            return await self._replay(known, fingerprint, outcome)
+        refusal = self._refusal(kind, body, outcome)
+        if refusal is not None:
+            return refusal
+        if outcome is Outcome.SLOW:
+            await asyncio.sleep(self.settings.slow_seconds)
+        payment = self._open(kind, body, outcome)
+        self.keys[key] = (fingerprint, payment.id)
+        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
+            await asyncio.sleep(self.settings.hang_seconds)
+        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
+            return _error(500, "INTERNAL_ERROR", "something went wrong")
+        return JSONResponse(payment.to_wire(), status_code=201)
+
+    def _fault_before_processing(self, outcome: Outcome, attempt: int) -> Response | None:
+        if outcome is Outcome.RATE_LIMITED and attempt == 1:
+            retry_after = str(self.settings.retry_after_seconds)
+            return _error(429, "TOO_MANY_REQUESTS", "slow down", headers={"Retry-After": retry_after})
+        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
+            return _error(503, "SERVICE_UNAVAILABLE", "try again later")
+        return None
+
+    async def _replay(self, known: tuple[str, str], fingerprint: str, outcome: Outcome) -> Response:
+        if known[0] != fingerprint:
+            return _error(409, "IDEMPOTENCY_KEY_REUSED", "this key was used with another request")
+        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
+            await asyncio.sleep(self.settings.hang_seconds)
+        payment = self.payments[known[1]]
+        return JSONResponse(payment.to_wire(), status_code=200, headers={"Idempotent-Replayed": "true"})
+
+    def _refusal(self, kind: str, body: dict[str, Any], outcome: Outcome) -> Response | None:
+        currency = str(body["currency"])
+        if (kind, str(body["reference"])) in self.by_reference:
+            return _error(409, "DUPLICATE_REFERENCE", "a payment with this reference already exists")
+        if currency not in SANDBOX_CURRENCIES:
+            return _error(422, "UNSUPPORTED_CURRENCY", f"{currency} is not supported")
+        try:
+            amount = Decimal(str(body["amount"])).scaleb(CURRENCY_EXPONENTS[currency])
+        except InvalidOperation:
+            return _error(422, "INVALID_AMOUNT", "unreadable amount")
+        low, high = SANDBOX_LIMITS[currency]
+        if amount != amount.to_integral_value() or not low <= amount <= high:
+            return _error(422, "INVALID_AMOUNT", f"amount must be between {low} and {high} minor units")
+        if outcome is Outcome.NOT_FOUND:
+            return _error(422, "SUBSCRIBER_NOT_FOUND", "no mobile-money account for this number")
+        return None
+
+    def _open(self, kind: str, body: dict[str, Any], outcome: Outcome) -> SimPayment:
+        currency = str(body["currency"])
+        amount = int(Decimal(str(body["amount"])).scaleb(CURRENCY_EXPONENTS[currency]))
+        callback_url = body.get("callback_url")
+        payment = SimPayment(
+            id=f"sbx_{kind[:3]}_{uuid.uuid4().hex[:20]}",
+            kind=kind,
+            reference=str(body["reference"]),
+            msisdn=str(body["msisdn"]),
+            amount=amount,
+            currency=currency,
+            fee=amount * FEE_PERCENT // 100,
+            callback_url=str(callback_url) if callback_url else None,
+            outcome=outcome,
+        )
+        if outcome is Outcome.UNKNOWN_STATUS:
+            payment.state = "ON_HOLD"
+        self.payments[payment.id] = payment
+        self.by_reference[(kind, payment.reference)] = payment.id
+        if outcome not in (Outcome.PENDING_FOREVER, Outcome.UNKNOWN_STATUS):
+            self.tasks.start(self._settle(payment))
+        return payment
+
+    async def _settle(self, payment: SimPayment) -> None:
+        if payment.outcome is Outcome.EXPIRES:
+            await asyncio.sleep(self.settings.expiry_seconds)
+            self._finish(payment, "EXPIRED", "TIMED_OUT")
+        else:
+            await asyncio.sleep(self.settings.settle_seconds)
+            self._apply(payment)
+        await self._notify(payment)
+
+    def _apply(self, payment: SimPayment) -> None:
+        failure = FAILURE_CODES.get(payment.outcome)
+        if failure is not None:
+            self._finish(payment, "FAILED", failure)
+            return
+        memo = f"{payment.kind}:{payment.id}"
+        if payment.kind == "collection":
+            if not self.accounts.can_pay(payment.msisdn, payment.currency, payment.amount):
+                self._finish(payment, "FAILED", "BALANCE_TOO_LOW")
+                return
+            self.accounts.move(payment.msisdn, "merchant", payment.currency, payment.amount, memo)
+            self.accounts.move("merchant", "fees", payment.currency, payment.fee, memo)
+        else:
+            if not self.accounts.can_pay("merchant", payment.currency, payment.amount + payment.fee):
+                self._finish(payment, "FAILED", "BALANCE_TOO_LOW")
+                return
+            self.accounts.move("merchant", payment.msisdn, payment.currency, payment.amount, memo)
+            self.accounts.move("merchant", "fees", payment.currency, payment.fee, memo)
+        self._finish(payment, "SUCCESSFUL", None)
+
+    @staticmethod
+    def _finish(payment: SimPayment, state: str, failure_code: str | None) -> None:
+        payment.state = state
+        payment.failure_code = failure_code
+        payment.updated_at = _now_iso()
+
+    async def _notify(self, payment: SimPayment) -> None:
+        if payment.callback_url is None or payment.outcome is Outcome.NO_CALLBACK:
+            return
+        if payment.outcome is Outcome.LATE_CALLBACK:
+            await asyncio.sleep(self.settings.late_callback_seconds)
+        event_id = "evt_" + hashlib.sha256(f"{payment.id}:{payment.state}".encode()).hexdigest()[:24]
+        body = json.dumps(
+            {
+                "id": event_id,
+                "type": f"{payment.kind}.{payment.state.lower()}",
+                "created": int(time.time()),
+                "data": payment.to_wire(),
+            }
+        ).encode()
+        deliveries = 2 if payment.outcome is Outcome.DUPLICATED_CALLBACK else 1
+        for _ in range(deliveries):
+            # Signed at send time, like a provider: a re-delivery carries a fresh timestamp.
+            headers = webhooks.sign(self.webhook_secret, body, int(time.time()))
+            await self.callbacks.send(payment.callback_url, body, headers)
+
+    async def _get(self, request: Request) -> Response:
+        await self._pause()
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        kind = "payout" if request.url.path.startswith("/v1/payouts") else "collection"
+        payment = self.payments.get(request.path_params["id"])
+        if payment is None or payment.kind != kind:
+            return _error(404, "NOT_FOUND", "no such payment")
+        return JSONResponse(payment.to_wire())
+
+    async def _get_by_reference(self, request: Request) -> Response:
+        await self._pause()
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        kind = "payout" if request.url.path.startswith("/v1/payouts") else "collection"
+        payment = self._find(kind, request.path_params["reference"])
+        if payment is None:
+            return _error(404, "NOT_FOUND", "no payment with this reference")
+        return JSONResponse(payment.to_wire())
+
+    async def _balance(self, request: Request) -> Response:
+        await self._pause()
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        currency = request.path_params["currency"]
+        if currency not in SANDBOX_CURRENCIES:
+            return _error(422, "UNSUPPORTED_CURRENCY", f"{currency} is not supported")
+        return JSONResponse({"currency": currency, "available": _major(self.merchant_balance(currency), currency)})
+
+    async def _account(self, request: Request) -> Response:
+        await self._pause()
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        msisdn = request.path_params["msisdn"]
+        outcome = outcome_for(msisdn)
+        if outcome is Outcome.NOT_FOUND:
+            return _error(404, "SUBSCRIBER_NOT_FOUND", "no mobile-money account for this number")
+        status = "BLOCKED" if outcome is Outcome.ACCOUNT_INACTIVE else "ACTIVE"
+        return JSONResponse({"msisdn": msisdn, "status": status, "name": f"Abonné {msisdn[-3:]}"})
+
+    async def _state(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        return JSONResponse(
+            {
+                "balances": self.accounts.snapshot(),
+                "payments": [p.to_wire() for p in self.payments.values()],
+                "token_requests": self.token_requests,
+            }
+        )

@@ -1,0 +1,253 @@
+"""Sandbox wire format <-> Cauri's domain: the status map, the failure map, amounts and error answers.
+
+The sandbox speaks its own dialect on purpose (``SUCCESSFUL``, ``BALANCE_TOO_LOW``, amounts as decimal strings in
+major units, numbers without ``+``) so the framework is exercised exactly as a real provider would exercise it.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cauri.connectors.base import (
+    AccountHolder,
+    Balance,
+    CallbackEvent,
+    CollectRequest,
+    PaymentKind,
+    PaymentStatus,
+    PayoutRequest,
+    ProviderPayment,
+)
+from cauri.connectors.errors import (
+    AuthError,
+    ConnectorError,
+    Declined,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+)
+from cauri.core.money import currency_exponent
+
+PROVIDER = "sandbox"
+
+# The sandbox's status words -> ours. Anything else (e.g. "ON_HOLD") is pending, never success.
+STATUS_MAP: dict[str, PaymentStatus] = {
+    "PENDING": PaymentStatus.PENDING,
+    "SUCCESSFUL": PaymentStatus.SUCCEEDED,
+    "FAILED": PaymentStatus.FAILED,
+    "EXPIRED": PaymentStatus.EXPIRED,
+    "CANCELLED": PaymentStatus.CANCELLED,
+}
+
+# The sandbox's failure codes -> our stable reasons (payer/payee decided by the payment's kind).
+FAILURE_MAP: dict[str, FailureReason] = {
+    "BALANCE_TOO_LOW": FailureReason.INSUFFICIENT_FUNDS,
+    "LIMIT_EXCEEDED": FailureReason.LIMIT_REACHED,
+    "NOT_PERMITTED": FailureReason.NOT_ALLOWED,
+    "DECLINED_BY_SUBSCRIBER": FailureReason.REJECTED_BY_PAYER,
+    "SYSTEM_ERROR": FailureReason.PROVIDER_ERROR,
+    "ACCOUNT_BLOCKED": FailureReason.ACCOUNT_INACTIVE,
+    "TIMED_OUT": FailureReason.EXPIRED,
+    "UNSUPPORTED_CURRENCY": FailureReason.INVALID_CURRENCY,
+    "INVALID_AMOUNT": FailureReason.INVALID_AMOUNT,
+    "DUPLICATE_REFERENCE": FailureReason.DUPLICATE,
+    "CANCELLED": FailureReason.CANCELLED,
+}
+
+
+def status_from_wire(word: str | None) -> PaymentStatus:
+    return STATUS_MAP.get((word or "").upper(), PaymentStatus.PENDING)
+
+
+def failure_from_wire(code: str | None, kind: PaymentKind) -> FailureReason | None:
+    if not code:
+        return None
+    if code == "SUBSCRIBER_NOT_FOUND":
+        return FailureReason.PAYER_NOT_FOUND if kind is PaymentKind.COLLECTION else FailureReason.PAYEE_NOT_FOUND
+    return FAILURE_MAP.get(code, FailureReason.PROVIDER_ERROR)
+
+
+def amount_to_wire(amount: int, currency: str) -> str:
+    """Minor units -> the sandbox's decimal string in major units ("1500", "12.50")."""
+    exponent = currency_exponent(currency)
+    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+
+
+def amount_from_wire(text: str | int, currency: str) -> int:
+    exponent = currency_exponent(currency)
+    try:
+        value = Decimal(str(text)).scaleb(exponent)
+    except InvalidOperation:
+        raise InvalidRequest(
+            f"Montant illisible : {text!r}.", f"Unreadable amount: {text!r}.", provider=PROVIDER
+        ) from None
+    if value != value.to_integral_value():
+        raise InvalidRequest(
+            f"Montant fractionnaire pour {currency} : {text!r}.",
+            f"Fractional amount for {currency}: {text!r}.",
+            provider=PROVIDER,
+        )
+    return int(value)
+
+
+def msisdn_to_wire(e164: str) -> str:
+    return e164.removeprefix("+")
+
+
+class WirePayment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    kind: str
+    reference: str
+    msisdn: str
+    amount: str
+    currency: str
+    fee: str | None = None
+    state: str
+    failure_code: str | None = None
+
+
+class WireEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: str
+    created: int
+    data: WirePayment
+
+
+def collect_to_wire(request: CollectRequest) -> dict[str, Any]:
+    return {
+        "reference": request.reference,
+        "amount": amount_to_wire(request.amount, request.currency),
+        "currency": request.currency,
+        "msisdn": msisdn_to_wire(request.payer_phone),
+        "description": request.description,
+        "callback_url": request.callback_url,
+        "metadata": dict(request.metadata),
+    }
+
+
+def payout_to_wire(request: PayoutRequest) -> dict[str, Any]:
+    return {
+        "reference": request.reference,
+        "amount": amount_to_wire(request.amount, request.currency),
+        "currency": request.currency,
+        "msisdn": msisdn_to_wire(request.payee_phone),
+        "description": request.description,
+        "callback_url": request.callback_url,
+        "beneficiary_name": request.payee_name,
+        "metadata": dict(request.metadata),
+    }
+
+
+def _kind(word: str) -> PaymentKind:
+    return PaymentKind.PAYOUT if word == "payout" else PaymentKind.COLLECTION
+
+
+def payment_from_wire(raw: dict[str, Any]) -> ProviderPayment:
+    try:
+        wire = WirePayment.model_validate(raw)
+    except ValidationError as exc:
+        raise _unreadable(exc) from None
+    kind = _kind(wire.kind)
+    status = status_from_wire(wire.state)
+    return ProviderPayment(
+        provider_reference=wire.id,
+        reference=wire.reference,
+        status=status,
+        amount=amount_from_wire(wire.amount, wire.currency),
+        currency=wire.currency,
+        kind=kind,
+        failure=failure_from_wire(wire.failure_code, kind)
+        if status.is_final and status is not PaymentStatus.SUCCEEDED
+        else None,
+        fee=amount_from_wire(wire.fee, wire.currency) if wire.fee is not None else None,
+        provider_status=wire.state,
+        raw=raw,
+    )
+
+
+def _failure(wire: WirePayment, kind: PaymentKind, status: PaymentStatus) -> FailureReason:
+    """A final, unsuccessful payment always carries a reason (expired ones without a code: expired)."""
+    reason = failure_from_wire(wire.failure_code, kind)
+    if reason is not None:
+        return reason
+    return FailureReason.EXPIRED if status is PaymentStatus.EXPIRED else FailureReason.PROVIDER_ERROR
+
+
+def event_from_wire(raw_body: bytes) -> CallbackEvent:
+    try:
+        raw = json.loads(raw_body)
+        wire = WireEvent.model_validate(raw)
+    except (ValueError, ValidationError) as exc:
+        raise _unreadable(exc) from None
+    payment = payment_from_wire(raw["data"])
+    return CallbackEvent(
+        event_id=wire.id,
+        provider_reference=payment.provider_reference,
+        reference=payment.reference,
+        kind=payment.kind,
+        status=payment.status,
+        amount=payment.amount,
+        currency=payment.currency,
+        failure=payment.failure,
+        signed=True,
+        raw=raw,
+    )
+
+
+def balance_from_wire(raw: dict[str, Any]) -> Balance:
+    currency = str(raw.get("currency", ""))
+    return Balance(currency=currency, available=amount_from_wire(raw.get("available", "0"), currency))
+
+
+def account_from_wire(raw: dict[str, Any]) -> AccountHolder:
+    return AccountHolder(active=raw.get("status") == "ACTIVE", name=raw.get("name"))
+
+
+def error_from_response(response: httpx.Response) -> ConnectorError | None:
+    """The sandbox's error answers ``{"error": {"code", "message"}}`` -> the precise error; None: defaults."""
+    code = _error_code(response)
+    if code is None:
+        return None
+    common: dict[str, Any] = {"provider": PROVIDER, "provider_code": code}
+    simple: dict[str, type[ConnectorError]] = {
+        "UNAUTHORIZED": AuthError,
+        "NOT_FOUND": PaymentNotFound,
+        "BAD_REQUEST": InvalidRequest,
+        "IDEMPOTENCY_KEY_REUSED": InvalidRequest,
+    }
+    if code in simple:
+        return simple[code](**common)
+    if code != "SUBSCRIBER_NOT_FOUND" and code not in FAILURE_MAP:
+        return None
+    kind = PaymentKind.PAYOUT if "/payouts" in response.request.url.path else PaymentKind.COLLECTION
+    reason = failure_from_wire(code, kind) or FailureReason.PROVIDER_ERROR
+    if reason in (FailureReason.INVALID_CURRENCY, FailureReason.INVALID_AMOUNT):
+        return InvalidRequest(reason.message_fr, reason.message_en, reason=reason, code=reason.value, **common)
+    return Declined(reason, **common)
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code", "")) if isinstance(error, dict) else None
+
+
+def _unreadable(exc: Exception) -> ConnectorError:
+    return ConnectorError(
+        "Réponse illisible du fournisseur.",
+        f"Unreadable provider answer: {type(exc).__name__}.",
+        provider=PROVIDER,
+        code="provider_unreadable_answer",
+    )

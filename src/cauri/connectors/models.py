@@ -1,0 +1,5 @@
+"""The connectors module's tables (seen by Alembic and the schema test)."""
+
+from cauri.connectors.credentials import ProviderCredential
+
+__all__ = ["ProviderCredential"]

@@ -1,0 +1,125 @@
+"""Run ASGI apps (provider simulators, callback receivers) on 127.0.0.1 over real HTTP.
+
+Used by the contract suite, the tests and anyone developing against a simulator from Python:
+
+    async with serve_app(simulator.app) as base_url:
+        ...  # http://127.0.0.1:<free port>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class _QuietServer(uvicorn.Server):
+    """A server inside a running program: it must not take over the process's signal handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, shutdown_timeout: int = 1
+) -> AsyncIterator[str]:
+    """Serve ``app`` on ``host:port`` (0: a free port) in this event loop; yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=shutdown_timeout,
+        timeout_keep_alive=1,
+    )
+    server = _QuietServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises the startup error
+                raise RuntimeError("simulator server stopped during startup")
+            await asyncio.sleep(0.005)
+        yield f"http://{host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, timeout=shutdown_timeout + 5)
+        except TimeoutError:
+            server.force_exit = True
+            task.cancel()
+        sock.close()
+
+
+@dataclass(frozen=True)
+class ReceivedCallback:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+
+
+@dataclass
+class CallbackSink:
+    """An ASGI app that records every request it receives (a stand-in for Cauri's webhook endpoint)."""
+
+    status_code: int = 200
+    received: list[ReceivedCallback] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        request = Request(scope, receive)
+        body = await request.body()
+        loop = asyncio.get_running_loop()
+        self.received.append(
+            ReceivedCallback(request.method, request.url.path, dict(request.headers), body, loop.time())
+        )
+        self._arrived.set()
+        await Response(status_code=self.status_code)(scope, receive, send)
+
+    def for_path(self, fragment: str) -> list[ReceivedCallback]:
+        return [c for c in self.received if fragment in c.path]
+
+    async def wait_for(self, count: int, *, path: str = "", within: float = 5.0) -> list[ReceivedCallback]:
+        """Wait until ``count`` callbacks whose path contains ``path`` arrived; returns them (maybe fewer)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while len(self.for_path(path)) < count:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout=remaining)
+        return self.for_path(path)

@@ -1,0 +1,73 @@
+"""The sandbox provider passes the connector contract against its simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from cauri.connectors.base import PaymentConnector
+from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
+from cauri.connectors.errors import FailureReason
+from cauri.connectors.http import HttpPolicy
+from cauri.connectors.mobile_money.sandbox import Outcome, SandboxConnector, SandboxSimulator, magic_phone
+from cauri.connectors.mobile_money.sandbox import webhooks as sandbox_webhooks
+from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+
+API_KEY = "sk_sandbox_contract_0123456789"
+WEBHOOK_SECRET = "whsec_sandbox_contract_0123456789"
+
+
+def make_simulator(timings: SimulatorSettings) -> SimulatedProvider:
+    return SandboxSimulator(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET, settings=timings)
+
+
+def make_connector(base_url: str, _simulator: SimulatedProvider, policy: HttpPolicy) -> PaymentConnector:
+    return SandboxConnector(
+        base_url=base_url, api_key=SecretStr(API_KEY), webhook_secrets=[SecretStr(WEBHOOK_SECRET)], policy=policy
+    )
+
+
+FAILURES = {
+    FailureReason.PAYER_NOT_FOUND: magic_phone(Outcome.NOT_FOUND),
+    FailureReason.INSUFFICIENT_FUNDS: magic_phone(Outcome.INSUFFICIENT_FUNDS),
+    FailureReason.LIMIT_REACHED: magic_phone(Outcome.LIMIT_REACHED, "CI"),
+    FailureReason.NOT_ALLOWED: magic_phone(Outcome.NOT_ALLOWED, "SN"),
+    FailureReason.REJECTED_BY_PAYER: magic_phone(Outcome.REJECTED_BY_PAYER),
+    FailureReason.PROVIDER_ERROR: magic_phone(Outcome.PROVIDER_ERROR),
+    FailureReason.ACCOUNT_INACTIVE: magic_phone(Outcome.ACCOUNT_INACTIVE),
+}
+PAYOUT_FAILURES = {
+    FailureReason.PAYEE_NOT_FOUND: magic_phone(Outcome.NOT_FOUND),
+    FailureReason.INSUFFICIENT_FUNDS: magic_phone(Outcome.INSUFFICIENT_FUNDS),
+    FailureReason.LIMIT_REACHED: magic_phone(Outcome.LIMIT_REACHED),
+    FailureReason.NOT_ALLOWED: magic_phone(Outcome.NOT_ALLOWED),
+    FailureReason.ACCOUNT_INACTIVE: magic_phone(Outcome.ACCOUNT_INACTIVE, "CI"),
+}
+
+
+class TestSandboxContract(PaymentConnectorContract):
+    subject = ConnectorUnderTest(
+        simulator=make_simulator,
+        connector=make_connector,
+        phones=MagicPhones(
+            success=magic_phone(Outcome.SUCCESS),
+            failures=FAILURES,
+            pending_forever=magic_phone(Outcome.PENDING_FOREVER),
+            expires=magic_phone(Outcome.EXPIRES),
+            unknown_status=magic_phone(Outcome.UNKNOWN_STATUS),
+            timeout_after_accept=magic_phone(Outcome.TIMEOUT_AFTER_ACCEPT),
+            server_error=magic_phone(Outcome.UNAVAILABLE),
+            server_error_after_processing=magic_phone(Outcome.ERROR_AFTER_PROCESSING),
+            rate_limited=magic_phone(Outcome.RATE_LIMITED),
+            duplicated_callback=magic_phone(Outcome.DUPLICATED_CALLBACK),
+            late_callback=magic_phone(Outcome.LATE_CALLBACK),
+            no_callback=magic_phone(Outcome.NO_CALLBACK),
+            slow=magic_phone(Outcome.SLOW),
+            payout_success=magic_phone(Outcome.SUCCESS, "SN"),
+            payout_failures=PAYOUT_FAILURES,
+            account_missing=magic_phone(Outcome.NOT_FOUND),
+        ),
+        currency="XAF",
+        amount=2500,
+        sign_callback=lambda body, timestamp, secret: sandbox_webhooks.sign(secret, body, timestamp),
+        webhook_secret=WEBHOOK_SECRET,
+    )
