@@ -213,7 +213,8 @@ def translate_validation_errors(errors: list[Any]) -> list[FieldError]:
     translated = []
     for error in errors:
         kind = str(error.get("type", "value_error"))
-        field = _field_path(tuple(error.get("loc", ())))
+        # Invalid JSON is located by character offset ("body", 39): the field at fault is the body itself.
+        field = "body" if kind == "json_invalid" else _field_path(tuple(error.get("loc", ())))
         ctx = error.get("ctx") or {}
         original = str(error.get("msg", "Invalid value."))
         fr, en = _PYDANTIC_MESSAGES.get(kind, (original, original))
