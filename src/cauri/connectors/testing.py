@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -123,3 +124,39 @@ class CallbackSink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout=remaining)
         return self.for_path(path)
+
+
+@contextlib.contextmanager
+def serve_app_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` from a thread with its own event loop: for blocking code (the sync facade, scripts)."""
+    started = threading.Event()
+    url: list[str] = []
+    stop: list[asyncio.Event] = []
+    loop_holder: list[asyncio.AbstractEventLoop] = []
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        stop.append(asyncio.Event())
+        loop_holder.append(asyncio.get_running_loop())
+        async with serve_app(app, host=host, port=port) as base_url:
+            url.append(base_url)
+            started.set()
+            await stop[0].wait()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to the caller below
+            failure.append(exc)
+            started.set()
+
+    thread = threading.Thread(target=run, name="cauri-simulator", daemon=True)
+    thread.start()
+    started.wait(timeout=30)
+    if failure or not url:
+        raise RuntimeError("the server did not start") from (failure[0] if failure else None)
+    try:
+        yield url[0]
+    finally:
+        loop_holder[0].call_soon_threadsafe(stop[0].set)
+        thread.join(timeout=30)
