@@ -20,7 +20,8 @@ from cauri.connectors.errors import (
     Timeout,
     Unavailable,
 )
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient, parse_retry_after
+from cauri.connectors.http import CircuitBreaker, HttpPolicy, ProviderHttpClient, parse_retry_after
+from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator
 from cauri.connectors.testing import free_port, serve_app
 from tests.connectors.provider_double import ProviderDouble
 
@@ -242,3 +243,41 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     in_a_minute = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 60))
     parsed = parse_retry_after(in_a_minute)
     assert parsed is not None and 55 <= parsed <= 61
+
+
+async def test_a_probe_that_never_reports_does_not_keep_the_circuit_open() -> None:
+    breaker = CircuitBreaker(f"double-{uuid.uuid4().hex[:8]}", failures=1, reset_seconds=0.2)
+    breaker.record_failure()
+    with pytest.raises(Unavailable):
+        breaker.before_call()
+    await asyncio.sleep(0.25)
+    breaker.before_call()  # the probe is let through… and its caller vanishes without reporting
+    with pytest.raises(Unavailable):
+        breaker.before_call()  # one probe at a time
+    await asyncio.sleep(0.25)
+    breaker.before_call()  # a stale probe frees its slot
+    breaker.record_success()
+    breaker.before_call()
+    breaker.before_call()
+
+
+async def test_oauth_token_calls_pass_a_half_open_circuit() -> None:
+    simulator = SandboxSimulator(
+        api_key="", webhook_secret="whsec", client_id="merchant", client_secret="cs_" + uuid.uuid4().hex
+    )
+    async with serve_app(simulator.app) as url:
+        connector = SandboxConnector(
+            base_url=url,
+            client_id="merchant",
+            client_secret=SecretStr(simulator.client_secret or ""),
+            webhook_secrets=[SecretStr("whsec")],
+            policy=FAST.with_overrides(breaker_failures=1, breaker_reset_seconds=0.1),
+        )
+        breaker = connector.client.http.breaker
+        breaker.record_failure()  # the provider was failing: the circuit is open, no token cached yet
+        await asyncio.sleep(0.15)
+        balance = await connector.balance("XAF")  # the probe needs a token: the token call must not be refused
+        assert balance.available == simulator.merchant_balance("XAF")
+        assert simulator.token_requests == 1
+        await connector.aclose()
+    await simulator.aclose()

@@ -114,6 +114,7 @@ class CircuitBreaker:
         self.consecutive_failures = 0
         self.opened_at = 0.0
         self._probing = False
+        self._probe_started = 0.0
         self._lock = threading.Lock()
 
     def before_call(self) -> None:
@@ -123,8 +124,11 @@ class CircuitBreaker:
             if self.state is BreakerState.OPEN and time.monotonic() - self.opened_at >= self.reset_seconds:
                 self.state = BreakerState.HALF_OPEN
                 self._probing = False
-            if self.state is BreakerState.HALF_OPEN and not self._probing:
+            # A probe that never reported (its caller vanished) must not keep the circuit open for ever.
+            probe_stale = time.monotonic() - self._probe_started >= self.reset_seconds
+            if self.state is BreakerState.HALF_OPEN and (not self._probing or probe_stale):
                 self._probing = True
+                self._probe_started = time.monotonic()
                 return
             retry_in = max(self.reset_seconds - (time.monotonic() - self.opened_at), 0.0)
         raise Unavailable(
@@ -337,12 +341,14 @@ class ProviderHttpClient:
         idempotency_header: str = "Idempotency-Key",
         allow_status: Collection[int] = (),
         auth: AuthStrategy | None = None,
+        circuit: bool = True,
     ) -> httpx.Response:
         """Send one logical call (maybe several attempts) and return the answer, or raise a ConnectorError.
 
         ``idempotency_key`` must be created by the caller before calling (it is sent unchanged on every attempt).
         ``idempotent`` defaults to True for GET/HEAD/PUT/DELETE and for any call carrying an idempotency key.
         ``allow_status``: non-2xx statuses returned to the caller instead of raised (e.g. 404 on a lookup).
+        ``circuit=False`` skips the breaker: token calls made *inside* a call the breaker already let through.
         """
         method = method.upper()
         if idempotent is None:
@@ -361,7 +367,8 @@ class ProviderHttpClient:
         attempt = 0
         while True:
             attempt += 1
-            self.breaker.before_call()
+            if circuit:
+                self.breaker.before_call()
             await self._respect_rate_limit()
             try:
                 response = await self._attempt(call, attempt)
@@ -513,7 +520,15 @@ class ProviderHttpClient:
         headers: Mapping[str, str],
     ) -> Mapping[str, Any]:
         response = await self.request(
-            "POST", url, operation="token", data=data, json=json, headers=headers, idempotent=True, auth=NoAuth()
+            "POST",
+            url,
+            operation="token",
+            data=data,
+            json=json,
+            headers=headers,
+            idempotent=True,
+            auth=NoAuth(),
+            circuit=False,
         )
         try:
             answer = response.json()
