@@ -20,8 +20,9 @@ def import_optional(module: str, part: str) -> ModuleType | None:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
+        missing = exc.name or ""
+        if name == missing or name.startswith(missing + "."):
+            return None  # the module or its package does not exist: nothing to import
         raise
 
 
