@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from cauri.connectors.auth import ApiKeyHeader, BasicAuth
@@ -22,7 +23,10 @@ from cauri.connectors.errors import (
 )
 from cauri.connectors.http import CircuitBreaker, HttpPolicy, ProviderHttpClient, parse_retry_after
 from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator
+from cauri.connectors.mobile_money.sandbox.client import DEFAULT_POLICY as SANDBOX_POLICY
+from cauri.connectors.registry import registry
 from cauri.connectors.testing import free_port, serve_app
+from cauri.core.config import Environment, Settings
 from tests.connectors.provider_double import ProviderDouble
 
 FAST = HttpPolicy(
@@ -281,3 +285,43 @@ async def test_oauth_token_calls_pass_a_half_open_circuit() -> None:
         assert simulator.token_requests == 1
         await connector.aclose()
     await simulator.aclose()
+
+
+async def test_metrics_count_latency_errors_and_retries_per_provider(double: tuple[ProviderDouble, str]) -> None:
+    _provider, url = double
+    http = client(url)
+    with pytest.raises(Unavailable):
+        await http.request("POST", "/fail/1/metered", operation="create", json={})
+    await http.request("GET", "/fail/1/metered-read", operation="status")
+    labels = {"provider": http.provider}
+    assert (
+        REGISTRY.get_sample_value(
+            "cauri_connector_errors_total", {**labels, "operation": "create", "kind": "Unavailable"}
+        )
+        == 1
+    )
+    assert (
+        REGISTRY.get_sample_value(
+            "cauri_connector_retries_total", {**labels, "operation": "status", "cause": "server_error"}
+        )
+        == 1
+    )
+    latency = {**labels, "operation": "status"}
+    assert (
+        REGISTRY.get_sample_value("cauri_connector_request_duration_seconds_count", {**latency, "outcome": "5xx"}) == 1
+    )
+    assert (
+        REGISTRY.get_sample_value("cauri_connector_request_duration_seconds_count", {**latency, "outcome": "2xx"}) == 1
+    )
+
+
+def test_policy_overrides_keep_the_providers_own_limits() -> None:
+    settings = Settings(env=Environment.TEST)
+    config = registry.config_for(
+        "sandbox", app_settings=settings, credentials=None, policy_overrides={"read_timeout": 7.5}
+    )
+    connector = registry.build(config)
+    assert isinstance(connector, SandboxConnector)
+    policy = connector.client.http.policy
+    assert policy.read_timeout == 7.5
+    assert policy.rate_limit == SANDBOX_POLICY.rate_limit and policy.rate_limit is not None

@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -46,7 +46,12 @@ class ConnectorConfig:
     provider: str
     credentials: Mapping[str, SecretStr]
     settings: Mapping[str, str] = field(default_factory=dict)
-    policy: HttpPolicy | None = None
+    policy: HttpPolicy | None = None  # replaces the connector's default policy entirely (tests)
+    policy_overrides: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"read_timeout": 10.0}
+
+    def http_policy(self, default: HttpPolicy) -> HttpPolicy:
+        """The connector's own policy (its provider's limits) with the configured changes applied."""
+        return (self.policy or default).with_overrides(**self.policy_overrides)
 
     def secret(self, name: str) -> SecretStr:
         value = self.credentials.get(name)
@@ -194,6 +199,7 @@ class ConnectorRegistry:
         credentials: Mapping[str, SecretStr] | None,
         settings: Mapping[str, str] | None = None,
         policy: HttpPolicy | None = None,
+        policy_overrides: Mapping[str, Any] | None = None,
     ) -> ConnectorConfig:
         """Merge application defaults, the organisation's settings and its credentials (or dev ones)."""
         spec = self.get(provider)
@@ -208,7 +214,13 @@ class ConnectorRegistry:
                     code="connector_not_configured",
                 )
             credentials = spec.dev_credentials(app_settings)
-        return ConnectorConfig(provider=provider, credentials=dict(credentials), settings=merged, policy=policy)
+        return ConnectorConfig(
+            provider=provider,
+            credentials=dict(credentials),
+            settings=merged,
+            policy=policy,
+            policy_overrides=dict(policy_overrides or {}),
+        )
 
     async def connector_for(
         self,
@@ -218,6 +230,7 @@ class ConnectorRegistry:
         provider: str,
         app_settings: Settings,
         policy: HttpPolicy | None = None,
+        policy_overrides: Mapping[str, Any] | None = None,
     ) -> PaymentConnector:
         """The connector an organisation uses for ``provider``, from its stored, encrypted credentials."""
         from cauri.connectors.credentials import encryptor_for, load_credentials
@@ -231,6 +244,7 @@ class ConnectorRegistry:
             credentials=stored.credentials if stored else None,
             settings=stored.settings if stored else None,
             policy=policy,
+            policy_overrides=policy_overrides,
         )
         return self.build(config)
 

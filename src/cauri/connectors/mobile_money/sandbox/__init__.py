@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentConnector
+from cauri.connectors.mobile_money.sandbox.client import DEFAULT_POLICY
 from cauri.connectors.mobile_money.sandbox.connector import SandboxConnector
 from cauri.connectors.mobile_money.sandbox.simulator import (
     MAGIC_SUFFIXES,
@@ -35,7 +36,7 @@ def build(config: ConnectorConfig) -> SandboxConnector:
         client_id=config.plain("client_id"),
         client_secret=config.optional_secret("client_secret"),
         webhook_secrets=webhook_secrets,
-        policy=config.policy,
+        policy=config.http_policy(DEFAULT_POLICY),
     )
 
 
