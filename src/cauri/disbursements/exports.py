@@ -1,0 +1,180 @@
+"""Writing bulk results for spreadsheets: CSV and XLSX, streamed, and never opened as formulas.
+
+A cell whose text starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or their full-width forms,
+possibly after spaces) would be run as a formula by Excel or LibreOffice: a payee named ``=HYPERLINK(…)`` must
+not become a link, nor ``+221 77…`` a sum. :func:`escape_cell` prefixes such text with a single quote, which keeps
+it readable (``'+221770000000``) and inert. Numbers stay numbers: only text is escaped.
+
+CSV is UTF-8 with a BOM (so Excel reads accents right); French Excel wants ``;`` between cells and a decimal
+comma, which ``delimiter=";"`` gives. XLSX is written with openpyxl's write-only mode, row by row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import IO, Final
+
+from cauri.core.i18n import Language, pick
+from cauri.core.money import Money, currency_exponent
+from cauri.disbursements.ingest.messages import Issue
+from cauri.disbursements.validation import ValidLine
+
+_FORMULA_TRIGGERS: Final = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+_FLUSH_BYTES: Final = 64 * 1024
+
+Cell = str | int | Decimal | float | date | datetime | bool | None
+
+
+def escape_cell(value: Cell) -> Cell:
+    """Text that a spreadsheet would read as a formula gets a leading single quote; anything else is unchanged."""
+    if isinstance(value, str) and value:
+        first = value[0]
+        if first == " ":
+            stripped = value.lstrip(" ")
+            first = stripped[0] if stripped else ""
+        if first in _FORMULA_TRIGGERS:
+            return "'" + value
+    return value
+
+
+def _csv_text(value: Cell, decimal_comma: bool) -> str | int:
+    value = escape_cell(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Decimal | float):
+        text = str(value)
+        return text.replace(".", ",") if decimal_comma else text
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def iter_csv(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    *,
+    delimiter: str = ",",
+    bom: bool = True,
+    decimal_comma: bool | None = None,
+) -> Iterator[bytes]:
+    """CSV bytes in pieces of about 64 KiB, for a streaming HTTP response. ``decimal_comma`` defaults to
+    ``delimiter == ";"`` (the French Excel convention)."""
+    comma = delimiter == ";" if decimal_comma is None else decimal_comma
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    if bom:
+        buffer.write("\ufeff")
+    writer.writerow([_csv_text(cell, comma) for cell in header])
+    for row in rows:
+        writer.writerow([_csv_text(cell, comma) for cell in row])
+        if buffer.tell() >= _FLUSH_BYTES:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def write_csv(
+    out: IO[bytes],
+    header: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    *,
+    delimiter: str = ",",
+    bom: bool = True,
+    decimal_comma: bool | None = None,
+) -> None:
+    for piece in iter_csv(header, rows, delimiter=delimiter, bom=bom, decimal_comma=decimal_comma):
+        out.write(piece)
+
+
+def write_xlsx(
+    out: IO[bytes], header: Sequence[str], rows: Iterable[Sequence[Cell]], *, sheet_title: str = "Résultats"
+) -> None:
+    """An .xlsx workbook with one sheet, written row by row (openpyxl write-only mode)."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def cell(value: Cell) -> Cell:
+        value = escape_cell(value)
+        if isinstance(value, str):
+            return str(ILLEGAL_CHARACTERS_RE.sub("", value))  # control characters are not allowed in the XML
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.replace(tzinfo=None)  # Excel has no time zones; ours are UTC
+        return value
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=sheet_title[:31])
+    sheet.append([cell(value) for value in header])
+    for row in rows:
+        sheet.append([cell(value) for value in row])
+    workbook.save(out)
+
+
+def amount_value(minor: int, currency: str) -> Decimal | int:
+    """Minor units as the number a person reads: 62500 XOF -> 62500; 150050 EUR -> Decimal("1500.50")."""
+    if currency_exponent(currency) == 0:
+        return minor
+    return Money(minor, currency).to_decimal()
+
+
+def issue_table(issues: Iterable[Issue], language: Language | None = None) -> tuple[list[str], Iterator[list[Cell]]]:
+    """The validation report as a sheet the operator can fix the file from."""
+    header = [
+        pick("Ligne", "Line", language),
+        pick("Colonne", "Column", language),
+        pick("Gravité", "Severity", language),
+        "Code",
+        "Message",
+        pick("Valeur", "Value", language),
+    ]
+    severities = {"error": pick("erreur", "error", language), "warning": pick("à vérifier", "review", language)}
+
+    def rows() -> Iterator[list[Cell]]:
+        for issue in issues:
+            yield [
+                issue.line,
+                issue.column,
+                severities[issue.severity.value],
+                issue.code.value,
+                issue.message(language),
+                issue.value,
+            ]
+
+    return header, rows()
+
+
+def valid_line_table(
+    lines: Iterable[ValidLine], language: Language | None = None
+) -> tuple[list[str], Iterator[list[Cell]]]:
+    """The normalised lines, as they will be paid."""
+    header = [
+        pick("Ligne", "Line", language),
+        pick("Identifiant de transfert", "Transfer id", language),
+        pick("Montant", "Amount", language),
+        pick("Devise", "Currency", language),
+        pick("Type d'identifiant", "Party id type", language),
+        pick("Identifiant", "Party identifier", language),
+        pick("Nom", "Name", language),
+        pick("À vérifier", "To review", language),
+    ]
+
+    def rows() -> Iterator[list[Cell]]:
+        for line in lines:
+            yield [
+                line.line,
+                line.transfer_id,
+                amount_value(line.amount, line.currency),
+                line.currency,
+                line.party_id_type,
+                line.party_identifier,
+                line.payee_name,
+                ", ".join(code.value for code in line.review),
+            ]
+
+    return header, rows()

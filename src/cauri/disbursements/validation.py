@@ -1,0 +1,394 @@
+"""Checking a bulk payment file line by line, streamed, and reporting what is wrong where.
+
+    validation = validate_bulk_file(upload, ValidationOptions(batch_id=batch.id, default_region="SN"))
+    for chunk in validation:                # or: async for chunk in validation.stream()
+        store(chunk.lines, chunk.issues)    # a thousand lines at a time
+    report = validation.report              # totals, first issues, counts per code
+
+Memory stays bounded whatever the file's size: rows are read one block at a time, lines leave in chunks, the
+report keeps the first ``max_detailed_issues`` issues and counts the rest by code, and duplicate detection
+remembers about 24 bytes per line (:class:`~cauri.disbursements.ingest.seen.SeenIndex`).
+
+"Already used in an earlier batch" needs the database: pass ``known_transfer_ids``, a callable (sync or async)
+that receives a chunk of transfer ids and returns those already known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, Final
+
+from cauri.core.money import Money
+from cauri.disbursements.ingest.checks import LineChecker
+from cauri.disbursements.ingest.messages import Issue, IssueCode, Severity, make_issue
+from cauri.disbursements.ingest.phones import PhoneNormaliser
+from cauri.disbursements.ingest.seen import SeenIndex
+from cauri.disbursements.parsing import (
+    DEFAULT_MAX_LINE_LENGTH,
+    BulkFileError,
+    Container,
+    Field,
+    FileFormat,
+    Layout,
+    OpenedFile,
+    open_bulk_file,
+)
+
+KnownTransferIds = Callable[[Sequence[str]], Collection[str] | Awaitable[Collection[str]]]
+
+EXCEL_MAX_ROWS: Final = 1_048_576
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    batch_id: uuid.UUID  # generated transfer ids derive from it: the same file gives the same ids
+    default_region: str = "CM"  # the organisation's; "690 00 00 00" is then +237 690 00 00 00
+    currency: str | None = None  # the batch's currency; None: the first valid line's
+    accepted_currencies: frozenset[str] | None = None  # None: every currency Cauri knows
+    supported_party_id_types: frozenset[str] = frozenset({"MSISDN"})  # what the provider can pay
+    max_amounts: Mapping[str, int] = field(default_factory=dict)  # currency -> largest amount per line (minor)
+    max_lines: int = EXCEL_MAX_ROWS
+    max_line_length: int = DEFAULT_MAX_LINE_LENGTH
+    max_detailed_issues: int = 1000
+    chunk_size: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ValidLine:
+    """One payable line, normalised. ``party_identifier`` is E.164 for MSISDN."""
+
+    line: int
+    transfer_id: str
+    amount: int  # minor units
+    currency: str
+    party_id_type: str
+    party_identifier: str
+    payee_name: str | None
+    review: tuple[IssueCode, ...] = ()  # warnings: valid, but to be looked at before approval
+
+    @property
+    def e164(self) -> str | None:
+        return self.party_identifier if self.party_id_type == "MSISDN" else None
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+@dataclass(frozen=True)
+class ValidatedChunk:
+    """Consecutive lines of the file: the valid ones, and every issue found on them (errors and warnings)."""
+
+    first_line: int
+    last_line: int
+    lines: list[ValidLine]
+    issues: list[Issue]
+
+
+@dataclass
+class ValidationReport:
+    container: Container | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    file_format: FileFormat | None = None
+    columns: tuple[str, ...] = ()
+    currency: str | None = None
+    lines: int = 0  # payment lines read (header and empty lines not counted)
+    empty_lines: int = 0
+    valid_lines: int = 0
+    invalid_lines: int = 0
+    warning_lines: int = 0  # valid lines flagged for review
+    totals: dict[str, int] = field(default_factory=dict)  # currency -> minor units of the valid lines
+    file_issues: list[Issue] = field(default_factory=list)  # why the file as a whole is refused
+    issues: list[Issue] = field(default_factory=list)  # the first max_detailed_issues line issues
+    issues_omitted: int = 0
+    counts_by_code: Counter[str] = field(default_factory=Counter)
+    complete: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        """The file was read to the end as a payment list (its lines may still have errors)."""
+        return self.complete and not self.file_issues
+
+    @property
+    def clean(self) -> bool:
+        """Accepted, and every line is valid."""
+        return self.accepted and self.invalid_lines == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for storing with the batch."""
+        return {
+            "container": self.container,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "file_format": self.file_format,
+            "columns": list(self.columns),
+            "currency": self.currency,
+            "lines": self.lines,
+            "empty_lines": self.empty_lines,
+            "valid_lines": self.valid_lines,
+            "invalid_lines": self.invalid_lines,
+            "warning_lines": self.warning_lines,
+            "totals": dict(self.totals),
+            "file_issues": [issue.to_dict() for issue in self.file_issues],
+            "issues": [issue.to_dict() for issue in self.issues],
+            "issues_omitted": self.issues_omitted,
+            "counts_by_code": dict(self.counts_by_code),
+            "accepted": self.accepted,
+        }
+
+
+@dataclass
+class _Pending:
+    """A chunk checked line by line, waiting for the earlier-batches check."""
+
+    first_line: int
+    last_line: int
+    candidates: list[ValidLine]
+    issues: list[Issue]
+
+
+def generated_transfer_id(batch_id: uuid.UUID, line: int) -> str:
+    """The transfer id of a payment-list line: ``uuid5(batch_id, str(line))``, so the same file gives the same ids."""
+    return str(uuid.uuid5(batch_id, str(line)))
+
+
+class TransferIdGenerator:
+    """:func:`generated_transfer_id`, three times faster: the batch id is hashed once."""
+
+    def __init__(self, batch_id: uuid.UUID) -> None:
+        self._prefix = hashlib.sha1(batch_id.bytes, usedforsecurity=False)
+
+    def __call__(self, line: int) -> str:
+        digest = self._prefix.copy()
+        digest.update(str(line).encode())
+        raw = bytearray(digest.digest()[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+        text = raw.hex()
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def validate_bulk_file(
+    source: IO[bytes], options: ValidationOptions, *, known_transfer_ids: KnownTransferIds | None = None
+) -> BulkValidation:
+    """Start checking ``source`` (a binary file object); iterate the result, then read its ``report``."""
+    return BulkValidation(source, options, known_transfer_ids=known_transfer_ids)
+
+
+def collect(
+    source: IO[bytes], options: ValidationOptions, *, known_transfer_ids: KnownTransferIds | None = None
+) -> tuple[ValidationReport, list[ValidLine]]:
+    """Every valid line in a list, with the report: for small files and tests."""
+    validation = validate_bulk_file(source, options, known_transfer_ids=known_transfer_ids)
+    lines = [line for chunk in validation for line in chunk.lines]
+    return validation.report, lines
+
+
+class BulkValidation:
+    """One pass over one file. Iterate it (sync) or ``stream()`` it (async) once; ``report`` is then complete."""
+
+    def __init__(
+        self, source: IO[bytes], options: ValidationOptions, *, known_transfer_ids: KnownTransferIds | None = None
+    ) -> None:
+        self.options = options
+        self.report = ValidationReport(currency=options.currency)
+        self._source = source
+        self._known_transfer_ids = known_transfer_ids
+        self._phones = PhoneNormaliser(options.default_region)
+        self._payees = SeenIndex()
+        self._layout: Layout | None = None
+        self._started = False
+
+    # -- driving --------------------------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[ValidatedChunk]:
+        for pending in self._pending_chunks():
+            known: Collection[str] = ()
+            ids = self._ids_to_check(pending)
+            if ids and self._known_transfer_ids is not None:
+                answer = self._known_transfer_ids(ids)
+                if inspect.isawaitable(answer):
+                    if inspect.iscoroutine(answer):
+                        answer.close()
+                    raise TypeError("known_transfer_ids is asynchronous: use `async for … in validation.stream()`")
+                known = answer
+            yield self._resolve(pending, known)
+        self._finish()
+
+    async def stream(self, *, offload: bool = True) -> AsyncIterator[ValidatedChunk]:
+        """Chunks for async code. With ``offload`` the reading and checking run in a worker thread, one chunk
+        at a time, so the event loop stays free while a large file is checked."""
+        pending_chunks = self._pending_chunks()
+        while True:
+            if offload:
+                pending = await asyncio.to_thread(next, pending_chunks, None)
+            else:
+                pending = next(pending_chunks, None)
+            if pending is None:
+                break
+            known: Collection[str] = ()
+            ids = self._ids_to_check(pending)
+            if ids and self._known_transfer_ids is not None:
+                answer = self._known_transfer_ids(ids)
+                known = await answer if inspect.isawaitable(answer) else answer
+            yield self._resolve(pending, known)
+        self._finish()
+
+    def run(self) -> ValidationReport:
+        """Check the whole file, dropping the lines: the report alone."""
+        for _chunk in self:
+            pass
+        return self.report
+
+    def _ids_to_check(self, pending: _Pending) -> list[str]:
+        if self._known_transfer_ids is None or self.report.file_format is not FileFormat.STANDARD:
+            return []  # generated ids are new by construction
+        return [line.transfer_id for line in pending.candidates]
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def _pending_chunks(self) -> Iterator[_Pending]:
+        if self._started:
+            raise RuntimeError("a BulkValidation can be iterated only once")
+        self._started = True
+        report = self.report
+        options = self.options
+        try:
+            opened = open_bulk_file(self._source, max_line_length=options.max_line_length)
+        except BulkFileError as error:
+            report.file_issues.extend(error.issues)
+            return
+        self._describe(opened)
+        checker = LineChecker(
+            opened.layout,
+            phones=self._phones,
+            generate_id=TransferIdGenerator(options.batch_id),
+            accepted_currencies=options.accepted_currencies,
+            supported_party_id_types=options.supported_party_id_types,
+            max_amounts=options.max_amounts,
+            max_line_length=options.max_line_length,
+            batch_currency=options.currency,
+        )
+        size = options.chunk_size
+        pending = _Pending(opened.header_line + 1, opened.header_line, [], [])
+        try:
+            for line, cells, problem in opened.rows:
+                if problem is None and not "".join(cells).strip():
+                    report.empty_lines += 1
+                else:
+                    report.lines += 1
+                    if report.lines > options.max_lines:
+                        report.lines -= 1
+                        report.file_issues.append(make_issue(IssueCode.TOO_MANY_LINES, limit=options.max_lines))
+                        break
+                    checked = checker.check(line, cells, problem)
+                    if isinstance(checked, list):
+                        report.invalid_lines += 1
+                        pending.issues.extend(checked)
+                    else:
+                        transfer_id, amount, currency, party_id_type, party_identifier, name = checked
+                        pending.candidates.append(
+                            ValidLine(line, transfer_id, amount, currency, party_id_type, party_identifier, name)
+                        )
+                pending.last_line = line
+                if line - pending.first_line + 1 >= size:
+                    yield pending
+                    pending = _Pending(line + 1, line, [], [])
+        except BulkFileError as error:
+            report.file_issues.extend(error.issues)
+        finally:
+            opened.rows.close()  # an .xlsx workbook holds its archive open until then
+        report.currency = checker.batch_currency
+        report.encoding = opened.encoding
+        if pending.last_line >= pending.first_line:
+            yield pending
+
+    def _describe(self, opened: OpenedFile) -> None:
+        report = self.report
+        report.container = opened.container
+        report.encoding = opened.encoding
+        report.delimiter = opened.delimiter
+        report.file_format = opened.layout.file_format
+        report.columns = opened.layout.header
+        self._layout = opened.layout
+
+    def _resolve(self, pending: _Pending, known: Collection[str]) -> ValidatedChunk:
+        report = self.report
+        issues = pending.issues
+        lines: list[ValidLine] = []
+        known_ids = set(known) if known else None
+        payees = self._payees
+        for line in pending.candidates:
+            if known_ids is not None and line.transfer_id in known_ids:
+                report.invalid_lines += 1
+                issues.append(self._line_issue(IssueCode.TRANSFER_ID_ALREADY_USED, line, Field.TRANSFER_ID))
+                continue
+            first = payees.first_line(
+                (line.party_id_type, line.party_identifier, line.amount, line.currency), line.line
+            )
+            if first is not None:
+                issues.append(
+                    self._line_issue(IssueCode.DUPLICATE_PAYEE_AMOUNT, line, Field.PARTY_IDENTIFIER, first_line=first)
+                )
+                line = ValidLine(  # noqa: PLW2901 - the same line, now flagged for review
+                    line.line,
+                    line.transfer_id,
+                    line.amount,
+                    line.currency,
+                    line.party_id_type,
+                    line.party_identifier,
+                    line.payee_name,
+                    (*line.review, IssueCode.DUPLICATE_PAYEE_AMOUNT),
+                )
+                report.warning_lines += 1
+            report.valid_lines += 1
+            report.totals[line.currency] = report.totals.get(line.currency, 0) + line.amount
+            lines.append(line)
+        issues.sort(key=lambda issue: issue.line or 0)
+        for issue in issues:
+            self._record(issue)
+        return ValidatedChunk(pending.first_line, pending.last_line, lines, issues)
+
+    def _line_issue(self, code: IssueCode, line: ValidLine, field_: Field, **params: object) -> Issue:
+        layout = self._layout
+        column = layout.column(field_) if layout is not None and field_ in layout.positions else None
+        value = line.transfer_id if field_ is Field.TRANSFER_ID else line.party_identifier
+        return make_issue(code, line=line.line, column=column, field=field_, value=value, **params)
+
+    def _record(self, issue: Issue) -> None:
+        report = self.report
+        report.counts_by_code[issue.code] += 1
+        if len(report.issues) < self.options.max_detailed_issues:
+            report.issues.append(issue)
+        else:
+            report.issues_omitted += 1
+
+    def _finish(self) -> None:
+        report = self.report
+        if not report.file_issues and report.lines == 0:
+            report.file_issues.append(make_issue(IssueCode.NO_LINES))
+        report.complete = True
+
+
+__all__ = [
+    "BulkValidation",
+    "Issue",
+    "IssueCode",
+    "KnownTransferIds",
+    "Severity",
+    "TransferIdGenerator",
+    "ValidLine",
+    "ValidatedChunk",
+    "ValidationOptions",
+    "ValidationReport",
+    "collect",
+    "generated_transfer_id",
+    "validate_bulk_file",
+]
