@@ -23,6 +23,7 @@ from cauri.core.config import Settings, get_settings
 from cauri.core.db import make_engine, make_sessionmaker
 from cauri.core.errors import install_error_handlers
 from cauri.core.idempotency import idempotency_guard
+from cauri.core.jobs import runtime as job_runtime
 from cauri.core.logging import configure_logging
 from cauri.core.observability import RequestContextMiddleware, metrics_endpoint
 from cauri.core.principal import require_principal
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shutdown_hooks = []
     app.state.readiness_probes = {}
     install_error_handlers(app)
+    job_runtime.install(app)
 
     for module in import_all("router"):
         install = getattr(module, "install", None)

@@ -45,6 +45,46 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Jobs run at the same time")] = 10,
+) -> None:
+    """Run background jobs from the broker (CAURI_BROKER_URL). Stops cleanly on SIGTERM."""
+    _run_job_process("worker", concurrency)
+
+
+@app.command()
+def scheduler() -> None:
+    """Enqueue periodic jobs and ring again for lost ones. Several may run; none doubles a run."""
+    _run_job_process("scheduler", 1)
+
+
+def _run_job_process(role: str, concurrency: int) -> None:
+    import asyncio
+    import signal
+
+    from cauri.core.jobs.runtime import run_process
+    from cauri.core.logging import configure_logging
+
+    settings = get_settings()
+    if settings.broker_url is None:
+        console.print(
+            f"[red]cauri {role} needs CAURI_BROKER_URL (redis://… or amqp://…).[/] "
+            "Without a broker, `cauri serve` runs jobs and periodic jobs in its own process."
+        )
+        raise typer.Exit(2)
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_process(settings, stop, role=role, concurrency=concurrency)
+
+    asyncio.run(main())
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
     """Apply migrations (SQLite or PostgreSQL, from CAURI_DATABASE_URL)."""

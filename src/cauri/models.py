@@ -2,6 +2,7 @@
 
 from cauri.core import idempotency  # noqa: F401
 from cauri.core.db import Base
+from cauri.core.jobs import models as jobs_models  # noqa: F401
 from cauri.modules import import_all
 
 import_all("models")

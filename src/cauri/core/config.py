@@ -9,10 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Development defaults. In production the service refuses to start while any of these is still in use.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"  # noqa: S105
@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=60, ge=5)
     job_sweep_seconds: int = Field(default=15, ge=1)
     job_max_attempts: int = Field(default=8, ge=1)
+    # Retry backoff: base·2^(attempt-1) seconds, capped, with jitter.
+    job_retry_base_seconds: float = Field(default=5.0, gt=0)
+    job_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    job_retention_days: int = Field(default=14, ge=1)
+    # Redis stream, or RabbitMQ exchange and queue, of this deployment's doorbells.
+    broker_queue: str = Field(default="cauri", pattern=r"^[A-Za-z0-9._:-]{1,100}$")
+    # More modules with @job handlers for `cauri worker` and the API to import (comma-separated).
+    extra_job_modules: Annotated[list[str], NoDecode] = []
 
     # Rate limits (login throttling). Unset: in memory; set to redis://… to share across API processes.
     rate_limit_storage_url: str | None = None
@@ -107,6 +115,23 @@ class Settings(BaseSettings):
         if weak:
             raise ValueError(f"production refuses default or missing secrets: {', '.join(weak)}")
         return self
+
+    @field_validator("broker_url", mode="before")
+    @classmethod
+    def _check_broker_url(cls, value: object) -> object:
+        """Empty means in-process jobs (as unset); anything else must be Redis or RabbitMQ."""
+        if value == "":
+            return None
+        if isinstance(value, str) and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("CAURI_BROKER_URL must start with redis://, rediss://, amqp:// or amqps://")
+        return value
+
+    @field_validator("extra_job_modules", mode="before")
+    @classmethod
+    def _split_module_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @property
     def is_sqlite(self) -> bool:

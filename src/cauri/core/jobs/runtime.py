@@ -1,0 +1,210 @@
+"""The job runtime of one process: its broker, the doorbell, and the consumer or the clock.
+
+* ``cauri serve`` without a broker: the in-memory broker runs jobs inside the API's event loop, and the clock
+  (periodic jobs and the sweeper) ticks there too, started and stopped with the app's lifespan.
+* ``cauri serve`` with a broker: the API only rings doorbells; ``/ready`` reports the broker.
+* ``cauri worker``: consumes doorbells and runs jobs. ``cauri scheduler``: runs the clock.
+
+One taskiq task, the doorbell, carries a job id and nothing else: the job itself lives in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from taskiq import InMemoryBroker
+from taskiq.receiver import Receiver
+
+from cauri.core.config import Settings
+from cauri.core.db import make_engine, make_sessionmaker
+from cauri.core.jobs.brokers import build_broker, probe_broker
+from cauri.core.jobs.queue import register_doorbell, unregister_doorbell
+from cauri.core.jobs.registry import load_job_modules
+from cauri.core.jobs.runner import JobRunner
+from cauri.core.jobs.sweeper import PeriodicClock, sweep
+
+log = structlog.get_logger("cauri.jobs")
+
+DOORBELL_TASK = "cauri.jobs.doorbell"
+CLOCK_TICK_SECONDS = 1.0
+RING_TIMEOUT_SECONDS = 3.0
+# After the broker failed, doorbells are skipped (not waited on) for this long: the sweeper rings later.
+BROKER_RETRY_SECONDS = 5.0
+IN_PROCESS_SHUTDOWN_SECONDS = 10.0
+
+
+class JobRuntime:
+    def __init__(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], *, concurrency: int = 10
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.concurrency = concurrency
+        self.runner = JobRunner(settings, sessionmaker)
+        self.broker = build_broker(settings, concurrency=concurrency)
+        self.doorbell_task = self.broker.register_task(_doorbell_handler(self.runner), task_name=DOORBELL_TASK)
+        self.in_process = isinstance(self.broker, InMemoryBroker)
+        self._broker_started = False
+        self._broker_down_until = 0.0
+        self._start_lock = asyncio.Lock()
+        self._clock_task: asyncio.Task[None] | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        engine = self.sessionmaker.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError("the job runtime needs a sessionmaker bound to an AsyncEngine")
+        return engine
+
+    async def start(self, *, clock: bool = False) -> None:
+        """Register this process's doorbell, connect the broker (best effort) and start the clock if asked."""
+        register_doorbell(self.engine, self.ring)
+        try:
+            await self._ensure_broker_started()
+        except Exception as exc:  # the API keeps serving; /ready reports the broker; doorbells retry
+            log.warning("job_broker_unavailable", error=type(exc).__name__)
+        if clock:
+            self._clock_task = asyncio.create_task(self._run_clock(), name="cauri-job-clock")
+
+    async def stop(self) -> None:
+        unregister_doorbell(self.engine)
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+            await asyncio.gather(self._clock_task, return_exceptions=True)
+            self._clock_task = None
+        if isinstance(self.broker, InMemoryBroker):
+            # Jobs still running after the grace period are cancelled: rolled back, their lease expires, and
+            # the next start's sweeper runs them again.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.broker.wait_all(), IN_PROCESS_SHUTDOWN_SECONDS)
+        if self._broker_started:
+            self._broker_started = False
+            await self.broker.shutdown()
+
+    async def ring(self, job_id: uuid.UUID) -> None:
+        """Send the doorbell for ``job_id``. Never raises: a doorbell that is not sent is rung by the sweeper."""
+        if time.monotonic() < self._broker_down_until:
+            log.info("job_doorbell_skipped", job_id=str(job_id), reason="broker_unavailable")
+            return
+        try:
+            await asyncio.wait_for(self._send(job_id), RING_TIMEOUT_SECONDS)
+        except Exception as exc:
+            self._broker_down_until = time.monotonic() + BROKER_RETRY_SECONDS
+            log.warning("job_doorbell_failed", job_id=str(job_id), error=type(exc).__name__)
+
+    async def _send(self, job_id: uuid.UUID) -> None:
+        await self._ensure_broker_started()
+        await self.doorbell_task.kiq(str(job_id))
+
+    async def _ensure_broker_started(self) -> None:
+        async with self._start_lock:
+            if self._broker_started:
+                return
+            try:
+                await asyncio.wait_for(self.broker.startup(), RING_TIMEOUT_SECONDS * 3)
+            except BaseException:
+                # Close what a half-done startup opened, so that the next attempt starts clean.
+                with contextlib.suppress(Exception):
+                    await self.broker.shutdown()
+                raise
+            self._broker_started = True
+            self._broker_down_until = 0.0
+
+    async def tick_clock(self, clock: PeriodicClock, *, sweep_now: bool) -> None:
+        await clock.tick()
+        if sweep_now:
+            await sweep(self.sessionmaker, self.settings, self.ring)
+
+    async def _run_clock(self) -> None:
+        clock = PeriodicClock(self.sessionmaker)
+        next_sweep = 0.0
+        while True:
+            now = time.monotonic()
+            try:
+                await self.tick_clock(clock, sweep_now=now >= next_sweep)
+            except Exception:  # a database hiccup must not stop the clock
+                log.exception("job_clock_failed")
+            if now >= next_sweep:
+                next_sweep = now + self.settings.job_sweep_seconds
+            await asyncio.sleep(CLOCK_TICK_SECONDS)
+
+    async def consume(self, stop: asyncio.Event) -> None:
+        """Run jobs from the broker until ``stop`` is set; survive broker outages by reconnecting."""
+        self.broker.is_worker_process = True
+        register_doorbell(self.engine, self.ring)
+        delay = 1.0
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            while not stop.is_set():
+                try:
+                    await self._ensure_broker_started()
+                    receiver = Receiver(
+                        broker=self.broker,
+                        executor=executor,
+                        max_async_tasks=self.concurrency,
+                        run_startup=False,
+                        # On stop, running jobs get a lease to finish; after that their lease expires anyway.
+                        wait_tasks_timeout=self.settings.job_lease_seconds,
+                    )
+                    log.info("job_worker_listening", queue=self.settings.broker_queue, concurrency=self.concurrency)
+                    await receiver.listen(stop)
+                    delay = 1.0
+                except Exception as exc:
+                    log.warning("job_worker_broker_error", error=type(exc).__name__, retry_in=delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    delay = min(delay * 2, 30.0)
+
+
+def _doorbell_handler(runner: JobRunner) -> Callable[[str], Awaitable[None]]:
+    async def cauri_job_doorbell(job_id: str) -> None:
+        await runner.run(uuid.UUID(job_id))
+
+    return cauri_job_doorbell
+
+
+def install(app: FastAPI) -> None:
+    """Start the job runtime with the app (in-process jobs and clock when there is no broker)."""
+    settings: Settings = app.state.settings
+
+    async def start_jobs(application: FastAPI) -> None:
+        load_job_modules(settings.extra_job_modules)
+        runtime = JobRuntime(settings, application.state.sessionmaker)
+        application.state.jobs = runtime
+        await runtime.start(clock=runtime.in_process)
+
+    async def stop_jobs(application: FastAPI) -> None:
+        runtime: JobRuntime | None = getattr(application.state, "jobs", None)
+        if runtime is not None:
+            await runtime.stop()
+
+    app.state.startup_hooks.append(start_jobs)
+    app.state.shutdown_hooks.append(stop_jobs)
+    if settings.broker_url is not None:
+        app.state.readiness_probes["broker"] = partial(probe_broker, settings.broker_url)
+
+
+async def run_process(settings: Settings, stop: asyncio.Event, *, role: str, concurrency: int = 10) -> None:
+    """The body of ``cauri worker`` (``role="worker"``) and ``cauri scheduler`` (``role="scheduler"``)."""
+    kinds = load_job_modules(settings.extra_job_modules)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    runtime = JobRuntime(settings, make_sessionmaker(engine), concurrency=concurrency)
+    log.info(f"job_{role}_started", kinds=kinds, queue=settings.broker_queue)
+    try:
+        if role == "worker":
+            await runtime.consume(stop)
+        else:
+            await runtime.start(clock=True)
+            await stop.wait()
+    finally:
+        await runtime.stop()
+        await engine.dispose()
+        log.info(f"job_{role}_stopped")

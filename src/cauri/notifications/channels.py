@@ -1,0 +1,99 @@
+"""Delivery channels. ``console`` (the embedded default) writes the whole message to the log, so a developer
+can read a verification code; ``smtp`` sends e-mail through ``CAURI_SMTP_HOST``.
+
+Only the console channel logs a message body, on purpose; other channels log ids, never contents.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+import aiosmtplib
+import structlog
+
+from cauri.core.config import Settings
+from cauri.notifications.models import Channel, Notification
+
+log = structlog.get_logger("cauri.notifications")
+
+SMTP_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A snapshot of a notification, so it is sent with no database transaction open."""
+
+    id: uuid.UUID
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    language: str
+
+    @classmethod
+    def of(cls, notification: Notification) -> OutgoingMessage:
+        return cls(
+            id=notification.id,
+            channel=notification.channel,
+            recipient=notification.recipient,
+            subject=notification.subject,
+            body=notification.body,
+            language=notification.language,
+        )
+
+
+def backend_for(settings: Settings, channel: str) -> str:
+    return settings.email_backend if channel == Channel.EMAIL.value else settings.sms_backend
+
+
+async def send(settings: Settings, message: OutgoingMessage) -> str:
+    """Send ``message`` through its channel's backend and return the backend's name; raise on failure."""
+    backend = backend_for(settings, message.channel)
+    if backend == "console":
+        _print_to_console(message)
+    elif backend == "smtp" and message.channel == Channel.EMAIL.value:
+        await _send_smtp(settings, message)
+    else:
+        raise LookupError(f"no {backend!r} backend for {message.channel} messages")
+    return backend
+
+
+def _print_to_console(message: OutgoingMessage) -> None:
+    log.info(
+        "notification_console",
+        notification_id=str(message.id),
+        channel=message.channel,
+        recipient=message.recipient,
+        subject=message.subject,
+        body=message.body,
+    )
+
+
+def email_of(settings: Settings, message: OutgoingMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = settings.mail_from
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Date"] = formatdate(localtime=False)
+    email["Content-Language"] = message.language
+    # Derived from the notification: if a retry sends it twice, mail clients show it once.
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "cauri.local"
+    email["Message-ID"] = f"<{message.id}@{domain}>"
+    email.set_content(message.body, charset="utf-8")
+    return email
+
+
+async def _send_smtp(settings: Settings, message: OutgoingMessage) -> None:
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    await aiosmtplib.send(
+        email_of(settings, message),
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=password,
+        use_tls=settings.smtp_use_tls,
+        timeout=SMTP_TIMEOUT_SECONDS,
+    )

@@ -1,0 +1,63 @@
+"""Queue a message (in the caller's transaction) and list an organisation's messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cauri.core.jobs import enqueue
+from cauri.core.pagination import PageParams, paginate
+from cauri.notifications.models import Channel, Notification, NotificationStatus
+
+DELIVER_JOB = "notifications.deliver"
+LANGUAGES = ("fr", "en")
+
+
+async def queue_message(
+    session: AsyncSession,
+    *,
+    channel: Literal["email", "sms"],
+    recipient: str,
+    subject: str,
+    body: str,
+    language: str = "fr",
+    organization_id: uuid.UUID | None = None,
+) -> Notification:
+    """Write the message and its delivery job; both exist only if the caller's transaction commits."""
+    if channel not in (Channel.EMAIL.value, Channel.SMS.value):
+        raise ValueError(f"unknown notification channel {channel!r}")
+    if not recipient.strip():
+        raise ValueError("a notification needs a recipient")
+    if language not in LANGUAGES:
+        raise ValueError(f"notifications are written in {' or '.join(LANGUAGES)}, not {language!r}")
+    notification = Notification(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        channel=channel,
+        recipient=recipient.strip(),
+        subject=subject,
+        body=body,
+        language=language,
+        status=NotificationStatus.QUEUED.value,
+        attempts=0,
+    )
+    session.add(notification)
+    await session.flush()
+    await enqueue(
+        session,
+        DELIVER_JOB,
+        {"notification_id": str(notification.id)},
+        dedupe_key=f"{DELIVER_JOB}:{notification.id}",
+    )
+    return notification
+
+
+async def list_messages(
+    session: AsyncSession, *, organization_id: uuid.UUID, params: PageParams
+) -> tuple[list[Notification], str | None]:
+    """An organisation's messages, newest first (cursor pagination)."""
+    statement = select(Notification).where(Notification.organization_id == organization_id)
+    return await paginate(session, statement, params, created_at=Notification.created_at, row_id=Notification.id)
