@@ -21,7 +21,7 @@ PASSWORD_MIN = 10
 PASSWORD_MAX = 128  # argon2 accepts more, but hashing megabytes on demand is a denial of service
 
 
-def _email(value: str) -> str:
+def normalise_email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError:
@@ -35,7 +35,7 @@ def _region(value: str) -> str:
     return region
 
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=EMAIL_MAX), AfterValidator(_email)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=EMAIL_MAX), AfterValidator(normalise_email)]
 # Phone numbers are normalised by the service with the organisation's region (cauri.core.phone).
 PhoneInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=32)]
 Password = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
