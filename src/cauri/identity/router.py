@@ -1,7 +1,7 @@
 """HTTP routes of the identity module, and what it installs in the application.
 
 ``router`` (mounted behind a login) and ``public_router`` (sign up, log in, refresh, forgotten password)
-gather the routes of ``auth_routes``, ``organization_routes`` and ``access_routes``.
+gather the routes of ``auth_routes``, ``code_routes``, ``organization_routes`` and ``access_routes``.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cauri.core.routing import api_router
-from cauri.identity import access_routes, auth_routes, organization_routes
+from cauri.identity import access_routes, auth_routes, code_routes, organization_routes
 from cauri.identity.resolver import resolve_principal
 from cauri.identity.throttle import install_throttle
 
 router = api_router()
 router.include_router(auth_routes.router)
+router.include_router(code_routes.router)
 router.include_router(organization_routes.router)
 router.include_router(organization_routes.admin_router)
 router.include_router(access_routes.api_keys_router)
@@ -22,6 +23,7 @@ router.include_router(access_routes.audit_router)
 
 public_router = api_router()
 public_router.include_router(auth_routes.public_router)
+public_router.include_router(code_routes.public_router)
 
 
 async def _start_throttle(app: FastAPI) -> None:
