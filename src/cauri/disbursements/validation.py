@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import inspect
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
@@ -243,8 +243,7 @@ class BulkValidation:
 
     def run(self) -> ValidationReport:
         """Check the whole file, dropping the lines: the report alone."""
-        for _chunk in self:
-            pass
+        deque(self, maxlen=0)
         return self.report
 
     def _ids_to_check(self, pending: _Pending) -> list[str]:
