@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cauri.core.db import utcnow
 from cauri.identity.models import LoginSession, VerificationCode
 from cauri.notifications.models import Notification
-from tests.support.identity import Actor, login, register, unique_email
+from tests.support.identity import Actor, create_org_with_user, login, register, unique_email
 
 FORGOT, RESET = "/api/v1/auth/password/forgot", "/api/v1/auth/password/reset"
 SEND, CONFIRM = "/api/v1/auth/verification/send", "/api/v1/auth/verification/confirm"
@@ -207,3 +207,28 @@ async def test_a_reset_code_does_not_verify_and_a_verification_code_does_not_res
             select(func.count()).where(LoginSession.user_id == actor.user_id, LoginSession.revoked_at.is_(None))
         )
         assert open_sessions.scalar_one() == 1
+
+
+async def test_someone_invited_without_a_password_is_told_how_to_choose_one(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await create_org_with_user(client, org_name="Agence Immobilière Akwa")
+    email = unique_email("invited")
+    invited = await client.post(
+        f"/api/v1/organizations/{owner.organization_id}/members",
+        json={"email": email, "full_name": "Invitée", "role": "gestionnaire"},
+        headers=owner.headers,
+    )
+    assert invited.status_code == 201, invited.text
+    [invitation] = await messages_to(sessionmaker, email)
+    assert invitation.organization_id == owner.organization_id
+    assert "Agence Immobilière Akwa" in invitation.body
+    assert "Mot de passe oublié" in invitation.body
+    assert (await client.post(FORGOT, json={"email": email})).status_code == 202
+    code = await latest_code(sessionmaker, email)
+    reset = await client.post(RESET, json={"email": email, "code": code, "new_password": NEW_PASSWORD})
+    assert reset.status_code == 204
+    tokens = await login(client, email=email, password=NEW_PASSWORD)
+    me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.json()["organization_id"] == str(owner.organization_id)
+    assert me.json()["roles"] == ["gestionnaire"]

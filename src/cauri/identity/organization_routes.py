@@ -103,7 +103,7 @@ async def add_member(
 ) -> MemberRead:
     organization = await organizations.lock_organization(session, principal, organization_id)
     member, _created = await organizations.add_member(
-        session, organization, body, actor=principal, ip=client_ip(request)
+        session, settings_of(request), organization, body, actor=principal, ip=client_ip(request)
     )
     return member
 

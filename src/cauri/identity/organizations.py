@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.config import Settings
 from cauri.core.errors import Conflict, field_error
+from cauri.core.i18n import pick
 from cauri.core.pagination import PageParams, paginate
 from cauri.core.principal import Principal
 from cauri.identity import errors
@@ -32,6 +33,7 @@ from cauri.identity.service import (
     identifier_of,
     unusable_password_hash,
 )
+from cauri.notifications.service import queue_message
 
 SLUG_BASE_MAX = 60
 
@@ -209,6 +211,34 @@ async def _owner_count(session: AsyncSession, organization_id: uuid.UUID) -> int
     return int(count.scalar_one())
 
 
+async def _send_invitation(
+    session: AsyncSession, settings: Settings, organization: Organization, identifier: Identifier, language: str
+) -> None:
+    """Tell someone whose account was just created for them how to choose their password."""
+    how_to = f"{settings.public_base_url} ({identifier.value})"
+    subject = pick(
+        f"Invitation : {organization.name} sur Cauri",
+        f"Invitation: {organization.name} on Cauri",
+        "en" if language == "en" else "fr",
+    )
+    body = pick(
+        f"Vous avez été ajouté(e) à « {organization.name} » sur Cauri. Pour choisir votre mot de passe, "
+        f"utilisez « Mot de passe oublié » sur {how_to}.",
+        f'You were added to "{organization.name}" on Cauri. To choose your password, '
+        f'use "Forgot password" at {how_to}.',
+        "en" if language == "en" else "fr",
+    )
+    await queue_message(
+        session,
+        channel="email" if identifier.field == "email" else "sms",
+        recipient=identifier.value,
+        subject=subject,
+        body=body,
+        language=language,
+        organization_id=organization.id,
+    )
+
+
 async def _invited_user(session: AsyncSession, identifier: Identifier, data: MemberAdd) -> User:
     if data.full_name is None:
         raise field_error(
@@ -232,13 +262,18 @@ async def _invited_user(session: AsyncSession, identifier: Identifier, data: Mem
 
 async def add_member(
     session: AsyncSession,
+    settings: Settings,
     organization: Organization,
     data: MemberAdd,
     *,
     actor: Principal,
     ip: str | None,
 ) -> tuple[MemberRead, bool]:
-    """Add an existing account, or create one (invitation); returns the member and whether it was created."""
+    """Add an existing account, or create one; returns the member and whether the account was created.
+
+    An account created without a password gets an invitation telling its holder to choose one with the
+    forgotten-password flow (which also proves they own the address).
+    """
     _ensure_may_touch_owner_role(actor, data.role.value)
     identifier = identifier_of(data.email, data.phone, organization.default_region)
     user = await find_user(session, identifier)
@@ -265,6 +300,8 @@ async def add_member(
     membership = Membership(organization_id=organization.id, user_id=user.id, role=data.role.value)
     session.add(membership)
     await session.flush()
+    if created and data.password is None:
+        await _send_invitation(session, settings, organization, identifier, data.language)
     await record_audit(
         session,
         action="member.added",
