@@ -95,6 +95,23 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     console.print(f"[green]Database at {revision}.[/]")
 
 
+@app.command()
+def demo() -> None:
+    """Seed the demo organisation (idempotent) and print its logins."""
+    import asyncio
+
+    from cauri.demo import seed_demo
+
+    summary = asyncio.run(seed_demo(get_settings()))
+    balance = f"{summary.available_balance:,}".replace(",", " ")
+    console.print(f"[bold]Démo : {summary.organization}[/] — {balance} {summary.currency} disponibles")
+    console.print(f"Mot de passe de tous les comptes de démo : [bold]{summary.password}[/]")
+    for user in summary.users:
+        role = "administrateur de la plateforme" if user.platform_admin else str(user.role.value if user.role else "")
+        console.print(f"  {user.email:<34} {user.full_name:<22} {role}", soft_wrap=True)
+    console.print("API : http://127.0.0.1:8000/docs (POST /api/v1/auth/login) — console : http://127.0.0.1:8000/")
+
+
 def _mount_module_commands() -> None:
     from cauri.modules import import_all
 
