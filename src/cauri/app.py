@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(public, prefix=API_PREFIX, dependencies=[Depends(idempotency_guard)])
 
     app.include_router(_operations_router())
+    _install_embedded_sandbox(app, settings)
     _install_web(app)
 
     if settings.cors_origins:
@@ -102,6 +103,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _install_embedded_sandbox(app: FastAPI, settings: Settings) -> None:
+    """The embedded default: the sandbox provider's simulator answers at /sandbox in this very process."""
+    if not settings.embeds_sandbox:
+        return
+    from cauri.connectors.mobile_money.sandbox.simulator import SandboxSimulator
+
+    simulator = SandboxSimulator(
+        api_key=settings.sandbox_api_key.get_secret_value(),
+        webhook_secret=settings.sandbox_webhook_secret.get_secret_value(),
+    )
+    app.state.sandbox_simulator = simulator
+    app.mount("/sandbox", simulator.app)
 
 
 def _install_web(app: FastAPI) -> None:

@@ -90,11 +90,21 @@ class Settings(BaseSettings):
     # Payments
     default_provider: str = "sandbox"
     webhook_signing_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
-    # The built-in sandbox provider (`cauri simulate sandbox --port 8090`). Its credentials serve organisations
-    # that stored none, outside production only.
-    sandbox_url: str = "http://127.0.0.1:8090"
+    # The built-in sandbox provider. Its credentials serve organisations that stored none, outside production only.
+    # Unset: the sandbox simulator runs inside this process at <public_base_url>/sandbox (the embedded default);
+    # set it to use a separate `cauri simulate sandbox --port 8090`.
+    sandbox_url: str | None = None
     sandbox_api_key: SecretStr = SecretStr("sk_sandbox_dev")
     sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox_dev")
+    # A collection or payout still unsettled this long after its creation is ended (`expired`) by the expiry job.
+    payments_expiry_seconds: int = Field(default=3600, ge=10)
+    # Status polls of a pending payment: first after this delay, then doubling, capped (seconds).
+    payments_poll_initial_seconds: float = Field(default=5.0, gt=0)
+    payments_poll_max_seconds: float = Field(default=1800.0, gt=0)
+    # Outbound webhooks to organisations: how long one delivery attempt may take (seconds).
+    payments_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # When set, provider calls wait at most this long for an answer (seconds), instead of each connector's default.
+    payments_provider_read_timeout_seconds: float | None = Field(default=None, gt=0)
 
     # Logging
     log_level: str = "INFO"
@@ -136,6 +146,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def embeds_sandbox(self) -> bool:
+        return self.sandbox_url is None and self.env is not Environment.PRODUCTION
+
+    @property
+    def sandbox_base_url(self) -> str:
+        return self.sandbox_url or f"{self.public_base_url.rstrip('/')}/sandbox"
 
     @cached_property
     def encryption_key_list(self) -> list[str]:

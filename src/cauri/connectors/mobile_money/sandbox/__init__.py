@@ -45,7 +45,7 @@ def _build(config: ConnectorConfig) -> PaymentConnector:
 
 
 def _app_settings(settings: Settings) -> Mapping[str, str]:
-    return {"base_url": settings.sandbox_url}
+    return {"base_url": settings.sandbox_base_url}
 
 
 def _dev_credentials(settings: Settings) -> Mapping[str, SecretStr]:
