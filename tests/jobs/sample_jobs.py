@@ -32,11 +32,15 @@ effects = Table(
 
 @job(RECORD_EFFECT)
 async def record_effect(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Write the effect first, then take ``seconds``: a worker killed meanwhile leaves it uncommitted."""
+    """Pause, write the effect, pause again: a worker killed in the second pause leaves its write uncommitted.
+
+    (On SQLite the write takes the database lock until commit, so crash tests there pause before writing.)
+    """
+    await asyncio.sleep(float(payload.get("pause_before", 0)))
     await ctx.session.execute(
         insert(effects).values(label=payload["label"], job_id=str(ctx.job_id), attempt=ctx.attempt)
     )
-    await asyncio.sleep(float(payload.get("seconds", 0)))
+    await asyncio.sleep(float(payload.get("pause_after", 0)))
 
 
 @job(ALWAYS_FAILS)

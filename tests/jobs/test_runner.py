@@ -93,7 +93,7 @@ async def test_a_message_delivered_twice_does_the_work_once(
 ) -> None:
     label = new_label()
     async with unit_of_work(silent_sessionmaker) as session:
-        job_id = await enqueue(session, RECORD_EFFECT, {"label": label, "seconds": 0.2})
+        job_id = await enqueue(session, RECORD_EFFECT, {"label": label, "pause_after": 0.2})
     # Two deliveries of the same doorbell at the same time, then a late third one.
     first, second = await asyncio.gather(runtime.runner.run(job_id), runtime.runner.run(job_id))
     assert sorted([first, second]) == [False, True]

@@ -78,11 +78,11 @@ def email_of(settings: Settings, message: OutgoingMessage) -> EmailMessage:
     email["To"] = message.recipient
     email["Subject"] = message.subject
     email["Date"] = formatdate(localtime=False)
-    email["Content-Language"] = message.language
     # Derived from the notification: if a retry sends it twice, mail clients show it once.
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "cauri.local"
     email["Message-ID"] = f"<{message.id}@{domain}>"
     email.set_content(message.body, charset="utf-8")
+    email["Content-Language"] = message.language  # after set_content, which resets every Content-* header
     return email
 
 
