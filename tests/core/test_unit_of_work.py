@@ -154,6 +154,15 @@ async def test_retry_with_same_key_returns_the_first_answer(http: httpx.AsyncCli
     assert await count_notes(uow_app, text) == 1
 
 
+async def test_stored_answers_are_encrypted_at_rest(http: httpx.AsyncClient, uow_app: FastAPI) -> None:
+    key = uuid.uuid4().hex
+    first = await http.post("/api/v1/uow/notes", json={"text": unique_text()}, headers={"Idempotency-Key": key})
+    async with uow_app.state.sessionmaker() as session:
+        stored = (await session.execute(select(IdempotencyRecord).where(IdempotencyRecord.key == key))).scalar_one()
+    assert stored.response_body
+    assert first.json()["nonce"].encode() not in stored.response_body
+
+
 async def test_same_key_with_another_body_is_refused(http: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": uuid.uuid4().hex}
     assert (await http.post("/api/v1/uow/notes", json={"text": unique_text()}, headers=headers)).status_code == 201

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cauri.core.db import Base, IdMixin, utcnow
 from cauri.core.errors import Conflict, ValidationFailed, field_error
 from cauri.core.principal import OptionalPrincipal
+from cauri.core.security import Encryptor
 
 HEADER = "Idempotency-Key"
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -62,17 +63,15 @@ class Claim:
 class ReplayStoredResponse(Exception):
     """Raised by the guard; the route turns it into the first request's stored response."""
 
-    def __init__(self, record: IdempotencyRecord) -> None:
-        self.record = record
+    def __init__(self, record: IdempotencyRecord, encryptor: Encryptor) -> None:
+        self.status = record.response_status or 200
+        self.headers: dict[str, str] = json.loads(record.response_headers or "{}")
+        self.body = encryptor.decrypt_bytes(record.response_body) if record.response_body else b""
         super().__init__("idempotent replay")
 
     def to_response(self) -> Response:
-        headers = json.loads(self.record.response_headers or "{}")
-        headers["Idempotent-Replayed"] = "true"
         return Response(
-            content=self.record.response_body or b"",
-            status_code=self.record.response_status or 200,
-            headers=headers,
+            content=self.body, status_code=self.status, headers={**self.headers, "Idempotent-Replayed": "true"}
         )
 
 
@@ -104,6 +103,7 @@ def _in_progress_error() -> Conflict:
 
 async def _claim(
     sessionmaker: async_sessionmaker[AsyncSession],
+    encryptor: Encryptor,
     *,
     scope: str,
     key: str,
@@ -133,7 +133,7 @@ async def _claim(
         if record.request_hash != fingerprint:
             raise _reused_key_error()
         if record.state == "completed":
-            raise ReplayStoredResponse(record)
+            raise ReplayStoredResponse(record, encryptor)
         if record.locked_at > utcnow() - IN_PROGRESS_LEASE:
             raise _in_progress_error()
         # The first attempt died without completing (its work was rolled back with it): take over.
@@ -168,6 +168,7 @@ async def idempotency_guard(request: Request, principal: OptionalPrincipal) -> N
     scope = principal.scope_key if principal else "anonymous"
     request.state.idempotency_claim = await _claim(
         request.app.state.sessionmaker,
+        response_encryptor(request),
         scope=scope,
         key=key,
         method=request.method,
@@ -184,9 +185,18 @@ def _stored_headers(response: Response) -> str:
     return json.dumps(kept)
 
 
-async def complete_claim(session: AsyncSession, claim: Claim, response: Response) -> None:
+def response_encryptor(request: Request) -> Encryptor:
+    """Stored answers can hold tokens or a new API key: they are encrypted at rest like every secret."""
+    encryptor: Encryptor | None = getattr(request.app.state, "idempotency_encryptor", None)
+    if encryptor is None:
+        encryptor = Encryptor(request.app.state.settings.encryption_key_list)
+        request.app.state.idempotency_encryptor = encryptor
+    return encryptor
+
+
+async def complete_claim(session: AsyncSession, claim: Claim, response: Response, encryptor: Encryptor) -> None:
     """Store the answer in the caller's transaction; refuse if another attempt took the key over."""
-    body = getattr(response, "body", b"")
+    body = encryptor.encrypt_bytes(bytes(getattr(response, "body", b"")))
     result = await session.execute(
         update(IdempotencyRecord)
         .where(
@@ -198,7 +208,7 @@ async def complete_claim(session: AsyncSession, claim: Claim, response: Response
             state="completed",
             response_status=response.status_code,
             response_headers=_stored_headers(response),
-            response_body=bytes(body),
+            response_body=body,
             completed_at=utcnow(),
         )
     )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.db import commit, rollback
 from cauri.core.errors import Conflict, ServiceUnavailable
-from cauri.core.idempotency import Claim, ReplayStoredResponse, complete_claim, release_claim
+from cauri.core.idempotency import Claim, ReplayStoredResponse, complete_claim, release_claim, response_encryptor
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -100,7 +100,7 @@ async def _finish(request: Request, response: Response) -> None:
         session = await get_session(request)
     try:
         if claim is not None:
-            await complete_claim(session, claim, response)
+            await complete_claim(session, claim, response, response_encryptor(request))
         await commit(session)
     finally:
         await session.close()

@@ -98,6 +98,15 @@ class Encryptor:
         except InvalidToken:
             raise ValueError("cannot decrypt: unknown key or corrupted data") from None
 
+    def encrypt_bytes(self, plaintext: bytes) -> bytes:
+        return self._fernet.encrypt(plaintext)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise ValueError("cannot decrypt: unknown key or corrupted data") from None
+
     def rotate(self, token: str) -> str:
         """Re-encrypt under the newest key."""
         return self._fernet.rotate(token.encode()).decode()
