@@ -48,18 +48,19 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Jobs run at the same time")] = 10,
+    metrics_port: Annotated[int, typer.Option(min=0, max=65535, help="Serve Prometheus /metrics here (0: off)")] = 0,
 ) -> None:
     """Run background jobs from the broker (CAURI_BROKER_URL). Stops cleanly on SIGTERM."""
-    _run_job_process("worker", concurrency)
+    _run_job_process("worker", concurrency, metrics_port)
 
 
 @app.command()
 def scheduler() -> None:
     """Enqueue periodic jobs and ring again for lost ones. Several may run; none doubles a run."""
-    _run_job_process("scheduler", 1)
+    _run_job_process("scheduler", 1, 0)
 
 
-def _run_job_process(role: str, concurrency: int) -> None:
+def _run_job_process(role: str, concurrency: int, metrics_port: int) -> None:
     import asyncio
     import signal
 
@@ -74,6 +75,10 @@ def _run_job_process(role: str, concurrency: int) -> None:
         )
         raise typer.Exit(2)
     configure_logging(settings.log_level, json=settings.log_json)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)  # job counters and durations of this process
 
     async def main() -> None:
         stop = asyncio.Event()

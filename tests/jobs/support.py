@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -53,3 +54,9 @@ async def wait_for_status(
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job.status} (attempts {job.attempts}) after {within} s")
         await asyncio.sleep(0.1)
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

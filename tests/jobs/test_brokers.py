@@ -25,7 +25,7 @@ from cauri.core.jobs.runtime import JobRuntime
 from tests.conftest import make_settings
 from tests.jobs.brokers import BrokerUnderTest, isolated_broker
 from tests.jobs.sample_jobs import RECORD_EFFECT, count_effects, effect_attempts
-from tests.jobs.support import fresh_database, load_job, wait_for_status
+from tests.jobs.support import fresh_database, load_job, unused_port, wait_for_status
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLOSED_PORT = 1  # nothing listens on port 1 of 127.0.0.1
@@ -145,12 +145,16 @@ async def test_a_killed_worker_s_job_is_done_exactly_once_by_another(
             assert (await load_job(sessionmaker, job_id)).status == JobStatus.RUNNING
             assert await count_effects(sessionmaker, label) == 0
 
-            await processes.start("worker", "--concurrency", "2")
+            metrics_port = unused_port()
+            await processes.start("worker", "--concurrency", "2", "--metrics-port", str(metrics_port))
             await processes.start("scheduler")
             job = await wait_for_status(sessionmaker, job_id, JobStatus.DONE, JobStatus.FAILED, within=90)
             finished_at = time.monotonic()
             assert (job.status, job.attempts) == (JobStatus.DONE, 2), processes.logs()
             assert await effect_attempts(sessionmaker, label) == [2], processes.logs()
+            async with httpx.AsyncClient() as http:
+                metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+            assert f'cauri_jobs_total{{kind="{RECORD_EFFECT}",outcome="done"}} 1.0' in metrics
             print(
                 f"crash test {broker.kind}/{backend}: killed after {killed_at - started:.1f} s, "
                 f"done {finished_at - killed_at:.1f} s later"

@@ -7,7 +7,6 @@ import asyncio
 import email
 import email.policy
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -30,7 +29,7 @@ from cauri.identity.models import Organization
 from cauri.notifications.models import Notification, NotificationStatus
 from cauri.notifications.service import DELIVER_JOB, list_messages, queue_message
 from tests.conftest import make_settings
-from tests.jobs.support import fresh_database
+from tests.jobs.support import fresh_database, unused_port
 
 FRENCH_SUBJECT = "Votre code de vérification"
 FRENCH_BODY = "Bonjour Aïssatou,\n\nVotre code est 482913. Il expire dans 10 minutes.\n\nÀ bientôt sur Cauri !"
@@ -50,12 +49,6 @@ async def running_app(database: str, tmp_path: Path, **overrides: Any) -> AsyncI
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
         yield app
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Inbox:

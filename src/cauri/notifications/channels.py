@@ -87,12 +87,12 @@ def email_of(settings: Settings, message: OutgoingMessage) -> EmailMessage:
 
 
 async def _send_smtp(settings: Settings, message: OutgoingMessage) -> None:
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    password = (settings.smtp_password.get_secret_value() if settings.smtp_password else "") or None
     await aiosmtplib.send(
         email_of(settings, message),
         hostname=settings.smtp_host,
         port=settings.smtp_port,
-        username=settings.smtp_username,
+        username=settings.smtp_username or None,  # an empty CAURI_SMTP_USERNAME means no login
         password=password,
         use_tls=settings.smtp_use_tls,
         timeout=SMTP_TIMEOUT_SECONDS,
