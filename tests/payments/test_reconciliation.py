@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import update
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.db import unit_of_work, utcnow
+from cauri.core.jobs import enqueue
 from cauri.payments.models import Payment
 from tests.payments.support import create, eventually, wait_status
 from tests.support.identity import create_org_with_user
@@ -83,3 +85,27 @@ async def test_mismatches_of_a_day_are_listed(
     )
     assert unknown.status_code == 422
     assert unknown.json()["field"] == "provider"
+
+
+async def test_yesterday_is_reconciled_by_the_daily_job(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await create_org_with_user(client)
+    made = await create(client, owner, "collection", amount=1500)
+    await wait_status(client, owner, "collection", made["id"])
+    yesterday = utcnow() - timedelta(days=1)
+    async with unit_of_work(sessionmaker) as session:
+        await session.execute(update(Payment).where(Payment.id == uuid.UUID(made["id"])).values(created_at=yesterday))
+        await enqueue(session, "payments.reconcile_daily", {})
+    url = f"/api/v1/reconciliation?date={yesterday.date().isoformat()}&provider=sandbox"
+    report: dict[str, object] = {}
+
+    async def reconciled() -> bool:
+        response = await client.get(url, headers=owner.headers)
+        if response.status_code != 200:
+            return False
+        report.update(response.json())
+        return report["state"] == "completed"
+
+    await eventually(reconciled, what="yesterday's reconciliation")
+    assert (report["checked"], report["mismatches"], report["items"]) == (1, 0, [])

@@ -34,6 +34,9 @@ def body(**changes: Any) -> dict[str, Any]:
         ({"amount": True}, "amount", "value_error"),
         ({"amount": None}, "amount", "value_error"),
         ({"currency": "ZZZ"}, "currency", "unknown_currency"),
+        ({"currency": "KES"}, "currency", "invalid_currency"),  # known, but not by this provider
+        ({"amount": 50}, "amount", "invalid_amount"),  # below the provider's minimum (100 XAF)
+        ({"amount": 5_000_001}, "amount", "invalid_amount"),  # above its maximum
         ({"currency": "XA"}, "currency", "string_too_short"),
         ({"phone": "12"}, "phone", None),
         ({"phone": "+237 1234"}, "phone", "invalid_phone"),

@@ -61,6 +61,7 @@ _ROUTES: dict[tuple[str, str], tuple[str, ...]] = {
     ("ML", "orange"): ("orange_money", "cinetpay"),
     ("ML", "moov"): ("moov_money", "cinetpay"),
     ("NE", "airtel"): ("cinetpay",),
+    ("NE", "orange"): ("cinetpay",),  # Zamani Telecom (ex-Orange Niger)
     ("NE", "moov"): ("moov_money",),
     ("GN", "orange"): ("orange_money", "cinetpay"),
     ("GN", "mtn"): ("mtn_momo", "cinetpay"),

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cauri.connectors.base import Capability
+from cauri.connectors.errors import AuthError, InvalidRequest, Unsupported
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
 from cauri.core.errors import ValidationFailed, field_error
@@ -83,6 +85,39 @@ async def _account(session: AsyncSession, organization_id: uuid.UUID, body: Paym
     return account.id
 
 
+async def _check_provider_accepts(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    provider: str,
+    kind: PaymentKind,
+    amount: int,
+    currency: str,
+    settings: Settings,
+) -> None:
+    """Refuse now, naming the field, what the provider would refuse anyway (a currency, an amount out of range)."""
+    try:
+        connector = await providers.connector_for(
+            session, organization_id=organization_id, provider=provider, settings=settings
+        )
+    except AuthError:
+        raise field_error(
+            "provider",
+            "provider_not_configured",
+            f"Le fournisseur « {provider} » n'est pas configuré pour votre organisation.",
+            f"Provider '{provider}' is not configured for your organisation.",
+        ) from None
+    async with connector:
+        try:
+            connector.require(Capability.COLLECT if kind is PaymentKind.COLLECTION else Capability.PAYOUT)
+            connector.check_amount(amount, currency)
+        except Unsupported as exc:
+            raise field_error("provider", exc.code, exc.message_fr, exc.message_en) from None
+        except InvalidRequest as exc:
+            field = "currency" if exc.code == "invalid_currency" else "amount"
+            raise field_error(field, exc.code, exc.message_fr, exc.message_en) from None
+
+
 def _insufficient_funds() -> ValidationFailed:
     return field_error(
         "account_id",
@@ -109,6 +144,15 @@ async def create_payment(
     phone = parse_phone(body.phone, organization.default_region or settings.default_region, field="phone")
     provider = await providers.choose_provider(
         session, organization_id=organization_id, phone=phone, requested=body.provider, settings=settings
+    )
+    await _check_provider_accepts(
+        session,
+        organization_id=organization_id,
+        provider=provider,
+        kind=kind,
+        amount=amount,
+        currency=body.currency,
+        settings=settings,
     )
     existing = (
         await session.execute(
