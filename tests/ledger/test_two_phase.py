@@ -195,20 +195,18 @@ async def test_expiry_releases_the_hold_exactly_once(db: LedgerDB, books: Books)
 async def test_a_timed_out_hold_cannot_be_posted_before_the_sweeper_ran(db: LedgerDB, books: Books) -> None:
     await funded(db, books, 1000)
     pending = await hold(db, books, 300, timeout_seconds=1)
+    # In one transaction, so that the application's own expiry job cannot sweep it in between.
     async with db.session() as session:
-        # Let the timeout pass without waiting for it.
-        await session.execute(
+        await session.execute(  # the timeout passed, without waiting for it
             update(LedgerTransfer)
             .where(LedgerTransfer.id == pending.id)
             .values(expires_at=utcnow() - timedelta(seconds=5))
         )
-    async with db.session() as session:
         with pytest.raises(PendingTransferResolved) as caught:
             await ledger.post_pending(session, id=uuid.uuid4(), pending_id=pending.id)
-    assert caught.value.code == "pending_transfer_expired"
-    [wallet] = await balances(db, books.wallet)
-    assert wallet.available == 700  # still held until the sweeper releases it
-    async with db.session() as session:
+        assert caught.value.code == "pending_transfer_expired"
+        with pytest.raises(PendingTransferResolved):
+            await ledger.void_pending(session, id=uuid.uuid4(), pending_id=pending.id)
+        assert (await ledger.balance(session, books.wallet)).available == 700  # held until the sweeper runs
         assert await ledger.expire_pending_transfers(session) >= 1
-    [wallet] = await balances(db, books.wallet)
-    assert wallet.available == 1000
+        assert (await ledger.balance(session, books.wallet)).available == 1000

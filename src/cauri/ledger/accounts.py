@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cauri.core.db import utcnow
 from cauri.core.errors import field_error
 from cauri.core.money import currency_exponent
+from cauri.core.pagination import PageParams, paginate
 from cauri.ledger.errors import AccountExists, AccountNotFound
 from cauri.ledger.models import LedgerAccount
 from cauri.ledger.types import BANK_DEPOSITS, OPERATING, PROVIDER_CLEARING, Account, Balance
@@ -229,6 +230,17 @@ async def list_accounts(
         query = query.where(LedgerAccount.currency == currency)
     query = query.order_by(LedgerAccount.currency, LedgerAccount.code, LedgerAccount.owner_ref, LedgerAccount.id)
     return [account_from_row(row) for row in (await session.execute(query)).all()]
+
+
+async def accounts_page(
+    session: AsyncSession, *, organization_id: uuid.UUID, params: PageParams, currency: str | None = None
+) -> tuple[list[Account], str | None]:
+    """The organisation's accounts, newest first, a page at a time."""
+    query = select(LedgerAccount).where(LedgerAccount.organization_id == organization_id)
+    if currency is not None:
+        query = query.where(LedgerAccount.currency == currency)
+    rows, cursor = await paginate(session, query, params, created_at=LedgerAccount.created_at, row_id=LedgerAccount.id)
+    return [account_from_row(row) for row in rows], cursor
 
 
 async def balance(session: AsyncSession, account_id: uuid.UUID) -> Balance:

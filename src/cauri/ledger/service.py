@@ -11,6 +11,7 @@ Functions take the caller's session and never commit (see ``docs/ledger.md``).
 """
 
 from cauri.ledger.accounts import (
+    accounts_page,
     balance,
     bank_deposits_account,
     clearing_account,
@@ -20,6 +21,8 @@ from cauri.ledger.accounts import (
     list_accounts,
     operating_account,
 )
+from cauri.ledger.deposits import Deposit, fund_operating_account, list_deposits, record_deposit
+from cauri.ledger.statements import CurrencyTotals, Statement, StatementLine, statement, statement_lines, trial_balance
 from cauri.ledger.transfers import (
     create_transfers,
     expire_pending_transfers,
@@ -43,19 +46,30 @@ __all__ = [
     "PROVIDER_CLEARING",
     "Account",
     "Balance",
+    "CurrencyTotals",
+    "Deposit",
+    "Statement",
+    "StatementLine",
     "Transfer",
     "TransferSpec",
+    "accounts_page",
     "balance",
     "bank_deposits_account",
     "clearing_account",
     "create_account",
     "create_transfers",
     "expire_pending_transfers",
+    "fund_operating_account",
     "get_account",
     "get_or_create_account",
     "get_transfer",
     "list_accounts",
+    "list_deposits",
     "operating_account",
     "post_pending",
+    "record_deposit",
+    "statement",
+    "statement_lines",
+    "trial_balance",
     "void_pending",
 ]
