@@ -17,6 +17,7 @@ from cauri.core.config import Settings
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work, utcnow
 from cauri.core.jobs import Job, JobStatus, enqueue
 from cauri.core.jobs.registry import periodic_jobs
+from cauri.core.jobs.runner import JobRunner
 from cauri.core.jobs.runtime import JobRuntime
 from cauri.core.jobs.sweeper import PeriodicClock, slot_dedupe_key, slot_start, sweep
 from cauri.core.observability import JOBS_TOTAL
@@ -140,13 +141,26 @@ async def test_a_lost_message_is_rung_again_by_the_sweeper(
     assert job_id not in await sweep(runtime.sessionmaker, runtime.settings, runtime.ring)
 
 
-async def test_a_job_due_later_waits_for_its_time(runtime: JobRuntime) -> None:
-    label = new_label()
+async def test_a_job_due_later_runs_at_its_time(runtime: JobRuntime) -> None:
+    label, due = new_label(), utcnow() + timedelta(seconds=1)
     async with unit_of_work(runtime.sessionmaker) as session:
-        job_id = await enqueue(session, RECORD_EFFECT, {"label": label}, run_after=utcnow() + timedelta(seconds=1))
+        job_id = await enqueue(session, RECORD_EFFECT, {"label": label}, run_after=due)
     assert await runtime.runner.run(job_id) is False  # not due: nothing to claim
+    # This process rings at the due time; the sweeper stays out of the way until a lease after it.
     assert job_id not in await sweep(runtime.sessionmaker, runtime.settings, runtime.ring)
-    await asyncio.sleep(1.1)
+    job = await wait_for_status(runtime.sessionmaker, job_id, JobStatus.DONE, within=10)
+    assert job.finished_at is not None and job.finished_at >= due
+    assert job.attempts == 1
+
+
+async def test_a_job_due_later_whose_timer_died_is_rung_by_the_sweeper(
+    runtime: JobRuntime, silent_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    label, due = new_label(), utcnow() + timedelta(seconds=0.5)
+    async with unit_of_work(silent_sessionmaker) as session:  # no process holds a timer for it
+        job_id = await enqueue(session, RECORD_EFFECT, {"label": label}, run_after=due)
+    assert job_id not in await sweep(runtime.sessionmaker, runtime.settings, runtime.ring)  # not due yet
+    await asyncio.sleep(0.6)
     assert job_id in await sweep(runtime.sessionmaker, runtime.settings, runtime.ring)
     await wait_for_status(runtime.sessionmaker, job_id, JobStatus.DONE)
 
@@ -154,31 +168,41 @@ async def test_a_job_due_later_waits_for_its_time(runtime: JobRuntime) -> None:
 async def test_a_failing_job_backs_off_then_fails_after_max_attempts(
     runtime: JobRuntime, silent_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    """Driven one delivery at a time by a runner without a doorbell (nothing rings for it but this test)."""
     label = new_label()
     failed_before = JOBS_TOTAL.labels(ALWAYS_FAILS, "failed")._value.get()
+    runner = JobRunner(runtime.settings, silent_sessionmaker)
     async with unit_of_work(silent_sessionmaker) as session:
         job_id = await enqueue(session, ALWAYS_FAILS, {"label": label})
     base = runtime.settings.job_retry_base_seconds
     for attempt in (1, 2):
         before = utcnow()
-        assert await runtime.runner.run(job_id) is True
+        assert await runner.run(job_id) is True
         job = await load_job(runtime.sessionmaker, job_id)
         assert (job.status, job.attempts) == (JobStatus.QUEUED, attempt)
         assert job.last_error == f"RuntimeError: boom on attempt {attempt}"
         # Exponential with jitter in [0.5, 1]: attempt n waits between base·2^(n-2) and base·2^(n-1).
         delay = (job.run_after - before).total_seconds()
         assert base * 2 ** (attempt - 1) * 0.5 - 0.05 <= delay <= base * 2 ** (attempt - 1) + 0.5
-        assert await runtime.runner.run(job_id) is False  # not due yet: a doorbell now claims nothing
+        assert await runner.run(job_id) is False  # not due yet: a doorbell now claims nothing
         await asyncio.sleep(max((job.run_after - utcnow()).total_seconds(), 0) + 0.05)
-    assert await runtime.runner.run(job_id) is True
+    assert await runner.run(job_id) is True
     job = await load_job(runtime.sessionmaker, job_id)
     assert (job.status, job.attempts) == (JobStatus.FAILED, 3)
     assert job.last_error == "RuntimeError: boom on attempt 3"
     assert job.finished_at is not None
-    assert await runtime.runner.run(job_id) is False
+    assert await runner.run(job_id) is False
     assert job_id not in await sweep(runtime.sessionmaker, runtime.settings, runtime.ring)
     assert await count_effects(runtime.sessionmaker, label) == 0  # each failed attempt rolled back its writes
     assert JOBS_TOTAL.labels(ALWAYS_FAILS, "failed")._value.get() == failed_before + 1
+
+
+async def test_the_runtime_retries_by_itself_after_the_backoff(runtime: JobRuntime) -> None:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        job_id = await enqueue(session, ALWAYS_FAILS, {"label": new_label()})
+    job = await wait_for_status(runtime.sessionmaker, job_id, JobStatus.FAILED, within=10)
+    assert job.attempts == runtime.settings.job_max_attempts
+    assert job.last_error == f"RuntimeError: boom on attempt {job.attempts}"
 
 
 async def test_a_worker_presumed_dead_cannot_finish_a_job_taken_over(

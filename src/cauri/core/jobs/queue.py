@@ -1,7 +1,8 @@
 """``enqueue``: write a job row in the caller's transaction; ring the doorbell only once it has committed.
 
-The doorbell of a database engine is registered by the process's job runtime (API, worker, scheduler). A
-session whose engine has no doorbell (a script, a migration) still enqueues: the sweeper rings for it later.
+The doorbell of a database engine is registered by the process's job runtime (API, worker, scheduler). A job
+due later gets a timer in that process; a job enqueued through an engine without a doorbell (a script, a
+migration), or whose timer died with its process, is rung by the sweeper.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 import json
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -22,7 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from cauri.core.db import after_commit, new_id, utcnow
 from cauri.core.jobs.models import Job, JobStatus
 
-Doorbell = Callable[[uuid.UUID], Awaitable[None]]
+# Jobs due further away than this get no timer (a process does not hold timers for days): the sweeper rings.
+TIMER_HORIZON = timedelta(hours=1)
+
+
+class Doorbell(Protocol):
+    async def ring(self, job_id: uuid.UUID) -> None:
+        """Send the doorbell now; never raises (the sweeper rings again for a doorbell that was not sent)."""
+
+    def ring_at(self, job_id: uuid.UUID, when: datetime) -> None:
+        """Send the doorbell at ``when``, from this process."""
+
 
 _doorbells: weakref.WeakKeyDictionary[Engine, Doorbell] = weakref.WeakKeyDictionary()
 
@@ -31,8 +41,9 @@ def register_doorbell(engine: AsyncEngine, doorbell: Doorbell) -> None:
     _doorbells[engine.sync_engine] = doorbell
 
 
-def unregister_doorbell(engine: AsyncEngine) -> None:
-    _doorbells.pop(engine.sync_engine, None)
+def unregister_doorbell(engine: AsyncEngine, doorbell: Doorbell) -> None:
+    if _doorbells.get(engine.sync_engine) is doorbell:
+        del _doorbells[engine.sync_engine]
 
 
 def doorbell_for(session: AsyncSession) -> Doorbell | None:
@@ -40,6 +51,23 @@ def doorbell_for(session: AsyncSession) -> Doorbell | None:
     if isinstance(bind, AsyncEngine):
         return _doorbells.get(bind.sync_engine)
     return None
+
+
+def planned_ring(doorbell: Doorbell | None, due: datetime, now: datetime) -> datetime | None:
+    """When this process will ring for a job due at ``due``: now, at ``due`` (a timer), or ``None`` (the sweeper)."""
+    if doorbell is None or due - now > TIMER_HORIZON:
+        return None
+    return max(due, now)
+
+
+def ring_after_commit(session: AsyncSession, doorbell: Doorbell, job_id: uuid.UUID, due: datetime) -> None:
+    async def ring() -> None:
+        if due <= utcnow():
+            await doorbell.ring(job_id)
+        else:
+            doorbell.ring_at(job_id, due)
+
+    after_commit(session, ring)
 
 
 async def enqueue(
@@ -57,43 +85,36 @@ async def enqueue(
     json.dumps(payload)  # a payload that cannot be stored fails here, naming the caller, not at commit
     now = utcnow()
     due = run_after or now
+    job_id = new_id()
     doorbell = doorbell_for(session)
-    # A job due later is rung by the sweeper when it is due: a message now would find nothing to claim.
-    ring_now = doorbell is not None and due <= now
+    rung_at = planned_ring(doorbell, due, now)
     values = {
-        "id": new_id(),
+        "id": job_id,
         "kind": kind,
         "payload": payload,
         "status": JobStatus.QUEUED.value,
         "attempts": 0,
         "run_after": due,
-        "rung_at": now if ring_now else None,
+        # The sweeper leaves a job alone for a lease after its doorbell is due to ring.
+        "rung_at": rung_at,
         "dedupe_key": dedupe_key,
         "created_at": now,
         "updated_at": now,
     }
-    job_id = await _insert(session, values)
-    if job_id is None:  # an earlier job holds this dedupe key
+    if not await _insert(session, values):  # an earlier job holds this dedupe key
         existing = await session.execute(select(Job.id).where(Job.dedupe_key == dedupe_key))
         return existing.scalar_one()
-    if ring_now and doorbell is not None:
-        after_commit(session, _ring_once(doorbell, job_id))
+    if doorbell is not None and rung_at is not None:
+        ring_after_commit(session, doorbell, job_id, due)
     return job_id
 
 
-async def _insert(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
-    """Insert the row; ``None`` when the dedupe key is taken (without aborting the caller's transaction)."""
+async def _insert(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert the row; ``False`` when the dedupe key is taken (without aborting the caller's transaction)."""
     if values["dedupe_key"] is None:
         await session.execute(insert(Job).values(**values))
-        return uuid.UUID(str(values["id"]))
+        return True
     dialect = session.get_bind().dialect.name
     builder = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = builder(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Job.id)
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
-def _ring_once(doorbell: Doorbell, job_id: uuid.UUID) -> Callable[[], Awaitable[None]]:
-    async def ring() -> None:
-        await doorbell(job_id)
-
-    return ring
+    return (await session.execute(statement)).scalar_one_or_none() is not None

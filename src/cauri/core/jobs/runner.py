@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cauri.core.config import Settings
 from cauri.core.db import commit, rollback, unit_of_work, utcnow
 from cauri.core.jobs.models import Job, JobStatus
+from cauri.core.jobs.queue import Doorbell, planned_ring, ring_after_commit
 from cauri.core.jobs.registry import JobContext, handler_for
 from cauri.core.observability import JOB_DURATION, JOBS_TOTAL
 
@@ -59,10 +60,14 @@ def retry_delay(attempt: int, settings: Settings) -> timedelta:
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], *, doorbell: Doorbell | None = None
+    ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.lease = timedelta(seconds=settings.job_lease_seconds)
+        # Rings for a retry when its backoff is over; without one, the sweeper does.
+        self.doorbell = doorbell
 
     async def run(self, job_id: uuid.UUID) -> bool:
         """Run the job if it can be claimed; ``False`` when there was nothing to do (a duplicate doorbell)."""
@@ -185,20 +190,25 @@ class JobRunner:
         final = claim.attempt >= self.settings.job_max_attempts
         now = utcnow()
         error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
-        values: dict[str, Any] = {"last_error": error, "lease_until": None, "rung_at": None, "updated_at": now}
+        run_after = now + retry_delay(claim.attempt, self.settings)
+        rung_at = None if final else planned_ring(self.doorbell, run_after, now)
+        values: dict[str, Any] = {"last_error": error, "lease_until": None, "rung_at": rung_at, "updated_at": now}
         if final:
             values.update(status=JobStatus.FAILED.value, finished_at=now)
         else:
-            values.update(status=JobStatus.QUEUED.value, run_after=now + retry_delay(claim.attempt, self.settings))
+            values.update(status=JobStatus.QUEUED.value, run_after=run_after)
         async with unit_of_work(self.sessionmaker) as session:
-            await session.execute(
+            recorded = await session.execute(
                 update(Job)
                 .where(*self._still_ours(claim))
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
+            still_ours = recorded.rowcount == 1  # type: ignore[attr-defined]
+            if self.doorbell is not None and rung_at is not None and still_ours:
+                ring_after_commit(session, self.doorbell, claim.job_id, run_after)
         if final:
             bound.error("job_failed", error=error, exc_info=exc)
             return "failed"
-        bound.warning("job_retry_scheduled", error=error, retry_at=values["run_after"].isoformat())
+        bound.warning("job_retry_scheduled", error=error, retry_at=run_after.isoformat())
         return "retry"

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 
 import structlog
@@ -25,7 +26,7 @@ from taskiq import InMemoryBroker
 from taskiq.receiver import Receiver
 
 from cauri.core.config import Settings
-from cauri.core.db import make_engine, make_sessionmaker
+from cauri.core.db import make_engine, make_sessionmaker, utcnow
 from cauri.core.jobs.brokers import build_broker, probe_broker
 from cauri.core.jobs.queue import register_doorbell, unregister_doorbell
 from cauri.core.jobs.registry import load_job_modules
@@ -49,7 +50,7 @@ class JobRuntime:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.concurrency = concurrency
-        self.runner = JobRunner(settings, sessionmaker)
+        self.runner = JobRunner(settings, sessionmaker, doorbell=self)
         self.broker = build_broker(settings, concurrency=concurrency)
         self.doorbell_task = self.broker.register_task(_doorbell_handler(self.runner), task_name=DOORBELL_TASK)
         self.in_process = isinstance(self.broker, InMemoryBroker)
@@ -57,6 +58,8 @@ class JobRuntime:
         self._broker_down_until = 0.0
         self._start_lock = asyncio.Lock()
         self._clock_task: asyncio.Task[None] | None = None
+        self._timers: dict[uuid.UUID, asyncio.TimerHandle] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -67,7 +70,7 @@ class JobRuntime:
 
     async def start(self, *, clock: bool = False) -> None:
         """Register this process's doorbell, connect the broker (best effort) and start the clock if asked."""
-        register_doorbell(self.engine, self.ring)
+        register_doorbell(self.engine, self)
         try:
             await self._ensure_broker_started()
         except Exception as exc:  # the API keeps serving; /ready reports the broker; doorbells retry
@@ -76,7 +79,11 @@ class JobRuntime:
             self._clock_task = asyncio.create_task(self._run_clock(), name="cauri-job-clock")
 
     async def stop(self) -> None:
-        unregister_doorbell(self.engine)
+        unregister_doorbell(self.engine, self)
+        for timer in self._timers.values():
+            timer.cancel()  # their jobs are in the database: the sweeper rings for them
+        self._timers.clear()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._clock_task is not None:
             self._clock_task.cancel()
             await asyncio.gather(self._clock_task, return_exceptions=True)
@@ -100,6 +107,20 @@ class JobRuntime:
         except Exception as exc:
             self._broker_down_until = time.monotonic() + BROKER_RETRY_SECONDS
             log.warning("job_doorbell_failed", job_id=str(job_id), error=type(exc).__name__)
+
+    def ring_at(self, job_id: uuid.UUID, when: datetime) -> None:
+        """Ring for ``job_id`` at ``when`` (a retry after its backoff, a job due later), from this process."""
+        previous = self._timers.pop(job_id, None)
+        if previous is not None:
+            previous.cancel()
+        delay = max((when - utcnow()).total_seconds(), 0.0)
+        self._timers[job_id] = asyncio.get_running_loop().call_later(delay, self._ring_from_timer, job_id)
+
+    def _ring_from_timer(self, job_id: uuid.UUID) -> None:
+        self._timers.pop(job_id, None)
+        task = asyncio.create_task(self.ring(job_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _send(self, job_id: uuid.UUID) -> None:
         await self._ensure_broker_started()
@@ -140,7 +161,7 @@ class JobRuntime:
     async def consume(self, stop: asyncio.Event) -> None:
         """Run jobs from the broker until ``stop`` is set; survive broker outages by reconnecting."""
         self.broker.is_worker_process = True
-        register_doorbell(self.engine, self.ring)
+        register_doorbell(self.engine, self)
         delay = 1.0
         with ThreadPoolExecutor(max_workers=1) as executor:
             while not stop.is_set():

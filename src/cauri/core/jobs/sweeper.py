@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs.models import Job, JobStatus
-from cauri.core.jobs.queue import Doorbell, enqueue
+from cauri.core.jobs.queue import enqueue
 from cauri.core.jobs.registry import PeriodicJob, periodic_jobs
 
 log = structlog.get_logger("cauri.jobs")
@@ -28,7 +29,7 @@ SWEEP_BATCH = 500
 
 
 async def sweep(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, doorbell: Doorbell
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, ring: Callable[[uuid.UUID], Awaitable[None]]
 ) -> list[uuid.UUID]:
     """Ring for every job that should be running and is not; return their ids."""
     now = utcnow()
@@ -53,7 +54,7 @@ async def sweep(
                 update(Job).where(Job.id.in_(job_ids)).values(rung_at=now).execution_options(synchronize_session=False)
             )
     for job_id in job_ids:
-        await doorbell(job_id)
+        await ring(job_id)
     if job_ids:
         log.info("jobs_swept", count=len(job_ids))
     return job_ids
