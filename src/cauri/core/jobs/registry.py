@@ -26,7 +26,8 @@ class JobContext:
     ``session`` is the runner's transaction: the handler's writes and the job's "done" mark commit together,
     and roll back together when the handler raises. Work that talks to the outside world (a provider, an SMTP
     server) should use short transactions of its own from ``sessionmaker`` instead of holding ``session``
-    open across the call.
+    open across the call. On SQLite a transaction holds the database's write lock from its first statement, so a
+    handler that has used ``session`` must not wait for another transaction of its own.
     """
 
     session: AsyncSession

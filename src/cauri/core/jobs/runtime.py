@@ -60,6 +60,7 @@ class JobRuntime:
         self._clock_task: asyncio.Task[None] | None = None
         self._timers: dict[uuid.UUID, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     @property
     def engine(self) -> AsyncEngine:
@@ -79,6 +80,8 @@ class JobRuntime:
             self._clock_task = asyncio.create_task(self._run_clock(), name="cauri-job-clock")
 
     async def stop(self) -> None:
+        # From here on, doorbells (a retry recorded by a job finishing now) are left to the next sweeper.
+        self._stopping = True
         unregister_doorbell(self.engine, self)
         for timer in self._timers.values():
             timer.cancel()  # their jobs are in the database: the sweeper rings for them
@@ -99,6 +102,8 @@ class JobRuntime:
 
     async def ring(self, job_id: uuid.UUID) -> None:
         """Send the doorbell for ``job_id``. Never raises: a doorbell that is not sent is rung by the sweeper."""
+        if self._stopping:
+            return
         if time.monotonic() < self._broker_down_until:
             log.info("job_doorbell_skipped", job_id=str(job_id), reason="broker_unavailable")
             return
@@ -110,6 +115,8 @@ class JobRuntime:
 
     def ring_at(self, job_id: uuid.UUID, when: datetime) -> None:
         """Ring for ``job_id`` at ``when`` (a retry after its backoff, a job due later), from this process."""
+        if self._stopping:
+            return
         previous = self._timers.pop(job_id, None)
         if previous is not None:
             previous.cancel()
