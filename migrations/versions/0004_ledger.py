@@ -87,16 +87,6 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("amount > 0", name=op.f("ck_ledger_transfers_amount_positive")),
         sa.CheckConstraint("debit_account_id <> credit_account_id", name=op.f("ck_ledger_transfers_accounts_differ")),
-        sa.ForeignKeyConstraint(
-            ["credit_account_id"],
-            ["ledger_accounts.id"],
-            name=op.f("fk_ledger_transfers_credit_account_id_ledger_accounts"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["debit_account_id"],
-            ["ledger_accounts.id"],
-            name=op.f("fk_ledger_transfers_debit_account_id_ledger_accounts"),
-        ),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_ledger_transfers")),
         sa.UniqueConstraint("id", name=op.f("uq_ledger_transfers_id")),
     )

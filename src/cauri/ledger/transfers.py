@@ -66,6 +66,8 @@ def canonical_metadata(metadata: object, index: int, transfer_id: uuid.UUID) -> 
     """Metadata as canonical JSON text (what is stored and compared on replay)."""
     if not isinstance(metadata, dict):
         raise transfer_error("invalid_metadata", index=index, transfer_id=transfer_id)
+    if not metadata:
+        return "{}"
     try:
         encoded = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
