@@ -1,0 +1,91 @@
+/* Cauri console: the little JavaScript the pages use, hand-written, no library.
+ * - forms marked data-once disable their buttons once sent (no double payment list, no double approval);
+ * - forms marked data-confirm ask before sending;
+ * - an element marked data-progress follows a batch live: Server-Sent Events first, polling every 2 s if the
+ *   browser or the network cannot keep the stream open; the page reloads when the batch is finished.
+ */
+(function () {
+  "use strict";
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute("data-confirm") && !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      return;
+    }
+    if (form.hasAttribute("data-once")) {
+      if (form.getAttribute("data-sent") === "1") { event.preventDefault(); return; }
+      form.setAttribute("data-sent", "1");
+      var buttons = form.querySelectorAll("button[type=submit]");
+      for (var i = 0; i < buttons.length; i++) {
+        buttons[i].setAttribute("aria-disabled", "true");
+        buttons[i].disabled = true;
+        if (buttons[i].getAttribute("data-busy")) { buttons[i].textContent = buttons[i].getAttribute("data-busy"); }
+      }
+    }
+  });
+
+  function follow(box) {
+    var streamUrl = box.getAttribute("data-stream-url");
+    var statusUrl = box.getAttribute("data-status-url");
+    var terminal = (box.getAttribute("data-terminal") || "").split(" ");
+    var bar = box.querySelector("[data-bar]");
+    var percentText = box.querySelector("[data-percent]");
+    var doneText = box.querySelector("[data-completed]");
+    var failedText = box.querySelector("[data-failed]");
+    var stateText = box.querySelector("[data-state]");
+    var source = null;
+    var timer = null;
+    var finished = false;
+
+    function show(data) {
+      var percent = Math.max(0, Math.min(100, Math.floor(Number(data.progress_percent) || 0)));
+      if (bar) { bar.style.width = percent + "%"; bar.parentNode.setAttribute("aria-valuenow", String(percent)); }
+      if (percentText) { percentText.textContent = percent + " %"; }
+      if (doneText) { doneText.textContent = String(data.completed); }
+      if (failedText) { failedText.textContent = String(data.failed); }
+      if (stateText && data.state) {
+        stateText.textContent = box.getAttribute("data-label-" + data.state) || data.state;
+        stateText.className = "state state-" + data.state;
+      }
+      if (!finished && terminal.indexOf(data.state) >= 0) {
+        finished = true;
+        if (source) { source.close(); }
+        if (timer) { window.clearInterval(timer); }
+        box.setAttribute("data-finished", data.state);
+        window.setTimeout(function () { window.location.reload(); }, 800);
+      }
+    }
+
+    function poll() {
+      if (timer || finished) { return; }
+      box.setAttribute("data-mode", "polling");
+      var tick = function () {
+        var request = new XMLHttpRequest();
+        request.open("GET", statusUrl);
+        request.setRequestHeader("Accept", "application/json");
+        request.onload = function () {
+          if (request.status === 200) { show(JSON.parse(request.responseText)); }
+          else if (request.status === 401) { window.location.reload(); }
+        };
+        request.send();
+      };
+      tick();
+      timer = window.setInterval(tick, 2000);
+    }
+
+    if (!window.EventSource || !streamUrl) { poll(); return; }
+    box.setAttribute("data-mode", "stream");
+    source = new window.EventSource(streamUrl);
+    source.onmessage = function (event) { show(JSON.parse(event.data)); };
+    source.addEventListener("progress", function (event) { show(JSON.parse(event.data)); });
+    source.onerror = function () {
+      // The stream ends when the batch does; anything else (proxy cut it, offline) falls back to polling.
+      source.close();
+      if (!finished) { poll(); }
+    };
+  }
+
+  var boxes = document.querySelectorAll("[data-progress]");
+  for (var i = 0; i < boxes.length; i++) { follow(boxes[i]); }
+})();
