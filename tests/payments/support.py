@@ -43,7 +43,13 @@ def reference(prefix: str = "REF") -> str:
 async def create(
     client: httpx.AsyncClient, actor: Actor, kind: str, *, outcome: Outcome = Outcome.SUCCESS, **fields: Any
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"amount": 5000, "currency": "XAF", "phone": phone(outcome), "reference": reference()}
+    body: dict[str, Any] = {
+        "amount": 5000,
+        "currency": "XAF",
+        "phone": phone(outcome),
+        "reference": reference(),
+        "provider": "sandbox",  # the simulator these tests read; the automatic choice has tests of its own
+    }
     body.update(fields)
     response = await client.post(f"/api/v1/{kind}s", json=body, headers=actor.headers)
     assert response.status_code == 202, response.text

@@ -31,7 +31,9 @@ async def test_a_collection_is_credited_once_with_its_fee(
     client: httpx.AsyncClient, sandbox: Sandbox, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     owner = await create_org_with_user(client)
-    created = await create(client, owner, "collection", amount=5000, phone="6 70 00 01 00", description="Facture 42")
+    created = await create(
+        client, owner, "collection", amount=5000, phone="6 70 00 01 00", description="Facture 42", provider=None
+    )
     assert created["status"] == "created"
     assert created["object"] == "collection"
     assert created["phone"] == "+237670000100"
