@@ -172,7 +172,7 @@ def test_signatures_are_checked_over_raw_bytes_with_a_tolerance() -> None:
 
 def test_the_registry_refuses_a_second_provider_of_the_same_name() -> None:
     fresh = ConnectorRegistry()
-    assert fresh.names() == ["sandbox"]
+    assert "sandbox" in fresh.names()  # issue 4 registers more providers beside it
     with pytest.raises(ValueError, match="already registered"):
         fresh.register(SANDBOX)
     fresh.register(SANDBOX, replace=True)

@@ -16,8 +16,11 @@ Plug a provider in with a few lines in ``tests/connectors/<provider>/test_contra
         )
 
 Every test starts a fresh simulator and a callback receiver (:class:`CallbackSink`) on free loopback ports,
-so tests are independent. What a provider cannot do is not skipped silently: an undeclared capability must
-raise :class:`Unsupported`, an unsigned provider must say ``callbacks_signed = False`` and mark events unsigned.
+so tests are independent. The generic tests (failures, pending, expiry, slow answers, timeouts, 5xx, 429,
+callbacks) drive collections, or payouts when the provider only pays out (``ContractWorld.kind``); then
+``MagicPhones.failures`` lists payout failures. What a provider cannot do is not skipped silently: an undeclared
+capability must raise :class:`Unsupported`, an unsigned provider must say ``callbacks_signed = False`` and mark
+events unsigned.
 """
 
 from __future__ import annotations
@@ -150,9 +153,9 @@ class ContractWorld:
         )
         return replace(request, **changes) if changes else request
 
-    def payout_request(self, phone: str, reference: str | None = None) -> PayoutRequest:
+    def payout_request(self, phone: str, reference: str | None = None, **changes: Any) -> PayoutRequest:
         reference = reference or self.new_reference()
-        return PayoutRequest(
+        request = PayoutRequest(
             reference=reference,
             amount=self.subject.amount,
             currency=self.subject.currency,
@@ -161,6 +164,28 @@ class ContractWorld:
             callback_url=f"{self.sink_url}/callbacks/{reference}",
             payee_name="Awa Diallo",
         )
+        return replace(request, **changes) if changes else request
+
+    @property
+    def kind(self) -> PaymentKind:
+        """The flow the generic tests drive: collections, or payouts for a provider that only pays out (Mojaloop)."""
+        return PaymentKind.COLLECTION if self.connector.supports(Capability.COLLECT) else PaymentKind.PAYOUT
+
+    def request(self, phone: str, reference: str | None = None, **changes: Any) -> CollectRequest | PayoutRequest:
+        if self.kind is PaymentKind.PAYOUT:
+            return self.payout_request(phone, reference, **changes)
+        return self.collect_request(phone, reference, **changes)
+
+    async def create(self, request: CollectRequest | PayoutRequest) -> ProviderPayment:
+        if isinstance(request, PayoutRequest):
+            return await self.connector.payout(request)
+        return await self.connector.collect(request)
+
+    def moved(self, reference: str) -> int:
+        """What the provider moved for this payment of the driven flow (collected, or paid out)."""
+        if self.kind is PaymentKind.PAYOUT:
+            return self.simulator.paid_out(reference)
+        return self.simulator.collected(reference)
 
     async def status(self, kind: PaymentKind, reference: str, provider_reference: str | None) -> ProviderPayment:
         if kind is PaymentKind.PAYOUT:
@@ -210,79 +235,79 @@ class PaymentConnectorContract:
     # -- collections ---------------------------------------------------------------------------------------
 
     async def test_collect_succeeds_and_the_provider_moved_the_money(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.success)
-        first = await world.connector.collect(request)
+        request = world.request(world.subject.phones.success)
+        first = await world.create(request)
         assert first.reference == request.reference
-        assert first.kind is PaymentKind.COLLECTION
+        assert first.kind is world.kind
         assert (first.amount, first.currency) == (request.amount, request.currency)
         assert first.status in (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED)
         assert first.provider_reference
-        settled = await world.settle(PaymentKind.COLLECTION, request.reference, first.provider_reference)
+        settled = await world.settle(world.kind, request.reference, first.provider_reference)
         assert settled.status is PaymentStatus.SUCCEEDED
         assert settled.failure is None
         assert settled.fee is None or 0 <= settled.fee < request.amount
-        assert world.simulator.collected(request.reference) == request.amount
+        assert world.moved(request.reference) == request.amount
         assert world.simulator.created(request.reference) == 1
 
     async def test_each_collect_failure_maps_to_its_stable_reason(self, world: ContractWorld) -> None:
         assert world.subject.phones.failures, "declare the failure reasons the provider produces"
         for reason, phone in world.subject.phones.failures.items():
-            request = world.collect_request(phone)
-            outcome = await _outcome(world.connector.collect(request))
+            request = world.request(phone)
+            outcome = await _outcome(world.create(request))
             if isinstance(outcome, ConnectorError):
                 assert isinstance(outcome, Declined), (phone, outcome)
                 assert outcome.reason is reason, (phone, outcome.reason, reason)
                 assert not outcome.retryable
             else:
-                settled = await world.settle(PaymentKind.COLLECTION, request.reference, outcome.provider_reference)
+                settled = await world.settle(world.kind, request.reference, outcome.provider_reference)
                 assert settled.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED), (phone, settled)
                 assert settled.failure is reason, (phone, settled.failure, reason)
-            assert world.simulator.collected(request.reference) == 0, phone
+            assert world.moved(request.reference) == 0, phone
 
     async def test_pending_forever_stays_pending(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.pending_forever)
-        first = await world.connector.collect(request)
+        request = world.request(world.subject.phones.pending_forever)
+        first = await world.create(request)
         await asyncio.sleep(world.subject.timings.settle_seconds * 3)
-        later = await world.status(PaymentKind.COLLECTION, request.reference, first.provider_reference)
+        later = await world.status(world.kind, request.reference, first.provider_reference)
         assert later.status is PaymentStatus.PENDING
         assert later.failure is None
-        assert world.simulator.collected(request.reference) == 0
+        assert world.moved(request.reference) == 0
 
     async def test_an_unknown_provider_status_is_pending_never_success(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.unknown_status)
-        first = await world.connector.collect(request)
+        request = world.request(world.subject.phones.unknown_status)
+        first = await world.create(request)
         assert first.status is PaymentStatus.PENDING
         await asyncio.sleep(world.subject.timings.settle_seconds * 3)
-        later = await world.status(PaymentKind.COLLECTION, request.reference, first.provider_reference)
+        later = await world.status(world.kind, request.reference, first.provider_reference)
         assert later.status is PaymentStatus.PENDING
         assert later.provider_status, "keep the provider's own word for support"
 
     async def test_an_unconfirmed_collection_expires(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.expires)
-        first = await world.connector.collect(request)
-        settled = await world.settle(PaymentKind.COLLECTION, request.reference, first.provider_reference)
+        request = world.request(world.subject.phones.expires)
+        first = await world.create(request)
+        settled = await world.settle(world.kind, request.reference, first.provider_reference)
         assert settled.status is PaymentStatus.EXPIRED
         assert settled.failure is FailureReason.EXPIRED
-        assert world.simulator.collected(request.reference) == 0
+        assert world.moved(request.reference) == 0
 
     async def test_a_slow_answer_within_the_timeout_is_a_normal_answer(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.slow)
+        request = world.request(world.subject.phones.slow)
         started = time.monotonic()
-        first = await world.connector.collect(request)
+        first = await world.create(request)
         assert time.monotonic() - started >= world.subject.timings.slow_seconds * 0.9
-        settled = await world.settle(PaymentKind.COLLECTION, request.reference, first.provider_reference)
+        settled = await world.settle(world.kind, request.reference, first.provider_reference)
         assert settled.status is PaymentStatus.SUCCEEDED
         assert world.simulator.created(request.reference) == 1
 
     async def test_timeout_after_acceptance_is_an_unknown_outcome_found_later(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.timeout_after_accept)
+        request = world.request(world.subject.phones.timeout_after_accept)
         with pytest.raises(Timeout) as raised:
-            await world.connector.collect(request)
+            await world.create(request)
         assert raised.value.retryable
         assert raised.value.outcome_unknown, "a timeout after sending must never be read as a failure"
         assert world.simulator.created(request.reference) == 1, "retries must not create a second payment"
-        await self._found_later(world, PaymentKind.COLLECTION, request.reference)
-        assert world.simulator.collected(request.reference) == request.amount
+        await self._found_later(world, world.kind, request.reference)
+        assert world.moved(request.reference) == request.amount
 
     async def _found_later(self, world: ContractWorld, kind: PaymentKind, reference: str) -> None:
         """After an unknown outcome, the payment is found by our reference (status or callback)."""
@@ -300,12 +325,12 @@ class PaymentConnectorContract:
         assert event.status is PaymentStatus.SUCCEEDED
 
     async def test_5xx_before_processing_is_retried_only_when_safe(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.server_error)
-        outcome = await _outcome(world.connector.collect(request))
+        request = world.request(world.subject.phones.server_error)
+        outcome = await _outcome(world.create(request))
         if world.connector.idempotent_creates:
             assert isinstance(outcome, ProviderPayment), outcome
             assert world.simulator.attempts(request.reference) == world.subject.timings.failing_attempts + 1
-            settled = await world.settle(PaymentKind.COLLECTION, request.reference, outcome.provider_reference)
+            settled = await world.settle(world.kind, request.reference, outcome.provider_reference)
             assert settled.status is PaymentStatus.SUCCEEDED
         else:
             assert isinstance(outcome, Unavailable), outcome
@@ -317,8 +342,8 @@ class PaymentConnectorContract:
         phone = world.subject.phones.server_error_after_processing
         if phone is None:
             pytest.skip("the simulator has no 5xx-after-processing outcome")
-        request = world.collect_request(phone)
-        outcome = await _outcome(world.connector.collect(request))
+        request = world.request(phone)
+        outcome = await _outcome(world.create(request))
         if world.connector.idempotent_creates:
             assert isinstance(outcome, ProviderPayment), outcome
             assert world.simulator.attempts(request.reference) >= 2
@@ -326,42 +351,42 @@ class PaymentConnectorContract:
             assert isinstance(outcome, Unavailable) and outcome.outcome_unknown, outcome
             assert world.simulator.attempts(request.reference) == 1
         assert world.simulator.created(request.reference) == 1
-        await self._found_later(world, PaymentKind.COLLECTION, request.reference)
-        assert world.simulator.collected(request.reference) == request.amount
+        await self._found_later(world, world.kind, request.reference)
+        assert world.moved(request.reference) == request.amount
 
     async def test_429_is_retried_after_retry_after(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.rate_limited)
+        request = world.request(world.subject.phones.rate_limited)
         started = time.monotonic()
-        first = await world.connector.collect(request)
+        first = await world.create(request)
         assert time.monotonic() - started >= world.subject.timings.retry_after_seconds * 0.9
         assert world.simulator.attempts(request.reference) == 2
         assert world.simulator.created(request.reference) == 1
-        settled = await world.settle(PaymentKind.COLLECTION, request.reference, first.provider_reference)
+        settled = await world.settle(world.kind, request.reference, first.provider_reference)
         assert settled.status is PaymentStatus.SUCCEEDED
 
     async def test_invalid_requests_are_refused_before_any_call(self, world: ContractWorld) -> None:
         unsupported = sorted(set(CURRENCY_EXPONENTS) - world.connector.currencies)
         if unsupported:
-            request = world.collect_request(world.subject.phones.success, currency=unsupported[0])
+            request = world.request(world.subject.phones.success, currency=unsupported[0])
             with pytest.raises(InvalidRequest) as raised:
-                await world.connector.collect(request)
+                await world.create(request)
             assert raised.value.reason is FailureReason.INVALID_CURRENCY
             assert world.simulator.attempts(request.reference) == 0
         limits = world.connector.amount_limits.get(world.subject.currency)
         if limits is not None and limits.maximum is not None:
-            request = world.collect_request(world.subject.phones.success, amount=limits.maximum + 1)
+            request = world.request(world.subject.phones.success, amount=limits.maximum + 1)
             with pytest.raises(InvalidRequest) as raised:
-                await world.connector.collect(request)
+                await world.create(request)
             assert raised.value.reason is FailureReason.INVALID_AMOUNT
             assert world.simulator.attempts(request.reference) == 0
 
     # -- callbacks -----------------------------------------------------------------------------------------
 
-    async def _first_callback(self, world: ContractWorld) -> tuple[CollectRequest, ReceivedCallback]:
+    async def _first_callback(self, world: ContractWorld) -> tuple[CollectRequest | PayoutRequest, ReceivedCallback]:
         if not world.connector.supports(Capability.CALLBACKS):
             pytest.skip("the provider does not call back: polling only (asserted by test_unsupported_…)")
-        request = world.collect_request(world.subject.phones.success)
-        await world.connector.collect(request)
+        request = world.request(world.subject.phones.success)
+        await world.create(request)
         received = await world.callbacks(request.reference, 1)
         assert received, "the simulator sent no callback"
         return request, received[0]
@@ -372,12 +397,12 @@ class PaymentConnectorContract:
         event = world.connector.parse_callback(callback.headers, callback.body)
         assert event.event_id
         assert event.reference in (request.reference, None)
-        assert event.kind is PaymentKind.COLLECTION
+        assert event.kind is world.kind
         assert event.status is PaymentStatus.SUCCEEDED
         assert event.amount in (request.amount, None)
         assert event.signed is world.connector.callbacks_signed
         if not event.signed:  # a doorbell: the status query must agree before anyone is credited
-            confirmed = await world.status(PaymentKind.COLLECTION, request.reference, event.provider_reference)
+            confirmed = await world.status(world.kind, request.reference, event.provider_reference)
             assert confirmed.status is PaymentStatus.SUCCEEDED
 
     async def test_forged_tampered_and_replayed_callbacks_are_rejected(self, world: ContractWorld) -> None:
@@ -408,8 +433,8 @@ class PaymentConnectorContract:
     async def test_a_duplicated_callback_parses_to_the_same_event(self, world: ContractWorld) -> None:
         if not world.connector.supports(Capability.CALLBACKS):
             pytest.skip("the provider does not call back")
-        request = world.collect_request(world.subject.phones.duplicated_callback)
-        await world.connector.collect(request)
+        request = world.request(world.subject.phones.duplicated_callback)
+        await world.create(request)
         received = await world.callbacks(request.reference, 2)
         assert len(received) == 2
         events = []
@@ -417,21 +442,21 @@ class PaymentConnectorContract:
             world.connector.verify_callback(callback.headers, callback.body)
             events.append(world.connector.parse_callback(callback.headers, callback.body))
         assert events[0].event_id == events[1].event_id
-        assert world.simulator.collected(request.reference) == request.amount, "the provider paid once"
+        assert world.moved(request.reference) == request.amount, "the provider paid once"
 
     async def test_no_callback_leaves_polling_to_find_the_result(self, world: ContractWorld) -> None:
-        request = world.collect_request(world.subject.phones.no_callback)
-        first = await world.connector.collect(request)
-        settled = await world.settle(PaymentKind.COLLECTION, request.reference, first.provider_reference)
+        request = world.request(world.subject.phones.no_callback)
+        first = await world.create(request)
+        settled = await world.settle(world.kind, request.reference, first.provider_reference)
         assert settled.status is PaymentStatus.SUCCEEDED
         assert await world.callbacks(request.reference, 1, within=world.subject.timings.settle_seconds * 3) == []
 
     async def test_a_late_callback_arrives_after_the_status_settled(self, world: ContractWorld) -> None:
         if not world.connector.supports(Capability.CALLBACKS):
             pytest.skip("the provider does not call back")
-        request = world.collect_request(world.subject.phones.late_callback)
-        first = await world.connector.collect(request)
-        settled = await world.settle(PaymentKind.COLLECTION, request.reference, first.provider_reference)
+        request = world.request(world.subject.phones.late_callback)
+        first = await world.create(request)
+        settled = await world.settle(world.kind, request.reference, first.provider_reference)
         assert settled.status is PaymentStatus.SUCCEEDED
         assert world.sink.for_path(f"/callbacks/{request.reference}") == []
         timings = world.subject.timings

@@ -264,6 +264,7 @@ class ProviderHttpClient:
         default_headers: Mapping[str, str] | None = None,
         error_mapper: ErrorMapper | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        refusals_in_5xx: bool = False,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -276,6 +277,10 @@ class ProviderHttpClient:
             **(default_headers or {}),
         }
         self.error_mapper = error_mapper
+        # Some providers (Mojaloop's SDK scheme adapter) answer a definite business refusal (party not found,
+        # payer liquidity…) with a 5xx. Opted in, a 5xx that ``error_mapper`` maps to a non-retryable error is a
+        # final answer: not retried, not a breaker failure, and its outcome is known.
+        self.refusals_in_5xx = refusals_in_5xx
         self._transport = transport
         credential = self.auth.cache_key()
         self.breaker = breaker_for(provider, credential, self.policy)
@@ -449,6 +454,9 @@ class ProviderHttpClient:
             exc=None,
         )
         if status >= 500:
+            if self._is_refusal(response):
+                self.breaker.record_success()  # the provider is healthy: it answered with a verdict
+                return response
             self.breaker.record_failure()
             if idempotent:
                 raise _Retry("server_error", None, self._error_for(response, operation, method))
@@ -466,10 +474,17 @@ class ProviderHttpClient:
         error.provider = error.provider or self.provider
         error.request_id = error.request_id or self._request_id(response)
         error.status_code = error.status_code or response.status_code
-        if response.status_code >= 500 and method not in SAFE_METHODS:
+        if response.status_code >= 500 and method not in SAFE_METHODS and not self._is_refusal(response, error):
             error.outcome_unknown = True  # a 5xx may come after the provider acted
         CONNECTOR_ERRORS.labels(self.provider, operation, type(error).__name__).inc()
         return error
+
+    def _is_refusal(self, response: httpx.Response, mapped: ConnectorError | None = None) -> bool:
+        """A 5xx carrying a definite business refusal (only for providers that opted in)."""
+        if not self.refusals_in_5xx or self.error_mapper is None:
+            return False
+        error = mapped if mapped is not None else self.error_mapper(response)
+        return error is not None and not error.retryable
 
     def _default_error(self, response: httpx.Response, method: str) -> ConnectorError:
         status = response.status_code

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 # Packages whose ``PROVIDER`` is registered by default. Issue 4 adds one line per provider.
-BUILTIN_PROVIDERS: tuple[str, ...] = ("cauri.connectors.mobile_money.sandbox",)
+BUILTIN_PROVIDERS: tuple[str, ...] = (
+    "cauri.connectors.mobile_money.sandbox",
+    "cauri.connectors.mobile_money.mojaloop",
+)
 
 
 @dataclass(frozen=True)
