@@ -24,7 +24,7 @@ from cauri.core.jobs import JobStatus, enqueue
 from cauri.core.jobs.runtime import JobRuntime
 from tests.conftest import make_settings
 from tests.jobs.brokers import BrokerUnderTest, isolated_broker
-from tests.jobs.sample_jobs import RECORD_EFFECT, count_effects, effect_attempts
+from tests.jobs.sample_jobs import ALWAYS_FAILS, RECORD_EFFECT, count_effects, effect_attempts
 from tests.jobs.support import fresh_database, load_job, unused_port, wait_for_status
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +70,8 @@ def process_environment(settings: Settings) -> dict[str, str]:
             "CAURI_BROKER_QUEUE": settings.broker_queue,
             "CAURI_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
             "CAURI_JOB_SWEEP_SECONDS": str(settings.job_sweep_seconds),
+            "CAURI_JOB_MAX_ATTEMPTS": str(settings.job_max_attempts),
+            "CAURI_JOB_RETRY_BASE_SECONDS": str(settings.job_retry_base_seconds),
             "CAURI_EXTRA_JOB_MODULES": ",".join(settings.extra_job_modules),
             "CAURI_FILES_DIR": str(settings.files_dir),
             "CAURI_LOG_LEVEL": "INFO",
@@ -210,3 +212,52 @@ async def test_sigterm_lets_the_running_job_finish_then_stops_the_worker(
             await processes.kill_all()
             await client.stop()
             await engine.dispose()
+
+
+@pytest.mark.slow
+async def test_duplicates_lost_messages_and_failures_across_processes(broker: BrokerUnderTest, tmp_path: Path) -> None:
+    """With a real worker and scheduler: a doorbell rung three times runs the job once, a job whose doorbell was
+    never rung is found by the scheduler's sweeper, a failing job is retried by the worker and ends failed."""
+    async with fresh_database("postgresql", tmp_path) as database:
+        settings = make_settings(
+            database,
+            tmp_path,
+            broker_url=broker.url,
+            broker_queue=broker.queue,
+            job_lease_seconds=5,
+            job_sweep_seconds=1,
+            job_max_attempts=3,
+            job_retry_base_seconds=0.2,
+            extra_job_modules=["tests.jobs.sample_jobs"],
+        )
+        engine, silent_engine = make_engine(database), make_engine(database)
+        sessionmaker, silent_sessionmaker = make_sessionmaker(engine), make_sessionmaker(silent_engine)
+        client = JobRuntime(settings, sessionmaker)
+        processes = Processes(settings, tmp_path)
+        try:
+            await client.start()
+            await processes.start("worker")
+            await processes.start("scheduler")
+            twice, lost = f"twice-{uuid.uuid4().hex[:8]}", f"lost-{uuid.uuid4().hex[:8]}"
+            async with unit_of_work(sessionmaker) as session:
+                rung_thrice = await enqueue(session, RECORD_EFFECT, {"label": twice, "pause_after": 0.5})
+                failing = await enqueue(session, ALWAYS_FAILS, {"label": f"fails-{uuid.uuid4().hex[:8]}"})
+            await client.ring(rung_thrice)
+            await client.ring(rung_thrice)
+            async with unit_of_work(silent_sessionmaker) as session:
+                never_rung = await enqueue(session, RECORD_EFFECT, {"label": lost})
+
+            assert (await wait_for_status(sessionmaker, rung_thrice, JobStatus.DONE, within=60)).attempts == 1
+            assert await count_effects(sessionmaker, twice) == 1
+            assert (await wait_for_status(sessionmaker, never_rung, JobStatus.DONE, within=60)).attempts == 1
+            assert await count_effects(sessionmaker, lost) == 1
+            failed = await wait_for_status(sessionmaker, failing, JobStatus.FAILED, within=60)
+            assert (failed.attempts, failed.last_error) == (3, "RuntimeError: boom on attempt 3"), processes.logs()
+        except BaseException:
+            print(processes.logs())
+            raise
+        finally:
+            await processes.kill_all()
+            await client.stop()
+            await engine.dispose()
+            await silent_engine.dispose()
