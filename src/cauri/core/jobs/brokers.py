@@ -34,11 +34,11 @@ def build_broker(settings: Settings, *, concurrency: int = 10) -> AsyncBroker:
     if settings.broker_url is None:
         return InMemoryBroker(max_async_tasks=concurrency, max_stored_results=1)
     if broker_scheme(settings.broker_url) in REDIS_SCHEMES:
-        return _redis_broker(settings, settings.broker_url)
+        return _redis_broker(settings, settings.broker_url, concurrency=concurrency)
     return _amqp_broker(settings, settings.broker_url, concurrency=concurrency)
 
 
-def _redis_broker(settings: Settings, url: str) -> AsyncBroker:
+def _redis_broker(settings: Settings, url: str, *, concurrency: int) -> AsyncBroker:
     from taskiq_redis import RedisStreamBroker
 
     lease_ms = settings.job_lease_seconds * 1000
@@ -54,6 +54,8 @@ def _redis_broker(settings: Settings, url: str) -> AsyncBroker:
         idle_timeout=lease_ms,
         unacknowledged_lock_timeout=settings.job_lease_seconds,
         xread_block=1000,
+        # A message read is this consumer's until acknowledged: read no more than it can start.
+        xread_count=concurrency,
         socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
     )
     return broker
