@@ -41,6 +41,7 @@ RING_TIMEOUT_SECONDS = 3.0
 # After the broker failed, doorbells are skipped (not waited on) for this long: the sweeper rings later.
 BROKER_RETRY_SECONDS = 5.0
 IN_PROCESS_SHUTDOWN_SECONDS = 10.0
+CLOCK_ERROR_LOG_SECONDS = 60.0
 
 
 class JobRuntime:
@@ -155,12 +156,15 @@ class JobRuntime:
     async def _run_clock(self) -> None:
         clock = PeriodicClock(self.sessionmaker)
         next_sweep = 0.0
+        quiet_until = 0.0
         while True:
             now = time.monotonic()
             try:
                 await self.tick_clock(clock, sweep_now=now >= next_sweep)
-            except Exception:  # a database hiccup must not stop the clock
-                log.exception("job_clock_failed")
+            except Exception:  # a database outage must not stop the clock, nor fill the logs every second
+                if now >= quiet_until:
+                    log.exception("job_clock_failed")
+                    quiet_until = now + CLOCK_ERROR_LOG_SECONDS
             if now >= next_sweep:
                 next_sweep = now + self.settings.job_sweep_seconds
             await asyncio.sleep(CLOCK_TICK_SECONDS)
