@@ -1,0 +1,114 @@
+"""``FedaPayClient``: FedaPay without the server, async or blocking.
+
+from cauri.connectors.mobile_money.fedapay import FedaPayClient
+from cauri.connectors.base import CollectRequest
+
+async with FedaPayClient(api_key="sk_sandbox_…", webhook_secret="wh_sandbox_…") as fedapay:
+    payment = await fedapay.collect(CollectRequest("order-42", 5000, "XOF", "+2290197000100"))
+    payment = await fedapay.status(payment.provider_reference)
+
+event = fedapay.verify_webhook(request.headers, raw_body)   # raises InvalidSignature; then a CallbackEvent
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import SecretStr
+
+from cauri.connectors.base import CallbackEvent, CollectRequest, ProviderPayment, RefundRequest
+from cauri.connectors.http import HttpPolicy
+from cauri.connectors.mobile_money.fedapay.connector import FedaPayConnector
+from cauri.connectors.sync import run_sync
+
+
+class FedaPayClient:
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr,
+        webhook_secret: str | SecretStr = "",
+        environment: str = "sandbox",
+        base_url: str | None = None,
+        default_mode: str | None = None,
+        policy: HttpPolicy | None = None,
+    ) -> None:
+        key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        secret = webhook_secret if isinstance(webhook_secret, SecretStr) else SecretStr(webhook_secret)
+        self.connector = FedaPayConnector(
+            api_key=key,
+            webhook_secrets=[secret],
+            environment=environment,
+            base_url=base_url,
+            default_mode=default_mode,
+            policy=policy,
+        )
+
+    async def collect(self, request: CollectRequest) -> ProviderPayment:
+        """Create the transaction and push it to the payer's phone (mode from the number's operator)."""
+        return await self.connector.collect(request)
+
+    async def create_transaction(self, request: CollectRequest) -> ProviderPayment:
+        return await self.connector.create_transaction(request)
+
+    async def payment_url(self, transaction_id: str) -> str:
+        """The FedaPay checkout URL to redirect the payer to."""
+        return (await self.connector.payment_url(transaction_id))[1]
+
+    async def status(self, transaction_id: str, reference: str = "") -> ProviderPayment:
+        return await self.connector.collect_status(reference, transaction_id)
+
+    async def refund(self, request: RefundRequest) -> ProviderPayment:
+        return await self.connector.refund(request)
+
+    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes, now: float | None = None) -> CallbackEvent:
+        """Check ``X-FEDAPAY-SIGNATURE`` over the raw bytes (300 s tolerance), then parse the event."""
+        self.connector.verify_callback(headers, raw_body, now)
+        return self.connector.parse_callback(headers, raw_body)
+
+    async def aclose(self) -> None:
+        await self.connector.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    def sync(self) -> SyncFedaPayClient:
+        return SyncFedaPayClient(self)
+
+
+class SyncFedaPayClient:
+    """Blocking :class:`FedaPayClient` (the framework's private connector loop runs the same code)."""
+
+    def __init__(self, client: FedaPayClient) -> None:
+        self.client = client
+
+    def collect(self, request: CollectRequest) -> ProviderPayment:
+        return run_sync(self.client.collect(request))
+
+    def create_transaction(self, request: CollectRequest) -> ProviderPayment:
+        return run_sync(self.client.create_transaction(request))
+
+    def payment_url(self, transaction_id: str) -> str:
+        return run_sync(self.client.payment_url(transaction_id))
+
+    def status(self, transaction_id: str, reference: str = "") -> ProviderPayment:
+        return run_sync(self.client.status(transaction_id, reference))
+
+    def refund(self, request: RefundRequest) -> ProviderPayment:
+        return run_sync(self.client.refund(request))
+
+    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes, now: float | None = None) -> CallbackEvent:
+        return self.client.verify_webhook(headers, raw_body, now)
+
+    def close(self) -> None:
+        run_sync(self.client.aclose())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
