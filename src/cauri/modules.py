@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES: tuple[str, ...] = ("identity", "notifications", "ledger", "connectors", "payments")
+MODULES: tuple[str, ...] = ("identity", "notifications", "ledger", "connectors", "payments", "disbursements")
 
 
 def import_optional(module: str, part: str) -> ModuleType | None:

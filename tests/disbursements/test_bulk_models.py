@@ -1,8 +1,7 @@
 """The batch and line tables hold what validation streams out, on SQLite and PostgreSQL.
 
-The tables have no migration yet (it comes with the rest of the module), so this test creates them in a fresh
-interpreter (``store_batch.py``): importing the models here would add them to the metadata that
-``tests/core/test_schema.py`` compares with the migrations.
+This test stores a file in a fresh interpreter (``store_batch.py``) on tables created from the models alone,
+without the rest of the application, so it shows the tables work as the validator's plain output store.
 """
 
 from __future__ import annotations

@@ -106,6 +106,28 @@ class Settings(BaseSettings):
     # When set, provider calls wait at most this long for an answer (seconds), instead of each connector's default.
     payments_provider_read_timeout_seconds: float | None = Field(default=None, gt=0)
 
+    # Bulk disbursements (docs/bulk.md)
+    # Provider calls at once per provider and credential, in each process running jobs.
+    bulk_provider_concurrency: int = Field(default=32, ge=1, le=2000)
+    # Provider name -> request rate for bulk payouts ("50/second", or "none"), replacing the connector's own.
+    bulk_provider_rate_limits: dict[str, str] = {}
+    # Worker jobs per running batch (each claims lines; several processes can share a batch).
+    bulk_workers_per_batch: int = Field(default=2, ge=1, le=64)
+    # Lines a worker claims at once, and how long a claimed line stays its own without a heartbeat (seconds).
+    bulk_claim_size: int = Field(default=200, ge=1, le=5000)
+    bulk_line_lease_seconds: int = Field(default=120, ge=2)
+    # Status queries of a line the provider has not settled yet: first after this delay, then doubling (seconds).
+    bulk_poll_initial_seconds: float = Field(default=0.5, gt=0)
+    bulk_poll_max_seconds: float = Field(default=60.0, gt=0)
+    # A line still unsettled this long after the provider acknowledged it fails as expired (seconds).
+    bulk_line_expiry_seconds: int = Field(default=3600, ge=10)
+    # Account-holder lookups of the optional payee check, per second and per batch.
+    bulk_payee_checks_per_second: float = Field(default=10.0, gt=0)
+    # Interval of the progress events of GET /bulk-transfers/{id}/stream (seconds).
+    bulk_stream_interval_seconds: float = Field(default=0.5, gt=0, le=1.0)
+    # How long one delivery of a batch's callback may take (seconds).
+    bulk_callback_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # Logging
     log_level: str = "INFO"
     log_json: bool = True

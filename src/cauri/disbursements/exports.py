@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Final
@@ -55,6 +55,47 @@ def _csv_text(value: Cell, decimal_comma: bool) -> str | int:
     return value
 
 
+class _CsvPieces:
+    """CSV text written row by row and handed out in pieces of about 64 KiB."""
+
+    def __init__(self, header: Sequence[str], *, delimiter: str, bom: bool, decimal_comma: bool | None) -> None:
+        self.comma = delimiter == ";" if decimal_comma is None else decimal_comma
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, delimiter=delimiter, lineterminator="\r\n")
+        if bom:
+            self.buffer.write("\ufeff")
+        self.writer.writerow([_csv_text(cell, self.comma) for cell in header])
+
+    def add(self, row: Sequence[Cell]) -> bytes | None:
+        self.writer.writerow([_csv_text(cell, self.comma) for cell in row])
+        if self.buffer.tell() >= _FLUSH_BYTES:
+            return self.rest()
+        return None
+
+    def rest(self) -> bytes:
+        piece = self.buffer.getvalue().encode("utf-8")
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return piece
+
+
+async def aiter_csv(
+    header: Sequence[str],
+    rows: AsyncIterable[Sequence[Cell]],
+    *,
+    delimiter: str = ",",
+    bom: bool = True,
+    decimal_comma: bool | None = None,
+) -> AsyncIterator[bytes]:
+    """:func:`iter_csv` for rows read asynchronously (e.g. from the database, page by page)."""
+    pieces = _CsvPieces(header, delimiter=delimiter, bom=bom, decimal_comma=decimal_comma)
+    async for row in rows:
+        piece = pieces.add(row)
+        if piece is not None:
+            yield piece
+    yield pieces.rest()
+
+
 def iter_csv(
     header: Sequence[str],
     rows: Iterable[Sequence[Cell]],
@@ -65,19 +106,12 @@ def iter_csv(
 ) -> Iterator[bytes]:
     """CSV bytes in pieces of about 64 KiB, for a streaming HTTP response. ``decimal_comma`` defaults to
     ``delimiter == ";"`` (the French Excel convention)."""
-    comma = delimiter == ";" if decimal_comma is None else decimal_comma
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    if bom:
-        buffer.write("\ufeff")
-    writer.writerow([_csv_text(cell, comma) for cell in header])
+    pieces = _CsvPieces(header, delimiter=delimiter, bom=bom, decimal_comma=decimal_comma)
     for row in rows:
-        writer.writerow([_csv_text(cell, comma) for cell in row])
-        if buffer.tell() >= _FLUSH_BYTES:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+        piece = pieces.add(row)
+        if piece is not None:
+            yield piece
+    yield pieces.rest()
 
 
 def write_csv(
@@ -93,27 +127,41 @@ def write_csv(
         out.write(piece)
 
 
-def write_xlsx(
-    out: IO[bytes], header: Sequence[str], rows: Iterable[Sequence[Cell]], *, sheet_title: str = "Résultats"
-) -> None:
-    """An .xlsx workbook with one sheet, written row by row (openpyxl write-only mode)."""
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+class XlsxSheet:
+    """A one-sheet .xlsx workbook filled row by row (openpyxl write-only mode), formula-safe, then saved."""
 
-    def cell(value: Cell) -> Cell:
+    def __init__(self, header: Sequence[str], *, sheet_title: str = "Résultats") -> None:
+        from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        self._illegal = ILLEGAL_CHARACTERS_RE
+        self.workbook = Workbook(write_only=True)
+        self.sheet = self.workbook.create_sheet(title=sheet_title[:31])
+        self.append(header)
+
+    def _cell(self, value: Cell) -> Cell:
         value = escape_cell(value)
         if isinstance(value, str):
-            return str(ILLEGAL_CHARACTERS_RE.sub("", value))  # control characters are not allowed in the XML
+            return str(self._illegal.sub("", value))  # control characters are not allowed in the XML
         if isinstance(value, datetime) and value.tzinfo is not None:
             return value.replace(tzinfo=None)  # Excel has no time zones; ours are UTC
         return value
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=sheet_title[:31])
-    sheet.append([cell(value) for value in header])
+    def append(self, row: Sequence[Cell]) -> None:
+        self.sheet.append([self._cell(value) for value in row])
+
+    def save(self, out: IO[bytes]) -> None:
+        self.workbook.save(out)
+
+
+def write_xlsx(
+    out: IO[bytes], header: Sequence[str], rows: Iterable[Sequence[Cell]], *, sheet_title: str = "Résultats"
+) -> None:
+    """An .xlsx workbook with one sheet, written row by row (openpyxl write-only mode)."""
+    sheet = XlsxSheet(header, sheet_title=sheet_title)
     for row in rows:
-        sheet.append([cell(value) for value in row])
-    workbook.save(out)
+        sheet.append(row)
+    sheet.save(out)
 
 
 def amount_value(minor: int, currency: str) -> Decimal | int:
@@ -178,3 +226,66 @@ def valid_line_table(
             ]
 
     return header, rows()
+
+
+_LINE_STATES: dict[str, tuple[str, str]] = {
+    "PENDING": ("en attente", "pending"),
+    "PROCESSING": ("en cours", "processing"),
+    "COMPLETED": ("payé", "paid"),
+    "FAILED": ("échec", "failed"),
+    "CANCELLED": ("annulé", "cancelled"),
+}
+
+
+def result_header(language: Language | None = None) -> list[str]:
+    """The columns of a batch's results sheet (one row per line, see :func:`result_row`)."""
+    return [
+        pick("Ligne", "Line", language),
+        pick("Identifiant de transfert", "Transfer id", language),
+        pick("Nom", "Name", language),
+        pick("Type d'identifiant", "Party id type", language),
+        pick("Identifiant", "Party identifier", language),
+        pick("Montant", "Amount", language),
+        pick("Devise", "Currency", language),
+        pick("État", "State", language),
+        pick("Motif", "Reason", language),
+        pick("Explication", "Explanation", language),
+        pick("Tentatives", "Attempts", language),
+        pick("Référence fournisseur", "Provider reference", language),
+        pick("Payé le (UTC)", "Paid at (UTC)", language),
+    ]
+
+
+def result_row(
+    *,
+    line_number: int,
+    transfer_id: str,
+    payee_name: str | None,
+    party_id_type: str,
+    party_identifier: str,
+    amount: int,
+    currency: str,
+    state: str,
+    failure_reason: str | None,
+    failure_message: str | None,
+    attempts: int,
+    provider_payment_id: str | None,
+    completed_at: datetime | None,
+    language: Language | None = None,
+) -> list[Cell]:
+    label = _LINE_STATES.get(state)
+    return [
+        line_number,
+        transfer_id,
+        payee_name,
+        party_id_type,
+        party_identifier,
+        amount_value(amount, currency),
+        currency,
+        pick(*label, language) if label else state,
+        failure_reason,
+        failure_message,
+        attempts,
+        provider_payment_id,
+        completed_at,
+    ]

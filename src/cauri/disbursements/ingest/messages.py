@@ -262,6 +262,20 @@ class Issue:
             where += ": " if lang_en else " : "
         return where + self.message(language)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Issue:
+        """An issue as :meth:`to_dict` stored it (e.g. in a batch's report)."""
+        return cls(
+            code=IssueCode(data["code"]),
+            severity=Severity(data["severity"]),
+            message_fr=data["message_fr"],
+            message_en=data["message_en"],
+            line=data.get("line"),
+            column=data.get("column"),
+            field=data.get("field"),
+            value=data.get("value"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "line": self.line,
