@@ -1,0 +1,93 @@
+"""``CinetPayClient``: CinetPay without the server, async or blocking.
+
+from cauri.connectors.mobile_money.cinetpay import CinetPayClient
+from cauri.connectors.base import CollectRequest
+
+async with CinetPayClient(apikey="…", site_id="105900", secret_key="…") as cinetpay:
+    payment = await cinetpay.payment(CollectRequest("order-42", 5000, "XOF", "+2250700000100",
+                                                    callback_url="https://shop.example/cinetpay"))
+    print(payment.raw["payment_url"])
+    payment = await cinetpay.check("order-42")
+
+fields = cinetpay.verify_notification(headers, raw_body)   # raises InvalidSignature on a bad x-token
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import SecretStr
+
+from cauri.connectors.base import CallbackEvent, CollectRequest, ProviderPayment
+from cauri.connectors.http import HttpPolicy
+from cauri.connectors.mobile_money.cinetpay.client import BASE_URL
+from cauri.connectors.mobile_money.cinetpay.connector import CinetPayConnector
+from cauri.connectors.sync import run_sync
+
+
+class CinetPayClient:
+    def __init__(
+        self,
+        *,
+        apikey: str | SecretStr,
+        site_id: str,
+        secret_key: str | SecretStr = "",
+        base_url: str = BASE_URL,
+        channels: str = "MOBILE_MONEY",
+        policy: HttpPolicy | None = None,
+    ) -> None:
+        key = apikey if isinstance(apikey, SecretStr) else SecretStr(apikey)
+        secret = secret_key if isinstance(secret_key, SecretStr) else SecretStr(secret_key)
+        self.connector = CinetPayConnector(
+            apikey=key, site_id=site_id, secret_keys=[secret], base_url=base_url, channels=channels, policy=policy
+        )
+
+    async def payment(self, request: CollectRequest) -> ProviderPayment:
+        """Open a payment; ``raw["payment_url"]`` is where the payer pays. Amounts: multiples of 5."""
+        return await self.connector.collect(request)
+
+    async def check(self, transaction_id: str) -> ProviderPayment:
+        return await self.connector.collect_status(transaction_id)
+
+    def verify_notification(self, headers: Mapping[str, str], raw_body: bytes) -> CallbackEvent:
+        """Check ``x-token``, then parse (``signed=False``: confirm with :meth:`check` before crediting)."""
+        self.connector.verify_callback(headers, raw_body)
+        return self.connector.parse_callback(headers, raw_body)
+
+    async def aclose(self) -> None:
+        await self.connector.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    def sync(self) -> SyncCinetPayClient:
+        return SyncCinetPayClient(self)
+
+
+class SyncCinetPayClient:
+    """Blocking :class:`CinetPayClient` (the framework's private connector loop runs the same code)."""
+
+    def __init__(self, client: CinetPayClient) -> None:
+        self.client = client
+
+    def payment(self, request: CollectRequest) -> ProviderPayment:
+        return run_sync(self.client.payment(request))
+
+    def check(self, transaction_id: str) -> ProviderPayment:
+        return run_sync(self.client.check(transaction_id))
+
+    def verify_notification(self, headers: Mapping[str, str], raw_body: bytes) -> CallbackEvent:
+        return self.client.verify_notification(headers, raw_body)
+
+    def close(self) -> None:
+        run_sync(self.client.aclose())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
