@@ -1,0 +1,635 @@
+"""An MTN MoMo Open API simulator: MTN's paths, per-product keys and tokens, headers, 202/409 semantics, callbacks.
+
+* provisioning: ``POST /v1_0/apiuser`` (``X-Reference-Id``, ``{providerCallbackHost}``) -> 201,
+  ``GET /v1_0/apiuser/{id}``, ``POST /v1_0/apiuser/{id}/apikey`` -> 201 ``{apiKey}``
+* ``POST /{collection|disbursement}/token/`` (Basic ``apiUser:apiKey`` + the product's
+  ``Ocp-Apim-Subscription-Key``) -> ``{access_token, token_type, expires_in}``; a token serves its product only
+* ``POST /collection/v1_0/requesttopay`` / ``POST /disbursement/v1_0/transfer`` -> **202, empty body**; the same
+  ``X-Reference-Id`` again -> ``409 {code: "RESOURCE_ALREADY_EXIST"}``; ``X-Callback-Url`` must be on the API
+  user's ``providerCallbackHost`` (else ``400 INVALID_CALLBACK_URL_HOST``)
+* ``GET …/requesttopay/{id}`` / ``…/transfer/{id}`` -> the transaction (unknown id: ``404 RESOURCE_NOT_FOUND``)
+* ``GET /{product}/v1_0/account/balance``, ``…/accountholder/msisdn/{n}/active`` and ``…/basicuserinfo``
+* every product call needs ``Authorization: Bearer``, the product's subscription key and an ``X-Target-Environment``
+  the simulator serves (``environments``: ``{"sandbox": "EUR"}`` by default, as MTN's sandbox: EUR only)
+* callbacks: the transaction's JSON, unsigned, sent **once** (``callback_method``: PUT by default) to the
+  ``X-Callback-Url``
+
+Outcomes: MTN's own sandbox numbers ``46733123450`` to ``…454`` behave as integrators measured them
+(``sandbox_behaviour="measured"``: 450/451/452 fail, 453 stays PENDING for ever, 454 answers CREATED then
+SUCCESSFUL after ``delayed_success_seconds``) or as MTN documents them (``"documented"``: failed, rejected,
+expired, ongoing, pending). Every other outcome comes from the last three digits, as on the sandbox provider
+(``+46733123902`` fails with NOT_ENOUGH_FUNDS…); any other number succeeds. ``docs/providers/mtn_momo.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import secrets
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from cauri.connectors.mobile_money.mtn_momo import webhooks
+from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome, outcome_for
+from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
+from cauri.core.money import CURRENCY_EXPONENTS
+from cauri.core.security import constant_time_equal
+
+DEFAULT_API_USER = "c2a4e1b0-3d5f-4a6b-8c9d-0e1f2a3b4c5d"
+DEFAULT_API_KEY = "mtn_api_key_demo"
+DEFAULT_COLLECTION_KEY = "mtn_collection_key_demo"
+DEFAULT_DISBURSEMENT_KEY = "mtn_disbursement_key_demo"
+MTN_SANDBOX_PREFIX = "+46733123"  # MTN's sandbox numbers, and Cauri's outcome suffixes on the same prefix
+MERCHANT_FLOAT = 1_000_000_000
+SUBSCRIBER_FLOAT = 100_000_000
+PRODUCTS = ("collection", "disbursement")
+UNKNOWN_STATUS = "IN_REVIEW"  # a word the connector does not know: must read as pending
+
+INVALID_KEY_MESSAGE = (
+    "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
+)
+
+
+class SandboxBehaviour(StrEnum):
+    MEASURED = "measured"  # what integrators observed on MTN's sandbox
+    DOCUMENTED = "documented"  # what MTN's documentation says
+
+
+class SandboxNumber(StrEnum):
+    FAILED = "46733123450"
+    REJECTED = "46733123451"
+    TIMEOUT = "46733123452"
+    ONGOING = "46733123453"
+    PENDING = "46733123454"
+
+
+# (status, reason) each sandbox number settles to; None: it stays as it is (PENDING/ONGOING for ever).
+_MEASURED: dict[SandboxNumber, tuple[str, str | None] | None] = {
+    SandboxNumber.FAILED: ("FAILED", "PAYER_FAILED"),
+    SandboxNumber.REJECTED: ("FAILED", "APPROVAL_REJECTED"),
+    SandboxNumber.TIMEOUT: ("FAILED", "EXPIRED"),
+    SandboxNumber.ONGOING: None,
+    SandboxNumber.PENDING: ("SUCCESSFUL", None),  # after CREATED, delayed_success_seconds later
+}
+_DOCUMENTED: dict[SandboxNumber, tuple[str, str | None] | None] = {
+    SandboxNumber.FAILED: ("FAILED", "PAYER_FAILED"),
+    SandboxNumber.REJECTED: ("REJECTED", "APPROVAL_REJECTED"),
+    SandboxNumber.TIMEOUT: ("EXPIRED", "EXPIRED"),
+    SandboxNumber.ONGOING: None,
+    SandboxNumber.PENDING: None,
+}
+_DOCUMENTED_WAITING = {
+    SandboxNumber.ONGOING: ("ONGOING", "PAYER_ONGOING"),
+    SandboxNumber.PENDING: ("PENDING", "PAYER_DELAYED"),
+}
+
+# MTN's failure codes for Cauri's magic outcomes (collection, disbursement).
+FAILURE_CODES: dict[Outcome, tuple[str, str]] = {
+    Outcome.NOT_FOUND: ("PAYER_NOT_FOUND", "PAYEE_NOT_FOUND"),
+    Outcome.INSUFFICIENT_FUNDS: ("NOT_ENOUGH_FUNDS", "NOT_ENOUGH_FUNDS"),
+    Outcome.LIMIT_REACHED: ("PAYER_LIMIT_REACHED", "PAYER_LIMIT_REACHED"),
+    Outcome.NOT_ALLOWED: ("NOT_ALLOWED", "PAYEE_NOT_ALLOWED_TO_RECEIVE"),
+    Outcome.REJECTED_BY_PAYER: ("APPROVAL_REJECTED", "APPROVAL_REJECTED"),
+    Outcome.PROVIDER_ERROR: ("INTERNAL_PROCESSING_ERROR", "INTERNAL_PROCESSING_ERROR"),
+    Outcome.ACCOUNT_INACTIVE: ("COULD_NOT_PERFORM_TRANSACTION", "COULD_NOT_PERFORM_TRANSACTION"),
+}
+_SUFFIX_OF = {outcome: suffix for suffix, outcome in MAGIC_SUFFIXES.items()}
+
+
+def mtn_phone(outcome: Outcome | SandboxNumber) -> str:
+    """An E.164 number producing ``outcome`` on this simulator (MTN's own number for a :class:`SandboxNumber`)."""
+    if isinstance(outcome, SandboxNumber):
+        return "+" + outcome.value
+    return MTN_SANDBOX_PREFIX + _SUFFIX_OF[outcome]
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+def _major(amount: int, currency: str) -> str:
+    return format(Decimal(amount).scaleb(-CURRENCY_EXPONENTS[currency]).normalize(), "f")
+
+
+@dataclass
+class ApiUser:
+    api_key: str | None
+    callback_host: str | None
+    target_environment: str = "sandbox"
+
+
+@dataclass
+class SimTransaction:
+    product: str
+    reference_id: str
+    external_id: str
+    msisdn: str
+    party_type: str
+    amount: int
+    currency: str
+    environment: str
+    callback_url: str | None
+    payer_message: str
+    payee_note: str
+    outcome: Outcome
+    sandbox_number: SandboxNumber | None
+    status: str = "PENDING"
+    reason: str | None = None
+    financial_transaction_id: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+    def to_wire(self) -> dict[str, Any]:
+        party = {"partyIdType": self.party_type, "partyId": self.msisdn}
+        body: dict[str, Any] = {
+            "amount": _major(self.amount, self.currency),
+            "currency": self.currency,
+            "externalId": self.external_id,
+            "payer" if self.product == "collection" else "payee": party,
+            "payerMessage": self.payer_message,
+            "payeeNote": self.payee_note,
+            "status": self.status,
+        }
+        if self.financial_transaction_id:
+            body["financialTransactionId"] = self.financial_transaction_id
+        if self.reason:
+            body["reason"] = self.reason
+        return body
+
+
+class MtnMomoSimulator:
+    """One MTN MoMo merchant (a collection and a disbursement account). The methods below are the test interface."""
+
+    def __init__(
+        self,
+        *,
+        api_user: str = DEFAULT_API_USER,
+        api_key: str = DEFAULT_API_KEY,
+        collection_key: str = DEFAULT_COLLECTION_KEY,
+        disbursement_key: str = DEFAULT_DISBURSEMENT_KEY,
+        callback_host: str | None = None,
+        environments: Mapping[str, str] | None = None,
+        settings: SimulatorSettings | None = None,
+        sandbox_behaviour: SandboxBehaviour | str = SandboxBehaviour.MEASURED,
+        delayed_success_seconds: float = 25.0,
+        callback_method: str = "PUT",
+    ) -> None:
+        self.settings = settings or SimulatorSettings()
+        self.keys = {"collection": collection_key, "disbursement": disbursement_key}
+        self.environments = dict(environments or {"sandbox": "EUR"})
+        self.users: dict[str, ApiUser] = {api_user: ApiUser(api_key, callback_host, next(iter(self.environments)))}
+        self.sandbox_behaviour = SandboxBehaviour(sandbox_behaviour)
+        self.delayed_success_seconds = delayed_success_seconds
+        self.callback_method = callback_method.upper()
+        self.accounts = SimulatedAccounts(self._opening_balance)
+        self.transactions: dict[tuple[str, str], SimTransaction] = {}  # (product, X-Reference-Id) -> transaction
+        self.create_attempts: Counter[str] = Counter()  # externalId -> create requests received
+        self.tokens: dict[str, tuple[str, float, str]] = {}  # token -> (product, expiry, API user)
+        self.token_requests: Counter[str] = Counter()  # product -> token requests
+        self.requests: Counter[str] = Counter()
+        self.tasks = BackgroundTasks()
+        # MTN sends a callback once and never retries it.
+        self.callbacks = CallbackSender(replace(self.settings, callback_attempts=1))
+        self._app = Starlette(routes=self._routes())
+
+    # -- test interface (SimulatedProvider) ------------------------------------------------------------------
+
+    @property
+    def app(self) -> ASGIApp:
+        return self._app
+
+    def _of(self, reference: str, product: str | None = None) -> list[SimTransaction]:
+        return [
+            t
+            for t in self.transactions.values()
+            if t.external_id == reference and (product is None or t.product == product)
+        ]
+
+    def created(self, reference: str) -> int:
+        return len(self._of(reference))
+
+    def attempts(self, reference: str) -> int:
+        return self.create_attempts[reference]
+
+    def collected(self, reference: str) -> int:
+        return sum(
+            self.accounts.moved(f"collection:{t.reference_id}", debit=t.msisdn)
+            for t in self._of(reference, "collection")
+        )
+
+    def paid_out(self, reference: str) -> int:
+        return sum(
+            self.accounts.moved(f"disbursement:{t.reference_id}", credit=t.msisdn)
+            for t in self._of(reference, "disbursement")
+        )
+
+    def merchant_balance(self, currency: str) -> int:
+        """The disbursement account: what payouts draw from (collections land in :meth:`collection_balance`)."""
+        return self.accounts.balance("disbursement", currency)
+
+    def collection_balance(self, currency: str) -> int:
+        return self.accounts.balance("collection", currency)
+
+    def revoke_tokens(self) -> None:
+        self.tokens.clear()
+
+    async def aclose(self) -> None:
+        await self.tasks.aclose()
+        await self.callbacks.aclose()
+
+    @staticmethod
+    def _opening_balance(owner: str, currency: str) -> int:
+        if owner in PRODUCTS:
+            return MERCHANT_FLOAT
+        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route("/v1_0/apiuser", self._create_user, methods=["POST"]),
+            Route("/v1_0/apiuser/{user_id}", self._get_user, methods=["GET"]),
+            Route("/v1_0/apiuser/{user_id}/apikey", self._create_key, methods=["POST"]),
+            Route("/{product}/token/", self._token, methods=["POST"]),
+            Route("/collection/v1_0/requesttopay", self._request_to_pay, methods=["POST"]),
+            Route("/collection/v1_0/requesttopay/{reference_id}", self._get_transaction, methods=["GET"]),
+            Route("/disbursement/v1_0/transfer", self._transfer, methods=["POST"]),
+            Route("/disbursement/v1_0/transfer/{reference_id}", self._get_transaction, methods=["GET"]),
+            Route("/{product}/v1_0/account/balance", self._balance, methods=["GET"]),
+            Route("/{product}/v1_0/accountholder/msisdn/{msisdn}/active", self._active, methods=["GET"]),
+            Route("/{product}/v1_0/accountholder/msisdn/{msisdn}/basicuserinfo", self._user_info, methods=["GET"]),
+            Route("/_sim/state", self._state, methods=["GET"]),
+        ]
+
+    async def _pause(self) -> None:
+        if self.settings.latency_seconds > 0:
+            await asyncio.sleep(self.settings.latency_seconds)
+
+    def _subscribed(self, request: Request, product: str) -> bool:
+        key = request.headers.get("ocp-apim-subscription-key", "")
+        return product in self.keys and constant_time_equal(key, self.keys[product])
+
+    def _any_subscription(self, request: Request) -> bool:
+        return any(self._subscribed(request, product) for product in PRODUCTS)
+
+    def _authorize(self, request: Request, product: str) -> Response | None:
+        """APIM's key check, the product's bearer token, then the target environment."""
+        if not self._subscribed(request, product):
+            return JSONResponse({"statusCode": 401, "message": INVALID_KEY_MESSAGE}, status_code=401)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        issued = self.tokens.get(token) if scheme.lower() == "bearer" else None
+        if issued is None or issued[0] != product or issued[1] <= time.time():
+            return JSONResponse(
+                {"statusCode": 401, "message": "Access denied due to an invalid or expired access token."},
+                status_code=401,
+            )
+        if request.headers.get("x-target-environment") not in self.environments:
+            return _error(403, "NOT_ALLOWED_TARGET_ENVIRONMENT", "Access to target environment is forbidden.")
+        return None
+
+    # -- provisioning ----------------------------------------------------------------------------------------
+
+    async def _create_user(self, request: Request) -> Response:
+        self.requests["POST /v1_0/apiuser"] += 1
+        if not self._any_subscription(request):
+            return JSONResponse({"statusCode": 401, "message": INVALID_KEY_MESSAGE}, status_code=401)
+        user_id = request.headers.get("x-reference-id", "")
+        if not _is_uuid(user_id):
+            return _error(400, "BAD_REQUEST", "X-Reference-Id must be a UUID.")
+        body = _json_object(await request.body()) or {}
+        host = body.get("providerCallbackHost")
+        if not isinstance(host, str) or not host:
+            return _error(400, "BAD_REQUEST", "providerCallbackHost is required.")
+        if user_id in self.users:
+            return _error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
+        self.users[user_id] = ApiUser(None, host, next(iter(self.environments)))
+        return Response(status_code=201)
+
+    async def _get_user(self, request: Request) -> Response:
+        if not self._any_subscription(request):
+            return JSONResponse({"statusCode": 401, "message": INVALID_KEY_MESSAGE}, status_code=401)
+        user = self.users.get(request.path_params["user_id"])
+        if user is None:
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        return JSONResponse({"providerCallbackHost": user.callback_host, "targetEnvironment": user.target_environment})
+
+    async def _create_key(self, request: Request) -> Response:
+        if not self._any_subscription(request):
+            return JSONResponse({"statusCode": 401, "message": INVALID_KEY_MESSAGE}, status_code=401)
+        user = self.users.get(request.path_params["user_id"])
+        if user is None:
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        user.api_key = secrets.token_hex(16)
+        return JSONResponse({"apiKey": user.api_key}, status_code=201)
+
+    async def _token(self, request: Request) -> Response:
+        product = request.path_params["product"]
+        self.requests[f"POST /{product}/token/"] += 1
+        self.token_requests[product] += 1
+        if self.settings.token_latency_seconds > 0:
+            await asyncio.sleep(self.settings.token_latency_seconds)
+        if product not in PRODUCTS or not self._subscribed(request, product):
+            return JSONResponse({"statusCode": 401, "message": INVALID_KEY_MESSAGE}, status_code=401)
+        user_id, api_key = _basic(request.headers.get("authorization", ""))
+        user = self.users.get(user_id)
+        if user is None or user.api_key is None or not constant_time_equal(api_key, user.api_key):
+            return JSONResponse({"error": "login_failed"}, status_code=401)
+        token = secrets.token_urlsafe(32)
+        lifetime = self.settings.token_lifetime_seconds
+        self.tokens[token] = (product, time.time() + lifetime, user_id)
+        return JSONResponse({"access_token": token, "token_type": "access_token", "expires_in": lifetime})
+
+    # -- payments --------------------------------------------------------------------------------------------
+
+    async def _request_to_pay(self, request: Request) -> Response:
+        return await self._create(request, "collection")
+
+    async def _transfer(self, request: Request) -> Response:
+        return await self._create(request, "disbursement")
+
+    def _sandbox_number(self, msisdn: str) -> SandboxNumber | None:
+        try:
+            return SandboxNumber(msisdn)
+        except ValueError:
+            return None
+
+    async def _create(self, request: Request, product: str) -> Response:  # noqa: PLR0911, PLR0912 - one answer per case
+        path = "/collection/v1_0/requesttopay" if product == "collection" else "/disbursement/v1_0/transfer"
+        self.requests[f"POST {path}"] += 1
+        await self._pause()
+        refusal = self._authorize(request, product)
+        if refusal is not None:
+            return refusal
+        reference_id = request.headers.get("x-reference-id", "")
+        if not _is_uuid(reference_id):
+            return _error(400, "BAD_REQUEST", "X-Reference-Id must be a UUID.")
+        body = _json_object(await request.body())
+        parsed = self._parse_transaction(body, product)
+        if isinstance(parsed, Response):
+            return parsed
+        external_id, msisdn, party_type, amount_text, currency = parsed
+        assert body is not None
+        self.create_attempts[external_id] += 1
+        attempt = self.create_attempts[external_id]
+        sandbox_number = self._sandbox_number(msisdn)
+        outcome = Outcome.SUCCESS if sandbox_number else outcome_for(msisdn)
+        if outcome is Outcome.RATE_LIMITED and attempt == 1:
+            retry_after = str(self.settings.retry_after_seconds)
+            return _error(429, "TOO_MANY_REQUESTS", "Rate limit exceeded.", headers={"Retry-After": retry_after})
+        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
+            return _error(503, "SERVICE_UNAVAILABLE", "Service unavailable, try again later.")
+        environment = request.headers["x-target-environment"]
+        if currency != self.environments[environment]:
+            return _error(400, "INVALID_CURRENCY", f"Currency {currency} is not supported in {environment}.")
+        amount = _minor(amount_text, currency)
+        if amount is None:
+            return _error(400, "BAD_REQUEST", "amount must be a positive number in the currency's units.")
+        callback_url = request.headers.get("x-callback-url")
+        user = self._user_of(request)
+        if (
+            callback_url
+            and user is not None
+            and user.callback_host
+            and urlsplit(callback_url).hostname != user.callback_host
+        ):
+            return _error(400, "INVALID_CALLBACK_URL_HOST", "Callback URL host does not match providerCallbackHost.")
+        if (product, reference_id) in self.transactions:
+            if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
+                await asyncio.sleep(self.settings.hang_seconds)
+            return _error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
+        if outcome is Outcome.SLOW:
+            await asyncio.sleep(self.settings.slow_seconds)
+        transaction = SimTransaction(
+            product=product,
+            reference_id=reference_id,
+            external_id=external_id,
+            msisdn=msisdn,
+            party_type=party_type,
+            amount=amount,
+            currency=currency,
+            environment=environment,
+            callback_url=callback_url,
+            payer_message=str(body.get("payerMessage", "")),
+            payee_note=str(body.get("payeeNote", "")),
+            outcome=outcome,
+            sandbox_number=sandbox_number,
+        )
+        self.transactions[(product, reference_id)] = transaction
+        self._start(transaction)
+        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
+            await asyncio.sleep(self.settings.hang_seconds)
+        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
+            return _error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred.")
+        return Response(status_code=202)
+
+    def _parse_transaction(
+        self, body: dict[str, Any] | None, product: str
+    ) -> tuple[str, str, str, str, str] | Response:
+        party_field = "payer" if product == "collection" else "payee"
+        party = body.get(party_field) if body else None
+        if body is None or not isinstance(party, dict):
+            return _error(400, "BAD_REQUEST", f"amount, currency, externalId and {party_field} are required.")
+        external_id, currency = str(body.get("externalId", "")), str(body.get("currency", ""))
+        amount_text, msisdn = body.get("amount"), str(party.get("partyId", ""))
+        party_type = str(party.get("partyIdType", ""))
+        if (
+            not external_id
+            or not isinstance(amount_text, str)
+            or not msisdn
+            or party_type not in ("MSISDN", "EMAIL", "PARTY_CODE")
+        ):
+            return _error(
+                400, "BAD_REQUEST", f"amount (a string), currency, externalId and {party_field} are required."
+            )
+        for name in ("payerMessage", "payeeNote"):
+            if len(str(body.get(name, ""))) > 160:
+                return _error(400, "BAD_REQUEST", f"{name} is at most 160 characters.")
+        if currency not in CURRENCY_EXPONENTS:
+            return _error(400, "INVALID_CURRENCY", f"Currency {currency} is not supported.")
+        return external_id, msisdn, party_type, amount_text, currency
+
+    def _user_of(self, request: Request) -> ApiUser | None:
+        """The API user whose token authenticated the request (its providerCallbackHost binds callbacks)."""
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        issued = self.tokens.get(token)
+        return self.users.get(issued[2]) if issued else None
+
+    def _start(self, transaction: SimTransaction) -> None:
+        number = transaction.sandbox_number
+        if number is not None:
+            if self.sandbox_behaviour is SandboxBehaviour.DOCUMENTED and number in _DOCUMENTED_WAITING:
+                transaction.status, transaction.reason = _DOCUMENTED_WAITING[number]
+                return
+            if number is SandboxNumber.PENDING:
+                transaction.status = "CREATED"
+            if number is SandboxNumber.ONGOING:
+                return
+            self.tasks.start(self._settle_sandbox_number(transaction, number))
+            return
+        if transaction.outcome is Outcome.UNKNOWN_STATUS:
+            transaction.status = UNKNOWN_STATUS
+        elif transaction.outcome is not Outcome.PENDING_FOREVER:
+            self.tasks.start(self._settle(transaction))
+
+    async def _settle_sandbox_number(self, transaction: SimTransaction, number: SandboxNumber) -> None:
+        table = _MEASURED if self.sandbox_behaviour is SandboxBehaviour.MEASURED else _DOCUMENTED
+        final = table[number]
+        if final is None:
+            return
+        delay = self.delayed_success_seconds if number is SandboxNumber.PENDING else self.settings.settle_seconds
+        await asyncio.sleep(delay)
+        status, reason = final
+        if status == "SUCCESSFUL":
+            self._move(transaction)
+        else:
+            transaction.status, transaction.reason = status, reason
+        await self._notify(transaction)
+
+    async def _settle(self, transaction: SimTransaction) -> None:
+        if transaction.outcome is Outcome.EXPIRES:
+            await asyncio.sleep(self.settings.expiry_seconds)
+            transaction.status, transaction.reason = "EXPIRED", "EXPIRED"
+        else:
+            await asyncio.sleep(self.settings.settle_seconds)
+            codes = FAILURE_CODES.get(transaction.outcome)
+            if codes is not None:
+                transaction.status = "FAILED"
+                transaction.reason = codes[0] if transaction.product == "collection" else codes[1]
+            else:
+                self._move(transaction)
+        await self._notify(transaction)
+
+    def _move(self, transaction: SimTransaction) -> None:
+        memo = f"{transaction.product}:{transaction.reference_id}"
+        if transaction.product == "collection":
+            payer, payee = transaction.msisdn, "collection"
+        else:
+            payer, payee = "disbursement", transaction.msisdn
+        if not self.accounts.can_pay(payer, transaction.currency, transaction.amount):
+            transaction.status, transaction.reason = "FAILED", "NOT_ENOUGH_FUNDS"
+            return
+        self.accounts.move(payer, payee, transaction.currency, transaction.amount, memo)
+        transaction.status, transaction.reason = "SUCCESSFUL", None
+        transaction.financial_transaction_id = str(secrets.randbelow(10**9)).zfill(9)
+
+    async def _notify(self, transaction: SimTransaction) -> None:
+        if transaction.callback_url is None or transaction.outcome is Outcome.NO_CALLBACK:
+            return
+        if transaction.outcome is Outcome.LATE_CALLBACK:
+            await asyncio.sleep(self.settings.late_callback_seconds)
+        body = json.dumps(transaction.to_wire()).encode()
+        deliveries = 2 if transaction.outcome is Outcome.DUPLICATED_CALLBACK else 1
+        for _ in range(deliveries):
+            await self.callbacks.send(
+                transaction.callback_url, body, webhooks.CALLBACK_HEADERS, method=self.callback_method
+            )
+
+    async def _get_transaction(self, request: Request) -> Response:
+        product = "collection" if request.url.path.startswith("/collection/") else "disbursement"
+        self.requests[f"GET /{product}/status"] += 1
+        await self._pause()
+        refusal = self._authorize(request, product)
+        if refusal is not None:
+            return refusal
+        transaction = self.transactions.get((product, request.path_params["reference_id"]))
+        if transaction is None or transaction.environment != request.headers["x-target-environment"]:
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        return JSONResponse(transaction.to_wire())
+
+    # -- account ---------------------------------------------------------------------------------------------
+
+    async def _balance(self, request: Request) -> Response:
+        product = request.path_params["product"]
+        self.requests[f"GET /{product}/v1_0/account/balance"] += 1
+        await self._pause()
+        refusal = self._authorize(request, product) if product in PRODUCTS else _error(404, "RESOURCE_NOT_FOUND", "")
+        if refusal is not None:
+            return refusal
+        currency = self.environments[request.headers["x-target-environment"]]
+        available = self.accounts.balance(product, currency)
+        return JSONResponse({"availableBalance": _major(available, currency), "currency": currency})
+
+    async def _active(self, request: Request) -> Response:
+        product = request.path_params["product"]
+        await self._pause()
+        refusal = self._authorize(request, product) if product in PRODUCTS else _error(404, "RESOURCE_NOT_FOUND", "")
+        if refusal is not None:
+            return refusal
+        outcome = outcome_for(request.path_params["msisdn"])
+        return JSONResponse({"result": outcome not in (Outcome.NOT_FOUND, Outcome.ACCOUNT_INACTIVE)})
+
+    async def _user_info(self, request: Request) -> Response:
+        product = request.path_params["product"]
+        await self._pause()
+        refusal = self._authorize(request, product) if product in PRODUCTS else _error(404, "RESOURCE_NOT_FOUND", "")
+        if refusal is not None:
+            return refusal
+        msisdn = request.path_params["msisdn"]
+        if outcome_for(msisdn) is Outcome.NOT_FOUND:
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        return JSONResponse({"given_name": "Awa", "family_name": f"Abonnée {msisdn[-3:]}", "locale": "fr"})
+
+    async def _state(self, request: Request) -> Response:
+        if not self._any_subscription(request):
+            return JSONResponse({"statusCode": 401, "message": INVALID_KEY_MESSAGE}, status_code=401)
+        return JSONResponse(
+            {
+                "balances": self.accounts.snapshot(),
+                "transactions": [
+                    t.to_wire() | {"product": t.product, "referenceId": t.reference_id}
+                    for t in self.transactions.values()
+                ],
+                "token_requests": dict(self.token_requests),
+            }
+        )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _basic(header: str) -> tuple[str, str]:
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        user, _, password = base64.b64decode(credential, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return user, password
+
+
+def _minor(text: str, currency: str) -> int | None:
+    try:
+        value = Decimal(text).scaleb(CURRENCY_EXPONENTS[currency])
+    except InvalidOperation:
+        return None
+    if value <= 0 or value != value.to_integral_value():
+        return None
+    return int(value)
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

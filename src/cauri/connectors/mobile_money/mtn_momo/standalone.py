@@ -1,0 +1,274 @@
+"""MTN MoMo without the Cauri server: a typed client for the collection and disbursement products.
+
+    from cauri.connectors.mobile_money.mtn_momo import MtnMomoClient, Party, RequestToPay
+
+    async with MtnMomoClient(api_user="…", api_key="…", collection_key="…") as momo:
+        reference_id = await momo.request_to_pay(
+            RequestToPay(amount="5", currency="EUR", external_id="order-42", payer=Party(party_id="46733123454"))
+        )
+        status = await momo.wait(reference_id)                    # PENDING -> SUCCESSFUL / FAILED
+
+    with MtnMomoClient.blocking(api_user="…", api_key="…", collection_key="…") as momo:   # no asyncio
+        momo.is_active("46733123454")
+
+Tokens per product are fetched and cached by Cauri's HTTP layer; creates are retried safely because the
+``X-Reference-Id`` is chosen once, before the first attempt, and a 409 ``RESOURCE_ALREADY_EXIST`` is read as "MTN
+already has it". Errors are the connector error tree (:class:`AuthError`, :class:`Timeout` with
+``outcome_unknown``, :class:`PaymentNotFound`…). MTN does not sign callbacks: :meth:`MtnMomoClient.confirm_callback`
+asks MTN for the transaction instead of trusting the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from types import TracebackType
+
+from pydantic import SecretStr
+
+from cauri.connectors.errors import InvalidRequest
+from cauri.connectors.http import HttpPolicy
+from cauri.connectors.mobile_money.mtn_momo import transformers, webhooks
+from cauri.connectors.mobile_money.mtn_momo.client import SANDBOX_URL, MtnProvisioning
+from cauri.connectors.mobile_money.mtn_momo.connector import MtnMomoConnector
+from cauri.connectors.mobile_money.mtn_momo.schemas import (
+    AccountBalance,
+    ActiveResult,
+    ApiKey,
+    BasicUserInfo,
+    Product,
+    RequestToPay,
+    TransactionStatus,
+    Transfer,
+)
+from cauri.connectors.sync import run_sync
+
+FINAL_STATUSES = frozenset({"SUCCESSFUL", "FAILED", "REJECTED", "EXPIRED"})
+
+
+def _secret(value: str | SecretStr | None) -> SecretStr | None:
+    if value is None or isinstance(value, SecretStr):
+        return value
+    return SecretStr(value)
+
+
+class MtnMomoClient:
+    """Async MTN MoMo client. Give the subscription key of each product you use (collection, disbursement)."""
+
+    def __init__(
+        self,
+        *,
+        api_user: str,
+        api_key: str | SecretStr,
+        collection_key: str | SecretStr | None = None,
+        disbursement_key: str | SecretStr | None = None,
+        base_url: str = SANDBOX_URL,
+        target_environment: str = "sandbox",
+        policy: HttpPolicy | None = None,
+    ) -> None:
+        secret = _secret(api_key)
+        assert secret is not None
+        self.target_environment = target_environment
+        self.connector = MtnMomoConnector(
+            api_user=api_user,
+            api_key=secret,
+            collection_key=_secret(collection_key),
+            disbursement_key=_secret(disbursement_key),
+            base_url=base_url,
+            target_environment=target_environment,
+            policy=policy,
+        )
+
+    @classmethod
+    def blocking(
+        cls,
+        *,
+        api_user: str,
+        api_key: str | SecretStr,
+        collection_key: str | SecretStr | None = None,
+        disbursement_key: str | SecretStr | None = None,
+        base_url: str = SANDBOX_URL,
+        target_environment: str = "sandbox",
+        policy: HttpPolicy | None = None,
+    ) -> SyncMtnMomoClient:
+        return SyncMtnMomoClient(
+            cls(
+                api_user=api_user,
+                api_key=api_key,
+                collection_key=collection_key,
+                disbursement_key=disbursement_key,
+                base_url=base_url,
+                target_environment=target_environment,
+                policy=policy,
+            )
+        )
+
+    @staticmethod
+    async def provision_sandbox_user(
+        *,
+        subscription_key: str | SecretStr,
+        callback_host: str,
+        base_url: str = SANDBOX_URL,
+        user_id: str | None = None,
+        policy: HttpPolicy | None = None,
+    ) -> tuple[str, str]:
+        """Create a sandbox API user and its key (MTN's provisioning API): ``(api_user, api_key)``."""
+        key = _secret(subscription_key)
+        assert key is not None
+        provisioning = MtnProvisioning(base_url=base_url, subscription_key=key, policy=policy)
+        user = user_id or str(uuid.uuid4())
+        try:
+            await provisioning.create_user(user, callback_host)
+            api_key = ApiKey.model_validate(await provisioning.create_key(user)).api_key
+        finally:
+            await provisioning.aclose()
+        return user, api_key
+
+    async def _create(
+        self, product: Product, body: RequestToPay | Transfer, reference_id: str | None, callback_url: str | None
+    ) -> str:
+        chosen = reference_id or str(uuid.uuid4())  # chosen once: every retry sends the same id
+        response = await self.connector.client.create(
+            product,
+            transformers.wire_json(body),
+            reference_id=chosen,
+            environment=self.target_environment,
+            callback_url=callback_url,
+        )
+        if response.status_code == 409 and transformers.error_code(response) != transformers.ALREADY_EXISTS:
+            raise transformers.error_from_response(response) or InvalidRequest(provider=transformers.PROVIDER)
+        return chosen  # 202, or 409 RESOURCE_ALREADY_EXIST: MTN already has this very request
+
+    async def request_to_pay(
+        self, body: RequestToPay, *, reference_id: str | None = None, callback_url: str | None = None
+    ) -> str:
+        """``POST /collection/v1_0/requesttopay``; returns the ``X-Reference-Id`` to query with."""
+        return await self._create(Product.COLLECTION, body, reference_id, callback_url)
+
+    async def transfer(
+        self, body: Transfer, *, reference_id: str | None = None, callback_url: str | None = None
+    ) -> str:
+        """``POST /disbursement/v1_0/transfer``; returns the ``X-Reference-Id`` to query with."""
+        return await self._create(Product.DISBURSEMENT, body, reference_id, callback_url)
+
+    async def _status(self, product: Product, reference_id: str) -> TransactionStatus:
+        raw = await self.connector.client.status(product, reference_id, environment=self.target_environment)
+        return transformers.status_from_json(raw)
+
+    async def get_request_to_pay(self, reference_id: str) -> TransactionStatus:
+        return await self._status(Product.COLLECTION, reference_id)
+
+    async def get_transfer(self, reference_id: str) -> TransactionStatus:
+        return await self._status(Product.DISBURSEMENT, reference_id)
+
+    async def wait(
+        self,
+        reference_id: str,
+        *,
+        product: Product = Product.COLLECTION,
+        within: float = 120.0,
+        interval: float = 2.0,
+    ) -> TransactionStatus:
+        """Poll until a final status (or ``within`` seconds: then the last answer)."""
+        deadline = time.monotonic() + within
+        while True:
+            status = await self._status(product, reference_id)
+            if status.status.upper() in FINAL_STATUSES or time.monotonic() >= deadline:
+                return status
+            await asyncio.sleep(interval)
+
+    async def balance(self, product: Product = Product.DISBURSEMENT) -> AccountBalance:
+        raw = await self.connector.client.balance(product, environment=self.target_environment)
+        return transformers.balance_from_json(raw)
+
+    async def is_active(self, msisdn: str, product: Product = Product.COLLECTION) -> bool:
+        raw = await self.connector.client.account_active(
+            product, msisdn.removeprefix("+"), environment=self.target_environment
+        )
+        return raw is not None and ActiveResult.model_validate(raw).result
+
+    async def basic_user_info(self, msisdn: str, product: Product = Product.COLLECTION) -> BasicUserInfo | None:
+        raw = await self.connector.client.basic_user_info(
+            product, msisdn.removeprefix("+"), environment=self.target_environment
+        )
+        return BasicUserInfo.model_validate(raw) if raw is not None else None
+
+    @staticmethod
+    def parse_callback(raw_body: bytes) -> TransactionStatus:
+        """The callback as MTN sent it: *unverified* (MTN does not sign); see :meth:`confirm_callback`."""
+        webhooks.check_confirmable(raw_body)
+        return transformers.status_from_json(transformers.event_from_wire(raw_body).raw)
+
+    async def confirm_callback(self, raw_body: bytes, reference_id: str) -> TransactionStatus:
+        """MTN's own answer for the transaction a callback is about (MTN's body does not name the reference id)."""
+        product = Product.DISBURSEMENT if self.parse_callback(raw_body).payee is not None else Product.COLLECTION
+        return await self._status(product, reference_id)
+
+    async def aclose(self) -> None:
+        await self.connector.aclose()
+
+    async def __aenter__(self) -> MtnMomoClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class SyncMtnMomoClient:
+    """:class:`MtnMomoClient`, blocking (the connector's private event loop runs the same async code)."""
+
+    def __init__(self, client: MtnMomoClient) -> None:
+        self.client = client
+
+    def request_to_pay(
+        self, body: RequestToPay, *, reference_id: str | None = None, callback_url: str | None = None
+    ) -> str:
+        return run_sync(self.client.request_to_pay(body, reference_id=reference_id, callback_url=callback_url))
+
+    def transfer(self, body: Transfer, *, reference_id: str | None = None, callback_url: str | None = None) -> str:
+        return run_sync(self.client.transfer(body, reference_id=reference_id, callback_url=callback_url))
+
+    def get_request_to_pay(self, reference_id: str) -> TransactionStatus:
+        return run_sync(self.client.get_request_to_pay(reference_id))
+
+    def get_transfer(self, reference_id: str) -> TransactionStatus:
+        return run_sync(self.client.get_transfer(reference_id))
+
+    def wait(
+        self,
+        reference_id: str,
+        *,
+        product: Product = Product.COLLECTION,
+        within: float = 120.0,
+        interval: float = 2.0,
+    ) -> TransactionStatus:
+        return run_sync(self.client.wait(reference_id, product=product, within=within, interval=interval))
+
+    def balance(self, product: Product = Product.DISBURSEMENT) -> AccountBalance:
+        return run_sync(self.client.balance(product))
+
+    def is_active(self, msisdn: str, product: Product = Product.COLLECTION) -> bool:
+        return run_sync(self.client.is_active(msisdn, product))
+
+    def basic_user_info(self, msisdn: str, product: Product = Product.COLLECTION) -> BasicUserInfo | None:
+        return run_sync(self.client.basic_user_info(msisdn, product))
+
+    def parse_callback(self, raw_body: bytes) -> TransactionStatus:
+        return self.client.parse_callback(raw_body)
+
+    def confirm_callback(self, raw_body: bytes, reference_id: str) -> TransactionStatus:
+        return run_sync(self.client.confirm_callback(raw_body, reference_id))
+
+    def close(self) -> None:
+        run_sync(self.client.aclose())
+
+    def __enter__(self) -> SyncMtnMomoClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
