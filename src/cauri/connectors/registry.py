@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # Packages whose ``PROVIDER`` is registered by default. Issue 4 adds one line per provider.
 BUILTIN_PROVIDERS: tuple[str, ...] = (
     "cauri.connectors.mobile_money.sandbox",
+    "cauri.connectors.mobile_money.moov",
     "cauri.connectors.mobile_money.cinetpay",
     "cauri.connectors.mobile_money.fedapay",
     "cauri.connectors.mobile_money.freemopay",

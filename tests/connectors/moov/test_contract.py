@@ -1,0 +1,61 @@
+"""Moov Money / Flooz passes the connector contract over loopback HTTP (SOAP; polling only, so the callback tests
+are skipped by capability, not faked)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from cauri.connectors.base import PaymentConnector
+from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
+from cauri.connectors.errors import FailureReason
+from cauri.connectors.http import HttpPolicy
+from cauri.connectors.mobile_money.moov import MoovConnector, MoovSimulator, magic_phone
+from cauri.connectors.mobile_money.sandbox import Outcome
+from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+
+TOKEN = "moov-contract-token-0123456789"
+
+
+def make_simulator(timings: SimulatorSettings) -> SimulatedProvider:
+    return MoovSimulator(token=TOKEN, settings=timings)
+
+
+def make_connector(base_url: str, _simulator: SimulatedProvider, policy: HttpPolicy) -> PaymentConnector:
+    return MoovConnector(base_url=base_url, token=SecretStr(TOKEN), policy=policy)
+
+
+FAILURES = {
+    FailureReason.INSUFFICIENT_FUNDS: magic_phone(Outcome.INSUFFICIENT_FUNDS),
+    FailureReason.LIMIT_REACHED: magic_phone(Outcome.LIMIT_REACHED, "TG"),
+    FailureReason.NOT_ALLOWED: magic_phone(Outcome.NOT_ALLOWED),
+    FailureReason.REJECTED_BY_PAYER: magic_phone(Outcome.REJECTED_BY_PAYER),
+    FailureReason.PROVIDER_ERROR: magic_phone(Outcome.PROVIDER_ERROR),
+    FailureReason.ACCOUNT_INACTIVE: magic_phone(Outcome.ACCOUNT_INACTIVE, "TG"),
+}
+
+
+class TestMoovContract(PaymentConnectorContract):
+    subject = ConnectorUnderTest(
+        simulator=make_simulator,
+        connector=make_connector,
+        phones=MagicPhones(
+            success=magic_phone(Outcome.SUCCESS),
+            failures={FailureReason.PAYER_NOT_FOUND: magic_phone(Outcome.NOT_FOUND), **FAILURES},
+            pending_forever=magic_phone(Outcome.PENDING_FOREVER),
+            expires=magic_phone(Outcome.EXPIRES),
+            unknown_status=magic_phone(Outcome.UNKNOWN_STATUS),
+            timeout_after_accept=magic_phone(Outcome.TIMEOUT_AFTER_ACCEPT),
+            server_error=magic_phone(Outcome.UNAVAILABLE),
+            server_error_after_processing=magic_phone(Outcome.ERROR_AFTER_PROCESSING),
+            rate_limited=magic_phone(Outcome.RATE_LIMITED),
+            duplicated_callback=magic_phone(Outcome.DUPLICATED_CALLBACK),
+            late_callback=magic_phone(Outcome.LATE_CALLBACK),
+            no_callback=magic_phone(Outcome.NO_CALLBACK),
+            slow=magic_phone(Outcome.SLOW),
+            payout_success=magic_phone(Outcome.SUCCESS, "TG"),
+            payout_failures={FailureReason.PAYEE_NOT_FOUND: magic_phone(Outcome.NOT_FOUND), **FAILURES},
+            account_missing=magic_phone(Outcome.NOT_FOUND, "TG"),
+        ),
+        currency="XOF",
+        amount=2500,
+    )
