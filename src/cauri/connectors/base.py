@@ -169,6 +169,10 @@ class ProviderPayment:
     fee: int | None = None
     provider_status: str | None = None  # the provider's own word, kept for support
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # A per-payment secret the provider issued at creation and will echo in its callbacks (Orange WebPay's
+    # ``notif_token``). Store it with the payment: a callback naming no reference is matched by this token, and
+    # one whose token matches no payment is refused (``signatures.verify_callback_token``).
+    callback_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +193,8 @@ class CallbackEvent:
     """One provider notification. ``event_id`` is stable across re-deliveries: store it under a unique key.
 
     ``signed`` is false for providers that do not sign: such an event is a doorbell, confirm it with a status
-    query before crediting anyone (DESIGN.md, convention 8).
+    query before crediting anyone (DESIGN.md, convention 8). ``callback_token`` is set by providers whose callbacks
+    name the payment only by the token issued at creation (see :attr:`ProviderPayment.callback_token`).
     """
 
     event_id: str
@@ -202,6 +207,7 @@ class CallbackEvent:
     failure: FailureReason | None
     signed: bool
     raw: Mapping[str, Any] = field(default_factory=dict)
+    callback_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,3 +86,19 @@ def verify_timestamped_hmac(
         if any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in signatures):
             return timestamp
     raise InvalidSignature(provider=provider, code="callback_signature_mismatch")
+
+
+def verify_callback_token(*, provider: str, received: str | None, expected: str | None) -> None:
+    """A callback authenticated by a per-payment token issued at creation (Orange WebPay's ``notif_token``).
+
+    Compared in constant time; a missing token on either side is a refusal, never a pass.
+    """
+    if not received or not expected:
+        raise InvalidSignature(provider=provider, code="callback_token_missing")
+    if not hmac.compare_digest(received.encode(), expected.encode()):
+        raise InvalidSignature(
+            "Notification refusée : jeton de notification inconnu pour ce paiement.",
+            "Callback refused: the notification token does not match this payment.",
+            provider=provider,
+            code="callback_token_mismatch",
+        )
