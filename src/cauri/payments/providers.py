@@ -10,12 +10,14 @@ with development credentials (the built-in ``sandbox``). When nothing matches, t
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cauri.connectors.base import PaymentConnector
+from cauri.connectors.base import Capability, PaymentConnector
 from cauri.connectors.credentials import ProviderCredential
+from cauri.connectors.errors import AuthError, InvalidRequest, Unsupported
 from cauri.connectors.registry import ConnectorRegistry, registry
 from cauri.core.config import Environment, Settings
 from cauri.core.errors import ValidationFailed, field_error
@@ -113,38 +115,150 @@ def _not_usable(provider: str) -> ValidationFailed:
     )
 
 
+@dataclass(frozen=True)
+class RouteOption:
+    """One provider considered for a number, and why it can or cannot carry this payment."""
+
+    provider: str
+    eligible: bool
+    reason: str | None = None  # provider_not_configured, unsupported_operation, invalid_currency, invalid_amount
+    message_fr: str | None = None
+    message_en: str | None = None
+
+
+def _ordered_candidates(phone: PhoneInfo, settings: Settings, connectors: ConnectorRegistry) -> list[str]:
+    """The operator's own API and its aggregators first, then other providers of the country, the default last."""
+    names = [name for name in candidates_for(phone) if name in connectors.names()]
+    names += sorted(
+        name
+        for name in connectors.names()
+        if phone.region in connectors.get(name).countries and name not in names and name != settings.default_provider
+    )
+    if settings.default_provider in connectors.names() and settings.default_provider not in names:
+        names.append(settings.default_provider)
+    return names
+
+
+async def _option(
+    session: AsyncSession,
+    name: str,
+    *,
+    usable: set[str],
+    organization_id: uuid.UUID,
+    capability: Capability,
+    amount: int,
+    currency: str,
+    settings: Settings,
+) -> RouteOption:
+    if name not in usable:
+        return RouteOption(
+            name,
+            False,
+            "provider_not_configured",
+            "Pas de connecteur configuré pour ce fournisseur.",
+            "No connector configured for this provider.",
+        )
+    try:
+        connector = await connector_for(session, organization_id=organization_id, provider=name, settings=settings)
+    except AuthError:
+        return RouteOption(
+            name, False, "provider_not_configured", "Identifiants incomplets.", "Incomplete credentials."
+        )
+    async with connector:
+        try:
+            connector.require(capability)
+            connector.check_amount(amount, currency)
+        except (Unsupported, InvalidRequest) as refusal:
+            return RouteOption(name, False, refusal.code, refusal.message_fr, refusal.message_en)
+    return RouteOption(name, True)
+
+
+async def route_payment(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    phone: PhoneInfo,
+    amount: int,
+    currency: str,
+    capability: Capability,
+    settings: Settings,
+    connectors: ConnectorRegistry = registry,
+) -> tuple[str | None, list[RouteOption]]:
+    """The provider for a payment to or from ``phone``: the first candidate the organisation has configured and
+    whose currencies, amount limits and operations fit; every candidate is returned with its verdict."""
+    usable = await usable_providers(session, organization_id, settings, connectors)
+    options = [
+        await _option(
+            session,
+            name,
+            usable=usable,
+            organization_id=organization_id,
+            capability=capability,
+            amount=amount,
+            currency=currency,
+            settings=settings,
+        )
+        for name in _ordered_candidates(phone, settings, connectors)
+    ]
+    chosen = next((option.provider for option in options if option.eligible), None)
+    return chosen, options
+
+
+_REFUSED_FIELD = {"invalid_currency": "currency", "invalid_amount": "amount", "unsupported_operation": "provider"}
+
+
+def no_provider_for(phone: PhoneInfo, options: list[RouteOption]) -> ValidationFailed:
+    """Name what to change: the amount or currency when every configured provider refuses it, else the number."""
+    refusals = [o for o in options if o.reason != "provider_not_configured"]
+    reasons = {o.reason for o in refusals}
+    if len(reasons) == 1 and (reason := reasons.pop()) in _REFUSED_FIELD and refusals[0].message_fr:
+        refusal = field_error(
+            _REFUSED_FIELD[reason], reason, refusals[0].message_fr, refusals[0].message_en or refusals[0].message_fr
+        )
+    else:
+        refusal = field_error(
+            "phone",
+            "no_provider_for_phone",
+            "Aucun fournisseur configuré ne dessert ce numéro pour ce montant et cette devise ; "
+            "indiquez « provider » ou configurez un connecteur.",
+            "No configured provider serves this number for this amount and currency; "
+            "set 'provider' or configure a connector.",
+        )
+    refusal.extra = {"candidates": [{"provider": o.provider, "reason": o.reason} for o in options]}
+    return refusal
+
+
 async def choose_provider(
     session: AsyncSession,
     *,
     organization_id: uuid.UUID,
     phone: PhoneInfo,
     requested: str | None,
+    amount: int,
+    currency: str,
+    capability: Capability,
     settings: Settings,
     connectors: ConnectorRegistry = registry,
 ) -> str:
-    """The provider for this payment: the requested one (known and usable), else the automatic choice."""
-    usable = await usable_providers(session, organization_id, settings, connectors)
+    """The provider for this payment: the requested one (known and usable), else the automatic route."""
     if requested is not None:
         connectors.get(requested)  # unknown: 422 naming "provider"
-        if requested not in usable:
+        if requested not in await usable_providers(session, organization_id, settings, connectors):
             raise _not_usable(requested)
         return requested
-    for name in candidates_for(phone):
-        if name in usable:
-            return name
-    by_country = sorted(
-        name for name in usable if phone.region in connectors.get(name).countries and name != settings.default_provider
+    chosen, options = await route_payment(
+        session,
+        organization_id=organization_id,
+        phone=phone,
+        amount=amount,
+        currency=currency,
+        capability=capability,
+        settings=settings,
+        connectors=connectors,
     )
-    if by_country:
-        return by_country[0]
-    if settings.default_provider in usable:
-        return settings.default_provider
-    raise field_error(
-        "phone",
-        "no_provider_for_phone",
-        "Aucun fournisseur configuré ne dessert ce numéro ; indiquez « provider » ou configurez un connecteur.",
-        "No configured provider serves this number; set 'provider' or configure a connector.",
-    )
+    if chosen is None:
+        raise no_provider_for(phone, options)
+    return chosen
 
 
 def callback_url(settings: Settings, provider: str, organization_id: uuid.UUID) -> str:

@@ -11,15 +11,20 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Response, status
 from sqlalchemy import Select, select
 
+from cauri.connectors.base import Capability
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
+from cauri.core.i18n import pick
 from cauri.core.jobs import enqueue
+from cauri.core.money import currency_exponent
 from cauri.core.pagination import Page, PageParams, page_params, paginate
+from cauri.core.phone import parse_phone
 from cauri.core.principal import Principal
 from cauri.core.routing import SessionDep, api_router
 from cauri.identity.audit import record_audit
+from cauri.identity.models import Organization
 from cauri.identity.permissions import Perm, require, require_org
-from cauri.payments import callbacks, reconciliation, service, submission, webhooks
+from cauri.payments import callbacks, providers, reconciliation, service, submission, webhooks
 from cauri.payments.errors import PaymentNotFound
 from cauri.payments.models import Payment, PaymentTransition, ReconciliationRun, WebhookDelivery
 from cauri.payments.schemas import (
@@ -29,9 +34,11 @@ from cauri.payments.schemas import (
     PayoutCreate,
     PayoutDetail,
     PayoutRead,
+    ProviderRoute,
     ReconciliationItemRead,
     ReconciliationReport,
     ReconciliationRequest,
+    RouteOptionRead,
     WebhookAttemptRead,
     WebhookDeliveryDetail,
     WebhookDeliveryRead,
@@ -246,6 +253,51 @@ async def _callback(provider: str, request: Request, session: SessionDep, org: u
 
 
 OrgParam = Annotated[uuid.UUID | None, Query(description="The organisation whose credentials verify the callback")]
+
+
+@router.get("/providers/route", tags=["providers"], summary="Which provider serves a number, for an amount")
+async def route_provider(
+    *,
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    phone: Annotated[str, Query(min_length=3, max_length=40, description="The number, as people write it")],
+    amount: Annotated[int, Query(gt=0, description="Minor units")],
+    currency: Annotated[str, Query(min_length=3, max_length=3)],
+    kind: Annotated[PaymentKind, Query(description="collection or payout")] = PaymentKind.PAYOUT,
+) -> ProviderRoute:
+    organization_id = require_org(principal)
+    settings: Settings = request.app.state.settings
+    organization = await session.get(Organization, organization_id)
+    region = (organization.default_region if organization else None) or settings.default_region
+    number = parse_phone(phone, region, field="phone")
+    currency_exponent(currency)  # unknown currency: 422 naming "currency"
+    chosen, options = await providers.route_payment(
+        session,
+        organization_id=organization_id,
+        phone=number,
+        amount=amount,
+        currency=currency,
+        capability=Capability.COLLECT if kind is PaymentKind.COLLECTION else Capability.PAYOUT,
+        settings=settings,
+    )
+    if chosen is None:
+        raise providers.no_provider_for(number, options)
+    return ProviderRoute(
+        phone=number.e164,
+        country=number.region,
+        operator=providers.operator_of(number.carrier),
+        provider=chosen,
+        options=[
+            RouteOptionRead(
+                provider=o.provider,
+                eligible=o.eligible,
+                reason=o.reason,
+                message=pick(o.message_fr, o.message_en) if o.message_fr and o.message_en else None,
+            )
+            for o in options
+        ],
+    )
 
 
 @public_router.post("/webhooks/{provider}", summary="Provider callbacks (signature verified over the raw body)")

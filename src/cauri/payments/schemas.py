@@ -261,3 +261,20 @@ class ReconciliationReport(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     items: list[ReconciliationItemRead]
+
+
+class RouteOptionRead(BaseModel):
+    provider: str
+    eligible: bool
+    reason: str | None = None
+    message: str | None = None
+
+
+class ProviderRoute(BaseModel):
+    """Which provider would carry a payment to or from this number, and why the others would not."""
+
+    phone: str
+    country: str
+    operator: str
+    provider: str | None
+    options: list[RouteOptionRead]

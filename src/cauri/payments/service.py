@@ -143,7 +143,14 @@ async def create_payment(
         raise PaymentNotFound()
     phone = parse_phone(body.phone, organization.default_region or settings.default_region, field="phone")
     provider = await providers.choose_provider(
-        session, organization_id=organization_id, phone=phone, requested=body.provider, settings=settings
+        session,
+        organization_id=organization_id,
+        phone=phone,
+        requested=body.provider,
+        amount=amount,
+        currency=body.currency,
+        capability=Capability.COLLECT if kind is PaymentKind.COLLECTION else Capability.PAYOUT,
+        settings=settings,
     )
     await _check_provider_accepts(
         session,
