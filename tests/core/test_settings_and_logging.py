@@ -50,12 +50,16 @@ def test_logs_mask_secrets_and_phone_numbers(capsys: pytest.CaptureFixture[str])
         headers={"Authorization": "Bearer eyJabc.def.ghi", "Accept": "application/json"},
         payer_phone="+237690001234",
         note="called +237 690 00 12 34 with Bearer abc.def",
+        job_id="aa123456789120ff-0000",
+        ref="payment 1e2a3b4c-1234567890-ff done",
     )
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     flat = json.dumps(line)
     for secret in ("hunter2", "cauri_live_abc", "eyJabc", "690001234", "690 00 12 34", "abc.def"):
         assert secret not in flat
     assert line["headers"]["Accept"] == "application/json"
+    assert line["job_id"] == "aa123456789120ff-0000"
+    assert line["ref"] == "payment 1e2a3b4c-1234567890-ff done"
     assert line["payer_phone"].endswith("234")
 
 

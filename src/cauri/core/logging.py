@@ -16,7 +16,9 @@ SENSITIVE_KEYS = re.compile(
 )
 PHONE_KEYS = re.compile(r"phone|msisdn|payer|payee|receiver|party_?id", re.IGNORECASE)
 # Masks phone-like digit runs and bearer tokens that slipped into free text.
-_PHONE_IN_TEXT = re.compile(r"\+?\d[\d ]{7,}\d")
+# A phone-like run stands alone: digits inside an identifier (UUID, hex id) are not a phone number.
+_PHONE_IN_TEXT = re.compile(r"(?<![\w-])\+?\d[\d ]{7,}\d(?![\w-])")
+IDENTIFIER_KEY = re.compile(r"(^|_)(id|ids|uuid)$", re.IGNORECASE)
 _BEARER_IN_TEXT = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
@@ -25,11 +27,14 @@ def mask_value(key: str, value: Any) -> Any:
         return {k: mask_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(key, v) for v in value]
-    if value is None or isinstance(value, bool | int | float):
-        return value if not SENSITIVE_KEYS.search(key) else "***"
-    if SENSITIVE_KEYS.search(key):
+    if SENSITIVE_KEYS.search(key) and value is not None and not isinstance(value, bool):
         return "***"
-    text = str(value)
+    if value is None or isinstance(value, bool | int | float) or IDENTIFIER_KEY.search(key):
+        return value
+    return _mask_text(key, str(value))
+
+
+def _mask_text(key: str, text: str) -> str:
     if PHONE_KEYS.search(key):
         digits = re.sub(r"\D", "", text)
         return ("*" * max(len(digits) - 3, 0)) + digits[-3:] if digits else text
