@@ -26,7 +26,6 @@ def test_production_accepts_real_secrets() -> None:
         env=Environment.PRODUCTION,
         secret_key="s" * 40,
         encryption_keys=Encryptor.generate_key(),
-        webhook_signing_secret="w" * 40,
     )
     assert settings.env is Environment.PRODUCTION
 
@@ -37,7 +36,6 @@ def test_production_refuses_a_short_secret_key() -> None:
             env=Environment.PRODUCTION,
             secret_key="short",
             encryption_keys=Encryptor.generate_key(),
-            webhook_signing_secret="w" * 40,
         )
 
 

@@ -17,7 +17,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # Development defaults. In production the service refuses to start while any of these is still in use.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"  # noqa: S105
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktY2hhbmdlLW0="  # urlsafe base64 of 32 bytes
-DEV_WEBHOOK_SECRET = "dev-only-webhook-secret"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -89,7 +88,6 @@ class Settings(BaseSettings):
 
     # Payments
     default_provider: str = "sandbox"
-    webhook_signing_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     # The built-in sandbox provider. Its credentials serve organisations that stored none, outside production only.
     # Unset: the sandbox simulator runs inside this process at <public_base_url>/sandbox (the embedded default);
     # set it to use a separate `cauri simulate sandbox --port 8090`.
@@ -139,7 +137,6 @@ class Settings(BaseSettings):
         defaults = {
             "CAURI_SECRET_KEY": (self.secret_key, DEV_SECRET_KEY),
             "CAURI_ENCRYPTION_KEYS": (self.encryption_keys, DEV_ENCRYPTION_KEY),
-            "CAURI_WEBHOOK_SIGNING_SECRET": (self.webhook_signing_secret, DEV_WEBHOOK_SECRET),
         }
         weak = [name for name, (value, default) in defaults.items() if value.get_secret_value() in ("", default)]
         if len(self.secret_key.get_secret_value()) < 32 and "CAURI_SECRET_KEY" not in weak:
