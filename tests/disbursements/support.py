@@ -71,6 +71,17 @@ def bulk_settings(sandbox_url: str, port: int, **overrides: Any) -> dict[str, An
     return values
 
 
+def standard_file(phones_and_amounts: list[tuple[str, int]], prefix: str | None = None) -> bytes:
+    """A standard-format file (caller-chosen transfer ids) paying each (phone, amount)."""
+    tag = prefix or uuid.uuid4().hex[:8]
+    rows = ["transferId,amount,currency,partyIdType,partyIdentifier"]
+    rows += [
+        f"{tag}-{index:04d},{amount},{CURRENCY},MSISDN,{phone}"
+        for index, (phone, amount) in enumerate(phones_and_amounts)
+    ]
+    return ("\r\n".join(rows) + "\r\n").encode()
+
+
 @dataclass(frozen=True)
 class Team:
     owner: Actor

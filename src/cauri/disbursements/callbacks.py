@@ -2,10 +2,13 @@
 
 Each notification is a ``bulk_callbacks`` row written **in the transaction that moved the batch** (no event
 without its change), unique per (batch, event key) so a replayed settlement never announces twice, and sent by
-the ``disbursements.deliver_callback`` job outside any transaction. The signature is the payments module's
-(:mod:`cauri.payments.signing`): ``Cauri-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` with
-the batch's own secret, returned once when the batch was created. Receivers verify it exactly as
-docs/payments.md shows, and deduplicate on ``Cauri-Event-Id``.
+the ``disbursements.deliver_callback`` job outside any transaction. A batch's notifications arrive in order
+(25 %, 50 %, 75 %, the end): each is sent once the one before it was delivered or given up.
+
+The signature is the payments module's (:mod:`cauri.payments.signing`):
+``Cauri-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` with the batch's own secret, returned
+once when the batch was created. Receivers verify it exactly as docs/payments.md shows, and deduplicate on
+``Cauri-Event-Id``.
 """
 
 from __future__ import annotations
@@ -103,8 +106,19 @@ async def _add(session: AsyncSession, batch: BulkBatch, key: str, event_type: st
         .on_conflict_do_nothing(index_elements=["batch_id", "event_key"])
         .returning(BulkCallback.id)
     )
-    if inserted.scalar_one_or_none() is not None:
+    if inserted.scalar_one_or_none() is not None and await _first_pending(session, batch.id) == callback_id:
         await enqueue(session, DELIVER_JOB, {"callback_id": str(callback_id)})
+
+
+async def _first_pending(session: AsyncSession, batch_id: uuid.UUID) -> uuid.UUID | None:
+    """The batch's oldest undelivered callback: the only one that may be sent now."""
+    found = await session.execute(
+        select(BulkCallback.id)
+        .where(BulkCallback.batch_id == batch_id, BulkCallback.state == "pending")
+        .order_by(BulkCallback.created_at, BulkCallback.id)
+        .limit(1)
+    )
+    return found.scalar_one_or_none()
 
 
 async def enqueue_progress_callbacks(session: AsyncSession, batch: BulkBatch, settings: Settings) -> None:
@@ -171,6 +185,8 @@ async def _lease(
             return None
         if callback.next_attempt_at is not None and callback.next_attempt_at > now:
             return None
+        if await _first_pending(session, callback.batch_id) != callback.id:
+            return None  # an earlier one is still on its way; it rings for this one when done
         batch = await session.get(BulkBatch, callback.batch_id)
         if batch is None or not batch.callback_url or not batch.callback_secret_encrypted:
             callback.state = "failed"
@@ -226,14 +242,18 @@ async def deliver(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
             callback.state = "delivered"
             callback.delivered_at = now
             callback.next_attempt_at = None
-            return
-        following = now + retry_delay(callback.attempts)
-        if following > callback.give_up_at:
+        else:
+            following = now + retry_delay(callback.attempts)
+            if following <= callback.give_up_at:
+                callback.next_attempt_at = following
+                await enqueue(session, DELIVER_JOB, {"callback_id": str(callback_id)}, run_after=following)
+                return
             callback.state = "failed"
             callback.next_attempt_at = None
-            return
-        callback.next_attempt_at = following
-        await enqueue(session, DELIVER_JOB, {"callback_id": str(callback_id)}, run_after=following)
+        await session.flush()
+        following_id = await _first_pending(session, callback.batch_id)
+        if following_id is not None:
+            await enqueue(session, DELIVER_JOB, {"callback_id": str(following_id)})
 
 
 async def overdue(session: AsyncSession, *, now: datetime, limit: int = 200) -> list[uuid.UUID]:

@@ -10,14 +10,17 @@ import asyncio
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from cauri.core.config import Settings
+from cauri.core.errors import field_error
 from cauri.core.i18n import Language, current_language, pick
 from cauri.core.pagination import Page, PageParams, page_params
 from cauri.core.principal import Principal
@@ -65,40 +68,94 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+_UPLOAD_FORM: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The payment list: CSV (any separator, UTF-8 or Windows-1252) or .xlsx",
+                        },
+                        "callback_url": {
+                            "type": "string",
+                            "maxLength": 2000,
+                            "description": "Signed notification at the end (the secret is in the answer, once)",
+                        },
+                        "callback_progress": {"type": "boolean", "description": "Also notify at 25, 50 and 75 %"},
+                        "provider": {"type": "string", "maxLength": 40, "description": "Default: the platform's"},
+                        "check_payees": {
+                            "type": "boolean",
+                            "description": "Look every payee up at the provider before approval",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+_TRUE = frozenset({"1", "true", "on", "yes", "oui"})
+
+
+def _text_field(form: FormData, name: str, limit: int) -> str | None:
+    value = form.get(name)
+    if value is None or isinstance(value, StarletteUpload):
+        return None
+    text = value.strip()
+    if len(text) > limit:
+        raise field_error(
+            name,
+            "too_long",
+            f"« {name} » dépasse {limit} caractères.",
+            f"'{name}' is longer than {limit} characters.",
+        )
+    return text or None
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=BulkBatchCreated,
     summary="Upload a payment list (CSV or XLSX): validated, stored as a DRAFT batch with its report",
+    openapi_extra=_UPLOAD_FORM,
 )
 async def create_bulk_transfer(
-    *,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    principal: Creator,
-    file: Annotated[UploadFile, File(description="The payment list: CSV (UTF-8 or Windows-1252) or .xlsx")],
-    callback_url: Annotated[str | None, Form(max_length=2000, description="Signed notification at the end")] = None,
-    provider: Annotated[str | None, Form(max_length=40, description="Default: CAURI_DEFAULT_PROVIDER")] = None,
-    callback_progress: Annotated[bool, Form(description="Also notify at 25, 50 and 75 %")] = False,
-    check_payees: Annotated[bool, Form(description="Look every payee up at the provider before approval")] = False,
+    request: Request, response: Response, session: SessionDep, principal: Creator
 ) -> BulkBatchCreated:
-    batch, secret = await create_batch(
-        session,
-        upload=file.file,
-        options=UploadOptions(
-            file_name=file.filename or "upload",
-            provider=provider or None,
-            callback_url=callback_url,
-            callback_progress=callback_progress,
-            check_payees=check_payees,
-        ),
-        principal=principal,
-        organization_id=require_org(principal),
-        settings=_settings(request),
-        sessionmaker=request.app.state.sessionmaker,
-        ip=_ip(request),
-    )
+    """multipart/form-data: ``file``, optional ``callback_url``, ``callback_progress``, ``provider``,
+    ``check_payees``. The form is read here rather than declared, so that the idempotency guard may read the raw
+    body first (a retried upload with the same ``Idempotency-Key`` gets the first answer); the file is spooled
+    to disk beyond 1 MiB and validated as it is read."""
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload):
+            raise field_error(
+                "file",
+                "missing_file",
+                "Joignez le fichier de paiements (champ « file »).",
+                "Attach the payment file (field 'file').",
+            )
+        batch, secret = await create_batch(
+            session,
+            upload=upload.file,
+            options=UploadOptions(
+                file_name=upload.filename or "upload",
+                provider=_text_field(form, "provider", 40),
+                callback_url=_text_field(form, "callback_url", 2000),
+                callback_progress=(_text_field(form, "callback_progress", 10) or "").lower() in _TRUE,
+                check_payees=(_text_field(form, "check_payees", 10) or "").lower() in _TRUE,
+            ),
+            principal=principal,
+            organization_id=require_org(principal),
+            settings=_settings(request),
+            sessionmaker=request.app.state.sessionmaker,
+            ip=_ip(request),
+        )
     response.headers["Location"] = f"/api/v1/bulk-transfers/{batch.id}"
     return batch_created(batch, secret)
 
@@ -174,12 +231,13 @@ async def stream_bulk_transfer(
         while True:
             async with sessionmaker() as reader:
                 batch = await reader.get(BulkBatch, batch_id)
+                progress = progress_of(batch) if batch is not None else None
                 await reader.rollback()
-            if batch is None:
+            if progress is None:
                 return
             sequence += 1
-            yield ServerSentEvent(data=progress_of(batch).model_dump_json(), event="progress", id=str(sequence))
-            if batch.state in FINAL_BATCH_STATES:
+            yield ServerSentEvent(data=progress.model_dump_json(), event="progress", id=str(sequence))
+            if progress.state in FINAL_BATCH_STATES:
                 return
             await asyncio.sleep(interval)
 
@@ -190,31 +248,29 @@ def _language(language: Language | None) -> Language:
     return language or current_language.get()
 
 
-async def _xlsx_response(header: list[str], rows: AsyncIterator[list[Cell]], filename: str) -> StreamingResponse:
-    """The sheet is filled page by page in a worker thread (openpyxl is synchronous), spooled, then streamed."""
-    sheet = XlsxSheet(header)
-    page: list[list[Cell]] = []
-
-    def append(rows_: list[list[Cell]]) -> None:
-        for row in rows_:
-            sheet.append(row)
-
-    async for row in rows:
-        page.append(row)
-        if len(page) >= 5000:
-            await asyncio.to_thread(append, page)
-            page = []
-    await asyncio.to_thread(append, page)
-    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - closed by the response below
-    await asyncio.to_thread(sheet.save, spool)
-    spool.seek(0)
+def _xlsx_response(header: list[str], rows: AsyncIterator[list[Cell]], filename: str) -> StreamingResponse:
+    """The sheet is built once the route has answered (the request's transaction is over: SQLite has one writer
+    lock), page by page in a worker thread (openpyxl is synchronous), spooled, then streamed."""
 
     async def body() -> AsyncIterator[bytes]:
-        try:
+        sheet = XlsxSheet(header)
+        page: list[list[Cell]] = []
+
+        def append(rows_: list[list[Cell]]) -> None:
+            for row in rows_:
+                sheet.append(row)
+
+        async for row in rows:
+            page.append(row)
+            if len(page) >= 5000:
+                await asyncio.to_thread(append, page)
+                page = []
+        await asyncio.to_thread(append, page)
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+            await asyncio.to_thread(sheet.save, spool)
+            spool.seek(0)
             while block := await asyncio.to_thread(spool.read, 1 << 16):
                 yield block
-        finally:
-            spool.close()
 
     return StreamingResponse(
         body(), media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -239,7 +295,7 @@ async def export_bulk_transfer_results(
     rows = result_rows(request.app.state.sessionmaker, batch, LineFilter(state=state), lang)
     stem = pick("resultats", "results", lang) + f"-{batch.id}"
     if format == "xlsx":
-        return await _xlsx_response(header, rows, f"{stem}.xlsx")
+        return _xlsx_response(header, rows, f"{stem}.xlsx")
     return StreamingResponse(
         aiter_csv(header, rows, delimiter=delimiter),
         media_type="text/csv; charset=utf-8",
@@ -269,7 +325,7 @@ async def export_bulk_transfer_issues(
 
     stem = pick("anomalies", "issues", lang) + f"-{batch.id}"
     if format == "xlsx":
-        return await _xlsx_response(header, all_rows(), f"{stem}.xlsx")
+        return _xlsx_response(header, all_rows(), f"{stem}.xlsx")
     return StreamingResponse(
         aiter_csv(header, all_rows(), delimiter=delimiter),
         media_type="text/csv; charset=utf-8",
