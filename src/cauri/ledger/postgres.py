@@ -1,4 +1,4 @@
-"""The PostgreSQL fast path: one function call (migration 0004) per :func:`create_transfers`.
+"""The PostgreSQL fast path: one function call (migration 0004) per :func:`create_transfers`, post or void.
 
 ``ledger_create_transfer`` handles a single transfer with straight-line statements; ``ledger_create_transfers``
 a list.
@@ -29,6 +29,31 @@ CREATE_TRANSFERS = text(
     "SELECT error, error_index, differs, ids, seqs, organization_ids, currencies, statuses, created_ats, expires_ats "
     "FROM ledger_create_transfers(:ids, :debits, :credits, :amounts, :codes, :pending, :timeouts, :linked, :metadata)"
 )
+
+RESOLVE_PENDING = text("SELECT * FROM ledger_resolve_pending(:id, :pending_id, :amount, :post, :metadata)")
+
+
+async def resolve_pending_sql(
+    session: AsyncSession,
+    *,
+    transfer_id: uuid.UUID,
+    pending_id: uuid.UUID,
+    amount: int | None,
+    post: bool,
+    metadata: str,
+) -> Transfer:
+    """Post or void in one round trip (``ledger_resolve_pending``)."""
+    from cauri.ledger.transfers import transfer_from_row
+
+    row = (
+        await session.execute(
+            RESOLVE_PENDING,
+            {"id": transfer_id, "pending_id": pending_id, "amount": amount, "post": post, "metadata": metadata},
+        )
+    ).one()
+    if row.error is not None:
+        raise transfer_error(row.error, transfer_id=transfer_id, differs=list(row.differs) if row.differs else None)
+    return transfer_from_row(row)
 
 
 async def create_transfers_sql(

@@ -400,10 +400,30 @@ async def _resolve_pending(
     post: bool,
     metadata: dict[str, Any] | None,
 ) -> Transfer:
-    kind = POST_PENDING if post else VOID_PENDING
     if amount is not None:
         validate_amount(amount, transfer_id=transfer_id)
     encoded = canonical_metadata(metadata or {}, 0, transfer_id)
+    if uses_sql_functions(session):
+        from cauri.ledger.postgres import resolve_pending_sql
+
+        return await resolve_pending_sql(
+            session, transfer_id=transfer_id, pending_id=pending_id, amount=amount, post=post, metadata=encoded
+        )
+    return await _resolve_pending_python(
+        session, transfer_id=transfer_id, pending_id=pending_id, amount=amount, post=post, encoded=encoded
+    )
+
+
+async def _resolve_pending_python(
+    session: AsyncSession,
+    *,
+    transfer_id: uuid.UUID,
+    pending_id: uuid.UUID,
+    amount: int | None,
+    post: bool,
+    encoded: str,
+) -> Transfer:
+    kind = POST_PENDING if post else VOID_PENDING
 
     def replay_or_conflict(existing: Transfer, pending: Transfer | None) -> Transfer:
         wanted_amount = amount if amount is not None else (pending.amount if pending else existing.amount)
