@@ -35,6 +35,7 @@ BUILTIN_PROVIDERS: tuple[str, ...] = (
     "cauri.connectors.mobile_money.freemopay",
     "cauri.connectors.mobile_money.mojaloop",
     "cauri.connectors.mobile_money.mtn_momo",
+    "cauri.connectors.mobile_money.orange_money",
     "cauri.connectors.mobile_money.wave",
 )
 
