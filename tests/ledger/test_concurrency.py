@@ -180,14 +180,19 @@ async def test_racing_posts_voids_and_expiry_resolve_each_hold_once(parallel: Ca
     outcomes = await asyncio.gather(*tasks)
     allowed = {"ok", "pending_transfer_already_posted", "pending_transfer_already_voided", "pending_transfer_expired"}
     assert set(outcomes) <= allowed, Counter(outcomes)
+    racing = [outcomes[3 * n : 3 * n + 3] for n in range(len(holds))]
 
     async def check(session: AsyncSession) -> None:
         ends: Counter[str] = Counter()
         posted_total = 0
-        for hold in holds:
+        for hold, (partial_post, full_post, void) in zip(holds, racing, strict=True):
             stored = await ledger.get_transfer(session, hold.id)
             assert stored is not None
             ends[stored.status] += 1
+            # Exactly one racer won, and what it did is what the hold became (or the sweeper ended it first).
+            attempts = [("posted", partial_post), ("posted", full_post), ("voided", void)]
+            won = [end for end, outcome in attempts if outcome == "ok"]
+            assert won == ([] if stored.status == "expired" else [stored.status]), (stored.status, won)
             resolutions = (
                 (await session.execute(select(LedgerTransfer).where(LedgerTransfer.pending_id == hold.id)))
                 .scalars()
@@ -206,5 +211,33 @@ async def test_racing_posts_voids_and_expiry_resolve_each_hold_once(parallel: Ca
         ]
         assert (debits_pending, credits_pending) == (0, 0)
         assert debits_posted == credits_posted
+
+    await in_one(parallel, check)
+
+
+async def test_the_same_transfer_racing_itself_is_written_once(parallel: Callable[..., Awaitable[str]]) -> None:
+    """Retries of one payment settling at once (a callback and the poller): one transfer, every caller succeeds."""
+
+    async def setup(session: AsyncSession) -> tuple[uuid.UUID, uuid.UUID]:
+        org = await create_org(session)
+        source = await ledger.create_account(session, organization_id=org, currency="XOF", code="source")
+        wallet = await ledger.operating_account(session, org, "XOF")
+        return source.id, wallet.id
+
+    source, wallet = await in_one(parallel, setup)  # type: ignore[misc]
+    single = spec(source, wallet, 500)
+    pair = [spec(source, wallet, 7, linked=True), spec(source, wallet, 3)]
+    outcomes = await asyncio.gather(
+        *(parallel(lambda session: ledger.create_transfers(session, [single])) for _ in range(20)),
+        *(parallel(lambda session: ledger.create_transfers(session, pair)) for _ in range(20)),
+    )
+    assert Counter(outcomes) == {"ok": 40}
+
+    async def check(session: AsyncSession) -> None:
+        assert (await ledger.balance(session, wallet)).posted == 510
+        written = await session.execute(
+            select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.credit_account_id == wallet)
+        )
+        assert written.scalar_one() == 3
 
     await in_one(parallel, check)
