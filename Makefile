@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev migrate demo serve lint format typecheck bench bench-ledger clean
+.PHONY: run test test-console install install-dev migrate demo serve lint format typecheck bench bench-ledger clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: install
 ## make test: install the dev dependencies and run the whole suite
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make test-console: the console's HTTP tests and its browser tests (Debian chromium: apt-get install -y chromium)
+test-console: install-dev
+	$(BIN)/python -m pytest tests/web tests/e2e $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench migrations

@@ -5,11 +5,16 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cauri.core.db import unit_of_work
+from cauri.ledger import service as ledger
 
 BROWSER_HEADERS = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "fr-FR,fr;q=0.9"}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -71,3 +76,49 @@ async def logged_in(browser: httpx.AsyncClient, identifier: str, password: str) 
     page = await browser.get(answer.headers["location"])
     assert page.status_code == 200, page.text
     return page
+
+
+async def upload_file(
+    browser: httpx.AsyncClient, filename: str, content: bytes, *, provider: str | None = None
+) -> httpx.Response:
+    """The upload form, filled and sent as the browser sends it (multipart, with the page's token)."""
+    form = await browser.get("/console/batches/new")
+    assert form.status_code == 200, text_of(form)
+    data = {"csrf_token": csrf_of(form)}
+    if provider is not None:
+        data["provider"] = provider
+    return await browser.post(
+        "/console/batches",
+        data=data,
+        files={"file": (filename, content, "text/csv")},
+        headers={"Origin": "http://testserver"},
+    )
+
+
+def batch_id_of(answer: httpx.Response) -> str:
+    """The batch a 303 after an upload or an action points to."""
+    assert answer.status_code == 303, text_of(answer)
+    match = re.match(r"^/console/batches/([0-9a-f-]{36})", answer.headers["location"])
+    assert match, answer.headers["location"]
+    return match.group(1)
+
+
+async def fund(
+    sessionmaker: async_sessionmaker[AsyncSession], organization_id: uuid.UUID, amount: int, currency: str = "XOF"
+) -> None:
+    """A bank deposit into the organisation's operating account, through the ledger's service."""
+    async with unit_of_work(sessionmaker) as session:
+        wallet = await ledger.operating_account(session, organization_id, currency)
+        bank = await ledger.bank_deposits_account(session, organization_id, currency)
+        await ledger.create_transfers(
+            session,
+            [
+                ledger.TransferSpec(
+                    id=uuid.uuid4(),
+                    debit_account_id=bank.id,
+                    credit_account_id=wallet.id,
+                    amount=amount,
+                    code="deposit",
+                )
+            ],
+        )

@@ -11,11 +11,18 @@ import jwt
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.core.db import unit_of_work
 from cauri.core.security import encode_jwt
-from cauri.ledger import service as ledger
 from tests.support.identity import add_member, create_org_with_user, register, unique_email
-from tests.web.support import csrf_of, get_with_session, log_in, logged_in, new_browser, submit, text_of
+from tests.web.support import (
+    csrf_of,
+    fund,
+    get_with_session,
+    log_in,
+    logged_in,
+    new_browser,
+    submit,
+    text_of,
+)
 
 
 def real_session_of(token: str) -> str:
@@ -31,24 +38,6 @@ def set_cookie_headers(response: httpx.Response, name: str) -> list[SimpleCookie
         if name in cookie:
             found.append(cookie)
     return found
-
-
-async def fund(sessionmaker: async_sessionmaker[AsyncSession], organization_id: uuid.UUID, amount: int) -> None:
-    async with unit_of_work(sessionmaker) as session:
-        wallet = await ledger.operating_account(session, organization_id, "XOF")
-        bank = await ledger.bank_deposits_account(session, organization_id, "XOF")
-        await ledger.create_transfers(
-            session,
-            [
-                ledger.TransferSpec(
-                    id=uuid.uuid4(),
-                    debit_account_id=bank.id,
-                    credit_account_id=wallet.id,
-                    amount=amount,
-                    code="deposit",
-                )
-            ],
-        )
 
 
 async def test_pages_need_a_login_browsers_are_sent_to_the_login_page(
@@ -112,6 +101,8 @@ async def test_login_sets_a_protected_cookie_and_shows_the_dashboard(
     assert dashboard.headers["cache-control"] == "no-store"
     assert "script-src 'self'" in dashboard.headers["content-security-policy"]
     assert dashboard.headers["x-frame-options"] == "DENY"
+    assert dashboard.headers["content-encoding"] == "gzip"  # httpx asked for it, and decoded it
+    assert int(dashboard.headers["content-length"]) < len(dashboard.content)
 
 
 async def test_the_cookie_is_secure_over_https(app: FastAPI, client: httpx.AsyncClient) -> None:

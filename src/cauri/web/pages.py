@@ -23,9 +23,11 @@ from cauri.identity.schemas import PASSWORD_MAX, normalise_email
 from cauri.identity.throttle import login_throttle
 from cauri.identity.tokens import read_access_token
 from cauri.ledger import service as ledger
+from cauri.web import batches
 from cauri.web.auth import (
     Console,
     OptionalConsole,
+    forget_session,
     issue_session_token,
     remember_session,
     renew_csrf_secret,
@@ -152,7 +154,7 @@ async def login_submit(request: Request, _csrf: CsrfChecked) -> Response:
 @router.post("/logout")
 async def logout(request: Request, console: Console, session: SessionDep, _csrf: CsrfChecked) -> Response:
     await identity.log_out(session, console.principal, ip=client_ip(request))
-    request.state.console_cookie = ""
+    forget_session(request)
     renew_csrf_secret(request)
     return RedirectResponse("/console/login?reason=logged_out", status_code=303)
 
@@ -202,11 +204,13 @@ async def dashboard(request: Request, console: Console, session: SessionDep) -> 
     if console.organization is not None and has_permission(principal, Perm.LEDGER_READ):
         accounts = await ledger.list_accounts(session, organization_id=console.organization.id)
         balances = [account.balance for account in accounts if account.code == ledger.OPERATING]
+    recent = await batches.recent_batches(session, console)
     return render(
         request,
         "dashboard.html",
         title=translate(language, "dashboard.title"),
         balances=balances,
+        recent=recent,
         can_create=has_permission(principal, Perm.BULK_CREATE),
     )
 
@@ -215,4 +219,5 @@ def install(app: FastAPI) -> None:
     app.include_router(root_router)
     app.include_router(public_router)
     app.include_router(router)
+    app.include_router(batches.router)
     app.mount(STATIC_PREFIX, ConsoleStaticFiles(directory=STATIC_DIR), name="console-static")

@@ -10,6 +10,7 @@ the API's ``application/problem+json`` instead.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import uuid
 from datetime import datetime
@@ -32,6 +33,7 @@ from cauri.core.errors import AppError, ValidationFailed, translate_validation_e
 from cauri.core.i18n import Language, pick
 from cauri.core.money import Money, format_money
 from cauri.core.routing import Handler, UnitOfWorkRoute
+from cauri.identity.permissions import permissions_of
 from cauri.web.auth import ConsoleSession, apply_session_cookies, csrf_token, forget_session
 from cauri.web.i18n import page_language, translate, translator
 
@@ -135,12 +137,28 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         "when": lambda moment: when(moment, language, region),
         "number": lambda value: number(value, language),
         "pick": lambda fr, en: pick(fr, en, language),
+        "perms": {perm.value for perm in permissions_of(console.principal)} if console else set(),
         "error": None,
         "notice": None,
     }
     values.update(context)
     html = environment().get_template(template).render(values)
     return HTMLResponse(html, status_code=status)
+
+
+COMPRESS_FROM_BYTES = 1024
+
+
+def compress(request: Request, response: Response) -> None:
+    """Gzip a rendered page for clients that accept it: a results page shrinks about eightfold on a slow line."""
+    if not isinstance(response, HTMLResponse) or len(response.body) < COMPRESS_FROM_BYTES:
+        return
+    response.headers["Vary"] = "Accept-Encoding"
+    if "gzip" not in request.headers.get("accept-encoding", ""):
+        return
+    response.body = gzip.compress(bytes(response.body), compresslevel=6)
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Content-Length"] = str(len(response.body))
 
 
 def wants_html(request: Request) -> bool:
@@ -193,6 +211,7 @@ class ConsoleRoute(UnitOfWorkRoute):
                     raise failed from exc
                 response = error_page(request, failed)
             apply_session_cookies(request, response)
+            compress(request, response)
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
             response.headers.setdefault("Cache-Control", "no-store")

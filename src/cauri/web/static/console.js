@@ -40,12 +40,12 @@
 
     function show(data) {
       var percent = Math.max(0, Math.min(100, Math.floor(Number(data.progress_percent) || 0)));
-      if (bar) { bar.style.width = percent + "%"; bar.parentNode.setAttribute("aria-valuenow", String(percent)); }
+      if (bar) { bar.value = percent; }
       if (percentText) { percentText.textContent = percent + " %"; }
       if (doneText) { doneText.textContent = String(data.completed); }
       if (failedText) { failedText.textContent = String(data.failed); }
       if (stateText && data.state) {
-        stateText.textContent = box.getAttribute("data-label-" + data.state) || data.state;
+        stateText.textContent = box.getAttribute("data-label-" + String(data.state).toLowerCase()) || data.state;
         stateText.className = "state state-" + data.state;
       }
       if (!finished && terminal.indexOf(data.state) >= 0) {
@@ -53,7 +53,9 @@
         if (source) { source.close(); }
         if (timer) { window.clearInterval(timer); }
         box.setAttribute("data-finished", data.state);
-        window.setTimeout(function () { window.location.reload(); }, 800);
+        // Show the final page (results, retry button); the "approved" notice of the URL is stale by now.
+        var query = window.location.search.replace(/([?&])done=[^&]*&?/, "$1").replace(/[?&]$/, "");
+        window.setTimeout(function () { window.location.replace(window.location.pathname + query); }, 800);
       }
     }
 
