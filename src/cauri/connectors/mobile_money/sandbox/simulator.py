@@ -183,6 +183,13 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+def _kind_of(request: Request) -> str:
+    """From the path relative to where the simulator is mounted (``/sandbox`` inside the API, ``/`` alone)."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    relative = path[len(root) :] if root and path.startswith(root) else path
+    return "payout" if relative.startswith("/v1/payouts") else "collection"
+
+
 class SandboxSimulator:
     """One sandbox merchant account. ``app`` is the ASGI app; the methods below are the test interface."""
 
@@ -458,7 +465,7 @@ class SandboxSimulator:
         await self._pause()
         if not self._authorized(request):
             return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
-        kind = "payout" if request.url.path.startswith("/v1/payouts") else "collection"
+        kind = _kind_of(request)
         payment = self.payments.get(request.path_params["id"])
         if payment is None or payment.kind != kind:
             return _error(404, "NOT_FOUND", "no such payment")
@@ -468,7 +475,7 @@ class SandboxSimulator:
         await self._pause()
         if not self._authorized(request):
             return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
-        kind = "payout" if request.url.path.startswith("/v1/payouts") else "collection"
+        kind = _kind_of(request)
         payment = self._find(kind, request.path_params["reference"])
         if payment is None:
             return _error(404, "NOT_FOUND", "no payment with this reference")
