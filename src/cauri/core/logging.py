@@ -68,3 +68,5 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # taskiq announces every doorbell at INFO; our runner logs each job once, with its outcome.
+    logging.getLogger("taskiq").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
