@@ -313,3 +313,15 @@ async def test_deposits_are_listed_for_their_organisation(
     assert [d["bank_reference"] for d in rest["items"]] == ["L-0"]
     by_admin = await client.get(f"{API}/deposits?organization_id={other.organization_id}", headers=admin.headers)
     assert [d["amount"] for d in by_admin.json()["items"]] == [5]
+
+
+async def test_exports_read_in_chunks_keep_the_running_balance(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    _, wallet, expected = await setup_statement(client, sessionmaker)
+    async with unit_of_work(sessionmaker) as session:
+        account = await ledger.get_account(session, wallet.id)
+    for chunk in (1, 2, 3, 1000):
+        lines = [line async for line in ledger.statement_lines(sessionmaker, account, chunk=chunk)]
+        assert [line.balance for line in lines] == list(reversed(expected)), chunk
+        assert [line.seq for line in lines] == sorted(line.seq for line in lines)

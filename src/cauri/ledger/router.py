@@ -189,10 +189,9 @@ def _csv_response(
 ) -> StreamingResponse:
     async def rows() -> AsyncIterator[str]:
         yield "\ufeff" + _csv_row(list(CSV_HEADER))  # BOM: spreadsheets then read the file as UTF-8
-        # The request's unit of work is over once the response starts: the export reads in its own session.
-        async with sessionmaker() as session:
-            async for line in statement_service.statement_lines(session, account, since=since, until=until):
-                yield _csv_row(_csv_line(line, account))
+        # The request's unit of work is over once the response starts: the export reads in sessions of its own.
+        async for line in statement_service.statement_lines(sessionmaker, account, since=since, until=until):
+            yield _csv_row(_csv_line(line, account))
 
     owner = f"-{account.owner_ref}" if account.owner_ref else ""
     name = f"releve-{account.code}{owner}-{account.currency}.csv".replace('"', "")

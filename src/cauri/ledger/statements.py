@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, func, literal, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.core.errors import field_error
 from cauri.ledger.accounts import get_account
@@ -222,25 +222,31 @@ async def statement(
 
 
 async def statement_lines(
-    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
     account: Account,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     chunk: int = 1000,
 ) -> AsyncIterator[StatementLine]:
-    """Every line of the period, oldest first, with running balance (for exports), read ``chunk`` at a time."""
+    """Every line of the period, oldest first, with running balance (for exports).
+
+    Each ``chunk`` of lines is read in a short transaction of its own, so a slow reader never holds the database
+    (on SQLite every transaction takes the write lock). Lines never change and an account's ``seq`` only grows, so
+    the running balance carried from chunk to chunk stays exact.
+    """
     after: int | None = None
     balance: int | None = None
     while True:
         query = _lines_query(
             account.id, before_seq=None, after_seq=after, since=since, until=until, newest_first=False, limit=chunk
         )
-        rows = list((await session.execute(query)).all())
-        if not rows:
+        async with sessionmaker() as session:
+            rows = list((await session.execute(query)).all())
+            if rows and balance is None:
+                balance = await _balance_after(session, account, rows[0].seq) - _effect(rows[0], account)
+        if not rows or balance is None:
             return
-        if balance is None:
-            balance = await _balance_after(session, account, rows[0].seq) - _effect(rows[0], account)
         for row in rows:
             balance += _effect(row, account)
             yield _line(row, account, balance)
