@@ -11,6 +11,7 @@ create call's answer works), and for providers that do not sign, asks the provid
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 
@@ -21,7 +22,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import CallbackAck, CallbackEvent, PaymentStatus
-from cauri.connectors.errors import AuthError, ConnectorError, InvalidSignature, Unsupported
+from cauri.connectors.errors import (
+    AuthError,
+    ConnectorError,
+    InvalidRequest,
+    InvalidSignature,
+    PaymentNotFound,
+    Unsupported,
+)
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
@@ -214,10 +222,19 @@ async def process(
         # Unsigned: the callback only rings the bell; the provider's own answer to a status query decides.
         connector = await open_connector(sessionmaker, settings, snapshot)
         async with connector:
+            if not can_query(connector, snapshot) and event.provider_reference:
+                # The create call's answer never came (a timeout): the callback is the first to name the provider's
+                # reference. Ask the provider about that reference; the connector checks the answer is ours.
+                snapshot = dataclasses.replace(snapshot, provider_reference=event.provider_reference)
             if not can_query(connector, snapshot):
                 await _finish(sessionmaker, event_id, "ignored", "unsigned and no status query possible")
                 return
-            outcome = Outcome.of_provider(await query_status(connector, snapshot), event_id=event.event_id)
+            try:
+                found = await query_status(connector, snapshot)
+            except (PaymentNotFound, InvalidRequest) as exc:
+                await _finish(sessionmaker, event_id, "ignored", f"status query refused it: {exc.code}")
+                return
+            outcome = Outcome.of_provider(found, event_id=event.event_id)
         confirmed_by = "status_query"
     async with unit_of_work(sessionmaker) as session:
         locked = await lock_payment(session, payment.id)

@@ -114,7 +114,9 @@ def collect_to_wire(request: CollectRequest, *, country: str) -> dict[str, Any]:
         "currency": {"iso": request.currency},
         "callback_url": request.callback_url,
         "merchant_reference": request.reference,
-        "custom_metadata": {"cauri_reference": request.reference, **dict(request.metadata)},
+        # Our reference last: the caller's metadata may carry a ``cauri_reference`` of its own (the payments flow
+        # puts the merchant's reference there), and events are matched to payments by ours.
+        "custom_metadata": {**dict(request.metadata), "cauri_reference": request.reference},
         "customer": {
             "firstname": names[0],
             "lastname": names[1] if len(names) > 1 else names[0],
