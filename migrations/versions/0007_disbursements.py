@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("line_number", sa.Integer(), nullable=False),
         sa.Column("organization_id", sa.Uuid(), nullable=False),
         sa.Column("transfer_id", sa.String(length=64), nullable=False),
+        sa.Column("chosen_id", sa.Boolean(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("party_id_type", sa.String(length=16), nullable=False),
@@ -120,6 +121,7 @@ def upgrade() -> None:
         sa.Column("provider_reference", sa.String(length=64), nullable=True),
         sa.Column("provider_payment_id", sa.String(length=128), nullable=True),
         sa.Column("provider_status", sa.String(length=64), nullable=True),
+        sa.Column("provider_group", sa.String(length=64), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("polls", sa.Integer(), nullable=False),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
@@ -132,18 +134,23 @@ def upgrade() -> None:
             ["batch_id"], ["bulk_batches.id"], name=op.f("fk_bulk_lines_batch_id_bulk_batches"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("batch_id", "line_number", name=op.f("pk_bulk_lines")),
-        sa.UniqueConstraint("batch_id", "transfer_id", name=op.f("uq_bulk_lines_batch_id_transfer_id")),
     )
     with op.batch_alter_table("bulk_lines", schema=None) as batch_op:
         batch_op.create_index("ix_bulk_lines_batch_id_state", ["batch_id", "state"], unique=False)
         batch_op.create_index(
-            "ix_bulk_lines_organization_id_transfer_id", ["organization_id", "transfer_id"], unique=False
+            "uq_bulk_lines_chosen_transfer_id",
+            ["organization_id", "transfer_id", "batch_id"],
+            unique=True,
+            postgresql_where=sa.text("chosen_id"),
+            sqlite_where=sa.text("chosen_id"),
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("bulk_lines", schema=None) as batch_op:
-        batch_op.drop_index("ix_bulk_lines_organization_id_transfer_id")
+        batch_op.drop_index(
+            "uq_bulk_lines_chosen_transfer_id", postgresql_where=sa.text("chosen_id"), sqlite_where=sa.text("chosen_id")
+        )
         batch_op.drop_index("ix_bulk_lines_batch_id_state")
 
     op.drop_table("bulk_lines")

@@ -21,14 +21,15 @@ from cauri.connectors.testing import free_port, serve_app
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
-from tests.disbursements.support import Sandbox, bulk_settings, sandbox_simulator
+from tests.disbursements.support import CallCounter, Sandbox, bulk_settings, sandbox_simulator
 
 
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator[Sandbox]:
     simulator = sandbox_simulator()
-    async with serve_app(simulator.app) as url:
-        yield Sandbox(simulator, url)
+    calls = CallCounter(simulator.app)
+    async with serve_app(calls) as url:
+        yield Sandbox(simulator, url, calls)
     await simulator.aclose()
 
 

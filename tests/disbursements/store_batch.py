@@ -69,9 +69,13 @@ async def store_and_read_back(url: str, name: str, data: bytes) -> dict[str, Any
             sum=sum(x.amount for x in lines),
             same_transfer_ids=[x.transfer_id for x in lines] == [line.transfer_id for line in expected],
         )
+        # Ids a file chooses (standard format) are unique per batch in the database too; generated ids derive
+        # from the line number (the primary key), so they cannot repeat.
         copy = {column.key: getattr(lines[0], column.key) for column in BulkLine.__table__.columns}
+        chosen = {**copy, "transfer_id": "tx-chosen-1", "chosen_id": True}
+        await session.execute(insert(BulkLine), [{**chosen, "line_number": 998}])
         try:
-            await session.execute(insert(BulkLine), [{**copy, "line_number": 999}])
+            await session.execute(insert(BulkLine), [{**chosen, "line_number": 999}])
             result["duplicate_transfer_id"] = "accepted"
         except IntegrityError:
             result["duplicate_transfer_id"] = "refused"

@@ -26,10 +26,31 @@ FINAL = {"COMPLETED", "PARTIALLY_COMPLETED", "FAILED", "CANCELLED"}
 CURRENCY = "XOF"
 
 
+class CallCounter:
+    """An ASGI layer in front of a simulator that counts the payout calls in flight (the provider's view)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.in_flight = 0
+        self.peak = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        counted = scope["type"] == "http" and scope["path"].startswith("/v1/payouts")
+        if counted:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if counted:
+                self.in_flight -= 1
+
+
 @dataclass
 class Sandbox:
     simulator: SandboxSimulator
     url: str
+    calls: CallCounter
 
 
 def sandbox_simulator(**timings: Any) -> SandboxSimulator:

@@ -9,10 +9,12 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
+from cauri.core.config import Settings
 from cauri.disbursements.models import BulkBatch, BulkLine
 from tests.disbursements.bulk_files import sample
 from tests.disbursements.support import (
@@ -329,3 +331,19 @@ async def test_an_upload_retried_with_its_idempotency_key_returns_the_same_batch
     assert other["errors"][0]["code"] == "idempotency_key_reused"
     listed = await client.get("/api/v1/bulk-transfers", headers=people.maker.headers)
     assert [item["id"] for item in listed.json()["items"]] == [first["id"]]
+
+
+async def test_provider_calls_never_exceed_the_concurrency_bound(
+    app: FastAPI, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], sandbox: Sandbox
+) -> None:
+    settings: Settings = app.state.settings
+    people = await team(client)
+    await fund(sessionmaker, people.organization_id, 5_000_000)
+    slow = magic_phone(Outcome.SLOW, "SN")  # each send takes 0.4 s: calls pile up if nothing holds them back
+    created = await upload(client, people.maker, standard_file([(slow, 2000 + index) for index in range(30)]))
+    sandbox.calls.peak = 0
+    await act(client, people.maker, created["id"], "submit")
+    done = await wait_state(client, people.maker, created["id"])
+    assert done["state"] == "COMPLETED"
+    # Two worker jobs claim up to ten lines each, but the process sends at most bulk_provider_concurrency at once.
+    assert sandbox.calls.peak == settings.bulk_provider_concurrency == 4

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     bulk_provider_concurrency: int = Field(default=32, ge=1, le=2000)
     # Provider name -> request rate for bulk payouts ("50/second", or "none"), replacing the connector's own.
     bulk_provider_rate_limits: dict[str, str] = {}
+    # Pay through a provider's own bulk API when it has one (Mojaloop's bulkTransactions: a thousand lines a call).
+    bulk_native_bulk_api: bool = True
     # Worker jobs per running batch (each claims lines; several processes can share a batch).
     bulk_workers_per_batch: int = Field(default=2, ge=1, le=64)
     # Lines a worker claims at once, and how long a claimed line stays its own without a heartbeat (seconds).

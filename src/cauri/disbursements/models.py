@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
@@ -136,9 +136,19 @@ class BulkBatch(IdMixin, TimestampMixin, Base):
 class BulkLine(Base):
     __tablename__ = "bulk_lines"
     __table_args__ = (
-        UniqueConstraint("batch_id", "transfer_id"),
-        # "Already used in an earlier batch": looked up by organisation and transfer id.
-        Index("ix_bulk_lines_organization_id_transfer_id", "organization_id", "transfer_id"),
+        # Transfer ids are unique per batch. Ids the file chose (standard format) are indexed: unique per batch
+        # here, and looked up by organisation for "already used in an earlier batch". Generated ids are
+        # uuid5(batch, line number), unique by construction through the primary key, and never indexed: a
+        # random key costs a million-line upload as much as the rest of its storage.
+        Index(
+            "uq_bulk_lines_chosen_transfer_id",
+            "organization_id",
+            "transfer_id",
+            "batch_id",
+            unique=True,
+            postgresql_where=text("chosen_id"),
+            sqlite_where=text("chosen_id"),
+        ),
         Index("ix_bulk_lines_batch_id_state", "batch_id", "state"),
     )
 
@@ -146,6 +156,7 @@ class BulkLine(Base):
     line_number: Mapped[int] = mapped_column(Integer, primary_key=True)  # as the spreadsheet shows it
     organization_id: Mapped[uuid.UUID]
     transfer_id: Mapped[str] = mapped_column(String(64))
+    chosen_id: Mapped[bool] = mapped_column(Boolean, default=False)  # the file chose it (standard format)
     amount: Mapped[int] = mapped_column(BigInteger)  # minor units
     currency: Mapped[str] = mapped_column(String(3))
     party_id_type: Mapped[str] = mapped_column(String(16))
@@ -160,6 +171,7 @@ class BulkLine(Base):
     provider_reference: Mapped[str | None] = mapped_column(String(64))  # ours, derived from the transfer id
     provider_payment_id: Mapped[str | None] = mapped_column(String(128))  # theirs
     provider_status: Mapped[str | None] = mapped_column(String(64))
+    provider_group: Mapped[str | None] = mapped_column(String(64))  # the bulk it went in (providers with a bulk API)
     submitted_at: Mapped[datetime | None]  # the provider acknowledged the attempt
     polls: Mapped[int] = mapped_column(Integer, default=0)
     # A worker owns a PROCESSING line until ``lease_until``; its writes are fenced by ``lease_token``.
@@ -200,6 +212,7 @@ LINE_COPY_COLUMNS: tuple[str, ...] = (
     "line_number",
     "organization_id",
     "transfer_id",
+    "chosen_id",
     "amount",
     "currency",
     "party_id_type",
@@ -213,13 +226,16 @@ LINE_COPY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def line_record(line: ValidLine, *, batch_id: uuid.UUID, organization_id: uuid.UUID, now: datetime) -> tuple[Any, ...]:
+def line_record(
+    line: ValidLine, *, batch_id: uuid.UUID, organization_id: uuid.UUID, now: datetime, chosen_id: bool = False
+) -> tuple[Any, ...]:
     """A validated line as a tuple in :data:`LINE_COPY_COLUMNS` order, for PostgreSQL's ``COPY``."""
     return (
         batch_id,
         line.line,
         organization_id,
         line.transfer_id,
+        chosen_id,
         line.amount,
         line.currency,
         line.party_id_type,
@@ -233,13 +249,17 @@ def line_record(line: ValidLine, *, batch_id: uuid.UUID, organization_id: uuid.U
     )
 
 
-def line_row(line: ValidLine, *, batch_id: uuid.UUID, organization_id: uuid.UUID) -> dict[str, Any]:
-    """A validated line as the values of one ``bulk_lines`` row, for bulk inserts of a chunk."""
+def line_row(
+    line: ValidLine, *, batch_id: uuid.UUID, organization_id: uuid.UUID, chosen_id: bool = False
+) -> dict[str, Any]:
+    """A validated line as the values of one ``bulk_lines`` row, for bulk inserts of a chunk. ``chosen_id``: the
+    transfer id comes from the file (standard format), not generated."""
     return {
         "batch_id": batch_id,
         "line_number": line.line,
         "organization_id": organization_id,
         "transfer_id": line.transfer_id,
+        "chosen_id": chosen_id,
         "amount": line.amount,
         "currency": line.currency,
         "party_id_type": line.party_id_type,

@@ -101,38 +101,35 @@ async def check_payees(sessionmaker: async_sessionmaker[AsyncSession], settings:
         )
         await session.rollback()
     pacer = Pacer(settings.bulk_payee_checks_per_second)
-    try:
-        after = 0
-        while True:
-            async with sessionmaker() as session:
-                rows = (
-                    await session.execute(
-                        select(BulkLine.line_number, BulkLine.party_identifier, BulkLine.party_id_type)
-                        .where(
-                            BulkLine.batch_id == batch_id,
-                            BulkLine.line_number > after,
-                            BulkLine.payee_status.is_(None),
-                        )
-                        .order_by(BulkLine.line_number)
-                        .limit(CHUNK)
+    after = 0
+    while True:
+        async with sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(BulkLine.line_number, BulkLine.party_identifier, BulkLine.party_id_type)
+                    .where(
+                        BulkLine.batch_id == batch_id,
+                        BulkLine.line_number > after,
+                        BulkLine.payee_status.is_(None),
                     )
-                ).all()
-                await session.rollback()
-            if not rows:
-                break
-            after = rows[-1].line_number
-            answers: list[tuple[str, str | None]]
-            if not can_look_up_payees(link):
-                answers = [(PayeeStatus.UNSUPPORTED.value, None)] * len(rows)
-            else:
-                answers = list(await asyncio.gather(*(_check_one(link, pacer, row.party_identifier) for row in rows)))
-            values = [
-                {"b_line": row.line_number, "b_status": status, "b_name": name}
-                for row, (status, name) in zip(rows, answers, strict=True)
-            ]
-            await _record(sessionmaker, batch_id, values)
-    finally:
-        await link.aclose()
+                    .order_by(BulkLine.line_number)
+                    .limit(CHUNK)
+                )
+            ).all()
+            await session.rollback()
+        if not rows:
+            break
+        after = rows[-1].line_number
+        answers: list[tuple[str, str | None]]
+        if not can_look_up_payees(link):
+            answers = [(PayeeStatus.UNSUPPORTED.value, None)] * len(rows)
+        else:
+            answers = list(await asyncio.gather(*(_check_one(link, pacer, row.party_identifier) for row in rows)))
+        values = [
+            {"b_line": row.line_number, "b_status": status, "b_name": name}
+            for row, (status, name) in zip(rows, answers, strict=True)
+        ]
+        await _record(sessionmaker, batch_id, values)
     async with unit_of_work(sessionmaker) as session:
         batch = await session.get(BulkBatch, batch_id, with_for_update=True, populate_existing=True)
         if batch is not None and batch.payee_check == PayeeCheck.RUNNING:

@@ -15,15 +15,17 @@ rate limit as payments) and follows the payments module's rules for the outbound
 * an error after which the provider may have the payment (timeout, 5xx after sending) leaves the line
   *pending*, settled later by a status query — never failed, never re-sent under a new reference.
 
-Concurrency is bounded per provider and credential in each process (:func:`gate_for`), shared by every batch
-and worker job of that process.
+Concurrency is bounded per provider and credential in each process (:class:`ProviderLink`, built once and
+shared by every batch and worker job of that process).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -95,30 +97,50 @@ class LineOrder:
     maybe_sent: bool  # an earlier claim of this attempt may have reached the provider
 
 
+LANE_SIZE = 16  # calls at once per connector: httpx keeps 20 connections alive per client, so none is re-opened
+
+
+@dataclass
+class Lane:
+    connector: PaymentConnector
+    busy: int = 0
+
+
 @dataclass
 class ProviderLink:
-    """An organisation's connector for one provider, and the concurrency gate of its credential."""
+    """An organisation's connectors for one provider, shared by every batch and worker of the process.
+
+    At most ``concurrency`` calls run at once (the bound per provider and credential), spread over lanes of one
+    connector each, so that every HTTP client keeps its connections alive instead of opening new ones.
+    """
 
     provider: str
-    connector: PaymentConnector
+    lanes: list[Lane]
     gate: asyncio.Semaphore
+    version: str = ""  # of the stored credential it was built from
+
+    @property
+    def connector(self) -> PaymentConnector:
+        return self.lanes[0].connector
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[PaymentConnector]:
+        async with self.gate:
+            lane = min(self.lanes, key=lambda candidate: candidate.busy)
+            lane.busy += 1
+            try:
+                yield lane.connector
+            finally:
+                lane.busy -= 1
 
     async def aclose(self) -> None:
-        await self.connector.aclose()
+        for lane in self.lanes:
+            with contextlib.suppress(Exception):
+                await lane.connector.aclose()
 
 
-_gates: dict[tuple[int, str, str], asyncio.Semaphore] = {}
-
-
-def gate_for(provider: str, credential: str, size: int) -> asyncio.Semaphore:
-    """The process-wide limit of concurrent calls for one provider and credential (per event loop)."""
-    key = (id(asyncio.get_running_loop()), provider, credential)
-    gate = _gates.get(key)
-    if gate is None:
-        if len(_gates) > 1000:  # loops of finished test runs or CLI calls
-            _gates.clear()
-        gate = _gates[key] = asyncio.Semaphore(size)
-    return gate
+_links: dict[tuple[int, str, str], ProviderLink] = {}
+_building: dict[tuple[int, str, str], asyncio.Lock] = {}
 
 
 def policy_overrides(settings: Settings, provider: str) -> dict[str, Any]:
@@ -134,23 +156,79 @@ def policy_overrides(settings: Settings, provider: str) -> dict[str, Any]:
 async def open_link(
     session: AsyncSession, *, organization_id: uuid.UUID, provider: str, settings: Settings
 ) -> ProviderLink:
-    """The organisation's connector for ``provider`` (stored credentials, else the development ones)."""
-    credential_id = (
+    """The process's link to ``provider`` for this organisation's credential (stored, else the development one):
+    built once per credential version and event loop, then shared."""
+    stored = (
         await session.execute(
-            select(ProviderCredential.id).where(
+            select(ProviderCredential.id, ProviderCredential.updated_at).where(
                 ProviderCredential.organization_id == organization_id, ProviderCredential.provider == provider
             )
         )
-    ).scalar_one_or_none()
-    connector = await registry.connector_for(
-        session,
-        organization_id=organization_id,
-        provider=provider,
-        app_settings=settings,
-        policy_overrides=policy_overrides(settings, provider),
-    )
-    credential = str(credential_id) if credential_id is not None else "application"
-    return ProviderLink(provider, connector, gate_for(provider, credential, settings.bulk_provider_concurrency))
+    ).one_or_none()
+    credential = str(stored.id) if stored is not None else "application"
+    version = stored.updated_at.isoformat() if stored is not None else ""
+    key = (id(asyncio.get_running_loop()), provider, credential)
+    link = _links.get(key)
+    if link is not None and link.version == version:
+        return link
+    async with _building.setdefault(key, asyncio.Lock()):  # two workers starting together build one link
+        link = _links.get(key)
+        if link is not None and link.version == version:
+            return link
+        return await _build_link(
+            session,
+            key=key,
+            organization_id=organization_id,
+            provider=provider,
+            settings=settings,
+            version=version,
+            stale=link,
+        )
+
+
+async def _build_link(
+    session: AsyncSession,
+    *,
+    key: tuple[int, str, str],
+    organization_id: uuid.UUID,
+    provider: str,
+    settings: Settings,
+    version: str,
+    stale: ProviderLink | None,
+) -> ProviderLink:
+    concurrency = settings.bulk_provider_concurrency
+    lanes = [
+        Lane(
+            await registry.connector_for(
+                session,
+                organization_id=organization_id,
+                provider=provider,
+                app_settings=settings,
+                policy_overrides=policy_overrides(settings, provider),
+            )
+        )
+        for _ in range(math.ceil(concurrency / LANE_SIZE))
+    ]
+    if stale is not None:  # the credential changed: the old connectors are closed once idle
+        task = asyncio.get_running_loop().create_task(_close_when_idle(stale))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    if len(_links) > 1000:  # links of event loops that are gone (test runs, CLI calls)
+        _links.clear()
+        _building.clear()
+    link = _links[key] = ProviderLink(provider, lanes, asyncio.Semaphore(concurrency), version)
+    return link
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+STALE_LINK_GRACE_SECONDS = 300  # longer than any call in flight (timeouts and retries included)
+
+
+async def _close_when_idle(link: ProviderLink) -> None:
+    await asyncio.sleep(STALE_LINK_GRACE_SECONDS)
+    await link.aclose()
 
 
 def _of_provider(
@@ -179,9 +257,8 @@ async def pay_line(  # noqa: PLR0911 - one answer per kind of provider error
 
     ``cancelled`` is asked once a call slot is free, right before sending: a batch cancelled while the line waited
     for its turn never sends it."""
-    connector = link.connector
     try:
-        async with link.gate:
+        async with link.slot() as connector:
             stop = cancelled()
             if order.maybe_sent and (stop or not connector.idempotent_creates):
                 if not connector.status_by_reference:
@@ -237,9 +314,8 @@ async def pay_line(  # noqa: PLR0911 - one answer per kind of provider error
 
 async def check_line(link: ProviderLink, order: LineOrder) -> LineOutcome:
     """Ask the provider about a line it acknowledged."""
-    connector = link.connector
     try:
-        async with link.gate:
+        async with link.slot() as connector:
             found = await connector.payout_status(order.reference, order.provider_payment_id)
     except PaymentNotFound:
         sent_long_ago = order.submitted_at is not None and utcnow() - order.submitted_at > UNKNOWN_AT_PROVIDER_GRACE
@@ -258,9 +334,9 @@ async def check_line(link: ProviderLink, order: LineOrder) -> LineOutcome:
 
 async def look_up_payee(link: ProviderLink, phone: str) -> AccountHolder | None:
     """The provider's account-holder check; None when the provider did not answer."""
-    async with link.gate:
+    async with link.slot() as connector:
         try:
-            return await link.connector.account_holder(phone)
+            return await connector.account_holder(phone)
         except ConnectorError as exc:
             log.info("bulk_payee_lookup_failed", provider=link.provider, error=exc.code)
             return None
@@ -268,3 +344,117 @@ async def look_up_payee(link: ProviderLink, phone: str) -> AccountHolder | None:
 
 def can_look_up_payees(link: ProviderLink) -> bool:
     return link.connector.supports(Capability.ACCOUNT_HOLDER)
+
+
+# -- providers with a bulk API of their own (Mojaloop's bulkTransactions) --------------------------------------
+
+MAX_GROUP = 1000  # Mojaloop's limit of transfers per bulk
+
+
+def has_bulk_api(link: ProviderLink) -> bool:
+    """Whether the provider takes many payouts in one call (one HTTP exchange per thousand lines, not per line)."""
+    from cauri.connectors.mobile_money.mojaloop import MojaloopConnector
+
+    return isinstance(link.connector, MojaloopConnector)
+
+
+def _group_outcomes(result: Any, orders: list[LineOrder]) -> dict[int, LineOutcome]:
+    """Each line's outcome in a bulk result (items matched by our reference); a line not listed yet is pending."""
+    items = {item.reference: item for item in result.items}
+    outcomes: dict[int, LineOutcome] = {}
+    for order in orders:
+        item = items.get(order.reference)
+        if item is None:
+            outcomes[order.line_number] = LineOutcome(Verdict.PENDING, provider_status=result.state, acknowledged=True)
+            continue
+        reason = item.failure.value if item.failure else None
+        outcomes[order.line_number] = _of_provider(item.status, item.transfer_id or "", item.error_code, reason)
+    return outcomes
+
+
+def _every(orders: list[LineOrder], outcome: LineOutcome) -> dict[int, LineOutcome]:
+    return {order.line_number: outcome for order in orders}
+
+
+def _bulk_items(orders: list[LineOrder]) -> tuple[list[Any], dict[int, LineOutcome]]:
+    """The bulk's items; a line that cannot be sent at all fails alone, the others go."""
+    from cauri.connectors.mobile_money.mojaloop import BulkItem
+
+    items: list[Any] = []
+    outcomes: dict[int, LineOutcome] = {}
+    for order in orders:
+        try:
+            items.append(
+                BulkItem(reference=order.reference, amount=order.amount, currency=order.currency, party_id=order.phone)
+            )
+        except InvalidRequest as exc:
+            outcomes[order.line_number] = _refused(exc, exc.reason.value if exc.reason else "invalid_request")
+    return items, outcomes
+
+
+async def pay_group(  # noqa: PLR0911 - one answer per kind of provider error
+    link: ProviderLink,
+    reference: str,
+    orders: list[LineOrder],
+    *,
+    cancelled: Callable[[], bool],
+    maybe_sent: bool,
+) -> dict[int, LineOutcome]:
+    """Send a group of lines as one bulk transfer under ``reference`` (stored with the lines before this call).
+
+    A group that may already be at the provider is first looked up by its reference: the provider answers for
+    it, or does not know it (then it is sent; a resend of the same bulk is recognised by the provider anyway)."""
+    from cauri.connectors.mobile_money.mojaloop import MojaloopConnector
+
+    items, outcomes = _bulk_items(orders)
+    sendable = [order for order in orders if order.line_number not in outcomes]
+    if not sendable:
+        return outcomes
+    try:
+        async with link.slot() as connector:
+            assert isinstance(connector, MojaloopConnector)
+            stop = cancelled()
+            if maybe_sent or stop:
+                try:
+                    return outcomes | _group_outcomes(await connector.bulk_status(reference), sendable)
+                except PaymentNotFound:
+                    pass  # it never arrived
+            if stop:
+                return outcomes | _every(sendable, LineOutcome(Verdict.NOT_SENT))
+            await connector.bulk_transfer(reference, items)
+        return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="RECEIVED", acknowledged=True))
+    except Declined as exc:
+        return outcomes | _every(sendable, _refused(exc, exc.reason.value))
+    except InvalidRequest as exc:
+        if maybe_sent:  # e.g. "modified request": an earlier send of this bulk did arrive; ask again later
+            return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="unknown"))
+        return outcomes | _every(sendable, _refused(exc, exc.reason.value if exc.reason else "invalid_request"))
+    except AuthError as exc:
+        log.error("bulk_provider_auth_failed", provider=link.provider, code=exc.code)
+        return outcomes | _every(sendable, _refused(exc, "provider_auth_failed"))
+    except (RateLimited, Unavailable) as exc:
+        if exc.outcome_unknown:
+            return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="unknown"))
+        retry = LineOutcome(Verdict.RETRY, provider_status=exc.code, retry_after=getattr(exc, "retry_after", None))
+        return outcomes | _every(sendable, retry)
+    except ConnectorError as exc:
+        log.info("bulk_group_outcome_unknown", provider=link.provider, error=exc.code)
+        return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="unknown"))
+
+
+async def check_group(link: ProviderLink, reference: str, orders: list[LineOrder]) -> dict[int, LineOutcome]:
+    """Ask the provider about a bulk it acknowledged (or may have): each line's outcome."""
+    from cauri.connectors.mobile_money.mojaloop import MojaloopConnector
+
+    try:
+        async with link.slot() as connector:
+            assert isinstance(connector, MojaloopConnector)
+            return _group_outcomes(await connector.bulk_status(reference), orders)
+    except PaymentNotFound:
+        submitted = [order.submitted_at for order in orders if order.submitted_at is not None]
+        if submitted and utcnow() - min(submitted) > UNKNOWN_AT_PROVIDER_GRACE:
+            return _every(orders, LineOutcome(Verdict.FAILED, None, "not_found", "provider_error"))
+        return _every(orders, LineOutcome(Verdict.PENDING, provider_status="not_found"))
+    except ConnectorError as exc:
+        log.info("bulk_group_status_unavailable", provider=link.provider, error=exc.code)
+        return _every(orders, LineOutcome(Verdict.PENDING, provider_status="unknown"))

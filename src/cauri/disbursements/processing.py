@@ -50,12 +50,16 @@ from cauri.disbursements.models import (
     LineState,
 )
 from cauri.disbursements.payouts import (
+    MAX_GROUP,
     LineOrder,
     LineOutcome,
     ProviderLink,
     Verdict,
+    check_group,
     check_line,
+    has_bulk_api,
     open_link,
+    pay_group,
     pay_line,
     provider_reference,
 )
@@ -142,6 +146,7 @@ class BatchInfo:
 class Claim:
     token: uuid.UUID
     orders: list[LineOrder]
+    group: str | None = None  # the bulk reference, for providers with a bulk API
 
 
 _CLAIM_COLUMNS = (
@@ -156,6 +161,7 @@ _CLAIM_COLUMNS = (
     BulkLine.provider_reference,
     BulkLine.provider_payment_id,
     BulkLine.submitted_at,
+    BulkLine.provider_group,
 )
 
 
@@ -181,14 +187,72 @@ async def read_batch(sessionmaker: async_sessionmaker[AsyncSession], batch_id: u
         )
 
 
+def _lease_rows(rows: list[Any], batch_id: uuid.UUID) -> tuple[list[LineOrder], list[dict[str, Any]]]:
+    """Orders for claimed rows (a pending line starts a new attempt, with its own reference) and their updates."""
+    orders: list[LineOrder] = []
+    values: list[dict[str, Any]] = []
+    for row in rows:
+        fresh = row.state == LineState.PENDING.value
+        attempt = row.attempts + 1 if fresh else row.attempts
+        reference = (
+            provider_reference(batch_id, row.transfer_id, attempt)
+            if fresh or not row.provider_reference
+            else row.provider_reference
+        )
+        orders.append(
+            LineOrder(
+                line_number=row.line_number,
+                reference=reference,
+                amount=row.amount,
+                currency=row.currency,
+                phone=row.party_identifier,
+                payee_name=row.payee_name,
+                provider_payment_id=None if fresh else row.provider_payment_id,
+                submitted_at=None if fresh else row.submitted_at,
+                maybe_sent=not fresh,
+            )
+        )
+        values.append({"b_line": row.line_number, "b_attempts": attempt, "b_reference": reference})
+    return orders, values
+
+
+async def _take(
+    session: AsyncSession,
+    batch_id: uuid.UUID,
+    values: list[dict[str, Any]],
+    *,
+    token: uuid.UUID,
+    lease_until: datetime,
+    group: str | None,
+) -> None:
+    await session.execute(
+        update(_lines)
+        .where(_lines.c.batch_id == batch_id, _lines.c.line_number == bindparam("b_line"))
+        .values(
+            state=LineState.PROCESSING.value,
+            attempts=bindparam("b_attempts"),
+            provider_reference=bindparam("b_reference"),
+            provider_group=group,
+            lease_until=lease_until,
+            lease_token=token,
+            updated_at=utcnow(),
+        ),
+        values,
+    )
+
+
 async def claim(
-    sessionmaker: async_sessionmaker[AsyncSession], batch_id: uuid.UUID, *, limit: int, settings: Settings
-) -> tuple[BatchInfo | None, Claim]:
+    sessionmaker: async_sessionmaker[AsyncSession],
+    batch_id: uuid.UUID,
+    info: BatchInfo,
+    *,
+    limit: int,
+    settings: Settings,
+) -> Claim:
     """Lines to work on now, leased to a new token (committed before any provider call)."""
     token = uuid.uuid4()
-    info = await read_batch(sessionmaker, batch_id)
-    if info is None or limit <= 0:
-        return info, Claim(token, [])
+    if limit <= 0:
+        return Claim(token, [])
     now = utcnow()
     due = (BulkLine.state == LineState.PROCESSING.value) & (BulkLine.lease_until < now)
     # After a cancel, no new line is sent: only lines that may be at the provider are looked at again.
@@ -197,50 +261,64 @@ async def claim(
         query = select(*_CLAIM_COLUMNS).where(BulkLine.batch_id == batch_id, wanted).limit(limit)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = (await session.execute(query)).all()
+        rows = list((await session.execute(query)).all())
         if not rows:
-            return info, Claim(token, [])
+            return Claim(token, [])
+        orders, values = _lease_rows(rows, batch_id)
         lease_until = now + timedelta(seconds=settings.bulk_line_lease_seconds)
-        orders: list[LineOrder] = []
-        values: list[dict[str, Any]] = []
-        for row in rows:
-            fresh = row.state == LineState.PENDING.value
-            attempt = row.attempts + 1 if fresh else row.attempts
-            reference = (
-                provider_reference(batch_id, row.transfer_id, attempt)
-                if fresh or not row.provider_reference
-                else row.provider_reference
-            )
-            orders.append(
-                LineOrder(
-                    line_number=row.line_number,
-                    reference=reference,
-                    amount=row.amount,
-                    currency=row.currency,
-                    phone=row.party_identifier,
-                    payee_name=row.payee_name,
-                    provider_payment_id=None if fresh else row.provider_payment_id,
-                    submitted_at=None if fresh else row.submitted_at,
-                    maybe_sent=not fresh,
+        await _take(session, batch_id, values, token=token, lease_until=lease_until, group=None)
+    return Claim(token, orders)
+
+
+async def claim_group(
+    sessionmaker: async_sessionmaker[AsyncSession], batch_id: uuid.UUID, info: BatchInfo, *, settings: Settings
+) -> Claim:
+    """A group of lines for a bulk API: a group whose lease ran out (its worker died, or its next status query is
+    due), else up to a thousand new lines under a new bulk reference, stored with them before any call."""
+    token = uuid.uuid4()
+    now = utcnow()
+    async with unit_of_work(sessionmaker) as session:
+        group = (
+            await session.execute(
+                select(BulkLine.provider_group)
+                .where(
+                    BulkLine.batch_id == batch_id,
+                    BulkLine.state == LineState.PROCESSING.value,
+                    BulkLine.lease_until < now,
+                    BulkLine.provider_group.is_not(None),
                 )
+                .limit(1)
             )
-            values.append(
-                {"b_line": row.line_number, "b_attempts": attempt, "b_reference": reference},
+        ).scalar_one_or_none()
+        if group is not None:
+            query = (
+                select(*_CLAIM_COLUMNS)
+                .where(
+                    BulkLine.batch_id == batch_id,
+                    BulkLine.provider_group == group,
+                    BulkLine.state == LineState.PROCESSING.value,
+                )
+                .order_by(BulkLine.line_number)
             )
-        await session.execute(
-            update(_lines)
-            .where(_lines.c.batch_id == batch_id, _lines.c.line_number == bindparam("b_line"))
-            .values(
-                state=LineState.PROCESSING.value,
-                attempts=bindparam("b_attempts"),
-                provider_reference=bindparam("b_reference"),
-                lease_until=lease_until,
-                lease_token=token,
-                updated_at=now,
-            ),
-            values,
-        )
-    return info, Claim(token, orders)
+        elif not info.cancelled:
+            group = str(uuid.uuid4())
+            query = (
+                select(*_CLAIM_COLUMNS)
+                .where(BulkLine.batch_id == batch_id, BulkLine.state == LineState.PENDING.value)
+                .order_by(BulkLine.line_number)
+                .limit(MAX_GROUP)
+            )
+        else:
+            return Claim(token, [])
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list((await session.execute(query)).all())
+        if not rows:
+            return Claim(token, [])
+        orders, values = _lease_rows(rows, batch_id)
+        lease_until = now + timedelta(seconds=settings.bulk_line_lease_seconds)
+        await _take(session, batch_id, values, token=token, lease_until=lease_until, group=group)
+    return Claim(token, orders, group)
 
 
 # -- calling the provider ----------------------------------------------------------------------------------------
@@ -297,6 +375,38 @@ async def work_on(
         log.exception("bulk_line_round_failed", batch_id=str(info.id), line=order.line_number)
         outcome = LineOutcome(Verdict.PENDING, provider_status="error")
     return Result(token, order, outcome, polls)
+
+
+async def work_on_group(
+    link: ProviderLink, info: BatchInfo, claimed: Claim, *, settings: Settings, stop: asyncio.Event
+) -> list[Result]:
+    """One group, one round, through the provider's bulk API: send it (or ask about it), then ask a few more
+    times while the provider settles it."""
+    orders = claimed.orders
+    assert claimed.group is not None
+    polls = 0
+    try:
+        if all(order.submitted_at is not None for order in orders):
+            outcomes = await check_group(link, claimed.group, orders)
+            polls = 1
+        else:
+            maybe_sent = any(order.maybe_sent for order in orders)
+            outcomes = await pay_group(link, claimed.group, orders, cancelled=stop.is_set, maybe_sent=maybe_sent)
+        while polls < IN_TASK_POLLS:
+            waiting = [order for order in orders if _settling(outcomes[order.line_number])]
+            if not waiting:
+                break
+            await asyncio.sleep(poll_delay(settings, polls))
+            outcomes.update(await check_group(link, claimed.group, waiting))
+            polls += 1
+    except Exception:
+        log.exception("bulk_group_round_failed", batch_id=str(info.id), group=claimed.group)
+        outcomes = {order.line_number: LineOutcome(Verdict.PENDING, provider_status="error") for order in orders}
+    return [Result(claimed.token, order, outcomes[order.line_number], polls) for order in orders]
+
+
+def _settling(outcome: LineOutcome) -> bool:
+    return outcome.verdict is Verdict.PENDING and outcome.acknowledged
 
 
 # -- recording ---------------------------------------------------------------------------------------------------
@@ -474,8 +584,11 @@ class Worker:
         self.settings = settings
         self.batch_id = batch_id
         self.link: ProviderLink | None = None
-        self.inflight: dict[asyncio.Task[Result], uuid.UUID] = {}
+        self.inflight: dict[asyncio.Task[list[Result]], tuple[uuid.UUID, int]] = {}  # token, lines
         self.results: list[Result] = []
+        # Finished lines are handed over by a done-callback: waiting on hundreds of tasks with asyncio.wait would
+        # cost a callback registration per task for every line that finishes.
+        self.finished = asyncio.Event()
         self.last_record = time.monotonic()
         self.last_heartbeat = time.monotonic()
         self.stop = asyncio.Event()  # set once the batch is being cancelled: claimed lines are not sent
@@ -489,23 +602,48 @@ class Worker:
                 await session.rollback()
         return self.link
 
+    def _in_flight(self) -> int:
+        return sum(lines for _, lines in self.inflight.values())
+
     async def _claim_more(self) -> bool:
         """Top up the lines in flight; False when nothing could be claimed (or the batch stopped running)."""
-        room = 2 * self.settings.bulk_claim_size - len(self.inflight)
+        room = 2 * self.settings.bulk_claim_size - self._in_flight()
         if room < self.settings.bulk_claim_size:
             return True
-        info, claimed = await claim(self.sessionmaker, self.batch_id, limit=room, settings=self.settings)
+        info = await read_batch(self.sessionmaker, self.batch_id)
         if info is not None and info.cancelled:
             self.stop.set()
-        if info is None or not claimed.orders:
+        if info is None:
             return False
         link = await self._open(info)
+        task: asyncio.Task[list[Result]]
+        if self.settings.bulk_native_bulk_api and has_bulk_api(link):
+            claimed = await claim_group(self.sessionmaker, self.batch_id, info, settings=self.settings)
+            if not claimed.orders:
+                return False
+            task = asyncio.create_task(work_on_group(link, info, claimed, settings=self.settings, stop=self.stop))
+            self._follow(task, claimed.token, len(claimed.orders))
+            return True
+        claimed = await claim(self.sessionmaker, self.batch_id, info, limit=room, settings=self.settings)
+        if not claimed.orders:
+            return False
         for order in claimed.orders:
-            task = asyncio.create_task(
-                work_on(link, info, claimed.token, order, settings=self.settings, stop=self.stop)
-            )
-            self.inflight[task] = claimed.token
+            task = asyncio.create_task(self._one(link, info, claimed.token, order))
+            self._follow(task, claimed.token, 1)
         return True
+
+    async def _one(self, link: ProviderLink, info: BatchInfo, token: uuid.UUID, order: LineOrder) -> list[Result]:
+        return [await work_on(link, info, token, order, settings=self.settings, stop=self.stop)]
+
+    def _follow(self, task: asyncio.Task[list[Result]], token: uuid.UUID, lines: int) -> None:
+        self.inflight[task] = (token, lines)
+        task.add_done_callback(self._collect)
+
+    def _collect(self, task: asyncio.Task[list[Result]]) -> None:
+        if self.inflight.pop(task, None) is None or task.cancelled():
+            return
+        self.results.extend(task.result())  # work_on and work_on_group turn every failure into an outcome
+        self.finished.set()
 
     async def _record(self, *, force: bool = False) -> None:
         due = time.monotonic() - self.last_record >= RECORD_EVERY_SECONDS or len(self.results) >= RECORD_EVERY_LINES
@@ -518,7 +656,8 @@ class Worker:
     async def _heartbeat(self) -> None:
         if time.monotonic() - self.last_heartbeat >= self.settings.bulk_line_lease_seconds / 3:
             self.last_heartbeat = time.monotonic()
-            await _extend_leases(self.sessionmaker, self.batch_id, set(self.inflight.values()), self.settings)
+            tokens = {token for token, _ in self.inflight.values()}
+            await _extend_leases(self.sessionmaker, self.batch_id, tokens, self.settings)
 
     async def run(self) -> float | None:
         """Work until nothing is left to do now; seconds until a continuation should look again, or None."""
@@ -529,15 +668,12 @@ class Worker:
                 while claiming:
                     if not await self._claim_more():
                         break
-                    if len(self.inflight) >= self.settings.bulk_claim_size:
+                    if self._in_flight() >= self.settings.bulk_claim_size:
                         break
                 if self.inflight:
-                    done, _ = await asyncio.wait(
-                        self.inflight, timeout=RECORD_EVERY_SECONDS, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    for task in done:
-                        self.inflight.pop(task)
-                        self.results.append(task.result())
+                    self.finished.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.finished.wait(), RECORD_EVERY_SECONDS)
                     await self._record(force=not self.inflight)
                     await self._heartbeat()
                     continue
@@ -578,15 +714,13 @@ class Worker:
 
     async def _abandon(self) -> None:
         """On the way out (normal or not): stop tasks still running; their lines' leases run out."""
-        for task in self.inflight:
-            task.cancel()
-        if self.inflight:
-            await asyncio.gather(*self.inflight, return_exceptions=True)
+        tasks = list(self.inflight)
         self.inflight.clear()
-        if self.link is not None:
-            with contextlib.suppress(Exception):
-                await self.link.aclose()
-            self.link = None
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.link = None  # shared by the process: other workers go on using it
 
 
 async def run_worker(

@@ -111,6 +111,7 @@ async def _ids_used_elsewhere(session: AsyncSession, batch: BulkBatch) -> list[s
             and_(
                 other.organization_id == BulkLine.organization_id,
                 other.transfer_id == BulkLine.transfer_id,
+                other.chosen_id.is_(True),
                 other.batch_id != BulkLine.batch_id,
             ),
         )

@@ -12,10 +12,14 @@ so :func:`cauri.disbursements.service.submit` checks again at submission.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
+import tempfile
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -44,6 +48,7 @@ from cauri.disbursements.models import (
     line_record,
     line_row,
 )
+from cauri.disbursements.parsing import FileFormat
 from cauri.disbursements.payouts import policy_overrides
 from cauri.disbursements.validation import ValidatedChunk, ValidationOptions, validate_bulk_file
 from cauri.identity.audit import record_audit
@@ -52,6 +57,9 @@ from cauri.payments.signing import new_secret
 
 CHUNK_SIZE = 2000
 HASH_BLOCK = 1 << 20
+# From this size on (about 70,000 lines), lines are read and checked by a child process, on another core, while
+# this one resolves and stores them: under it, starting a process costs more than it saves.
+PROCESS_CHECK_BYTES = 4 << 20
 _lines_table = cast(Table, BulkLine.__table__)
 
 
@@ -72,15 +80,45 @@ class ProviderTerms:
     max_amounts: dict[str, int]
 
 
-def _file_digest(upload: IO[bytes]) -> tuple[int, str]:
+@dataclass
+class Spooled:
+    """The upload's size and digest, and a path to it for a checking process (large files only)."""
+
+    size: int
+    sha256: str
+    path: str | None = None
+    temporary: bool = False
+
+    def discard(self) -> None:
+        if self.temporary and self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+
+def _spool(upload: IO[bytes], directory: Path) -> Spooled:
+    """Hash the upload; when it is large, make sure it has a path (a copy next to the files, if it has none)."""
+    upload.seek(0, os.SEEK_END)
+    size = upload.tell()
+    upload.seek(0)
+    name = getattr(upload, "name", None)
+    path = name if isinstance(name, str) and os.path.isfile(name) else None
+    copy = None
+    if size >= PROCESS_CHECK_BYTES and path is None:
+        directory.mkdir(parents=True, exist_ok=True)
+        copy = tempfile.NamedTemporaryFile(dir=directory, prefix="bulk-", suffix=".upload", delete=False)  # noqa: SIM115
     digest = hashlib.sha256()
-    size = 0
-    upload.seek(0)
-    while block := upload.read(HASH_BLOCK):
-        digest.update(block)
-        size += len(block)
-    upload.seek(0)
-    return size, digest.hexdigest()
+    try:
+        while block := upload.read(HASH_BLOCK):
+            digest.update(block)
+            if copy is not None:
+                copy.write(block)
+    finally:
+        if copy is not None:
+            copy.close()
+        upload.seek(0)
+    if copy is not None:
+        return Spooled(size, digest.hexdigest(), copy.name, temporary=True)
+    return Spooled(size, digest.hexdigest(), path if size >= PROCESS_CHECK_BYTES else None)
 
 
 def _check_callback_url(url: str | None) -> str | None:
@@ -138,13 +176,14 @@ class LineStore:
         self.postgres = session.get_bind().dialect.name == "postgresql"
         self.stored = 0
 
-    async def write(self, chunk: ValidatedChunk) -> None:
+    async def write(self, chunk: ValidatedChunk, *, chosen_ids: bool) -> None:
         if not chunk.lines:
             return
         if self.postgres:
             now = utcnow()
+            batch_id, organization_id = self.batch_id, self.organization_id
             records = [
-                line_record(line, batch_id=self.batch_id, organization_id=self.organization_id, now=now)
+                line_record(line, batch_id=batch_id, organization_id=organization_id, now=now, chosen_id=chosen_ids)
                 for line in chunk.lines
             ]
             connection = await self.session.connection()
@@ -155,7 +194,8 @@ class LineStore:
             )
         else:
             rows = [
-                line_row(line, batch_id=self.batch_id, organization_id=self.organization_id) for line in chunk.lines
+                line_row(line, batch_id=self.batch_id, organization_id=self.organization_id, chosen_id=chosen_ids)
+                for line in chunk.lines
             ]
             await self.session.execute(insert(_lines_table), rows)
         self.stored += len(chunk.lines)
@@ -180,6 +220,7 @@ def _known_ids_hook(
             .where(
                 BulkLine.organization_id == organization_id,
                 BulkLine.transfer_id.in_(list(ids)),
+                BulkLine.chosen_id.is_(True),
                 BulkLine.batch_id != batch_id,
                 BulkBatch.state != BatchState.DRAFT.value,
             )
@@ -192,17 +233,23 @@ def _known_ids_hook(
     return known
 
 
-async def _store(validation: Any, store: LineStore, *, pipelined: bool) -> None:
-    """Parse (in a worker thread) and store; pipelined, the next chunk is read while the previous one is written."""
+def _chosen(validation: Any) -> bool:
+    """Whether the file chose its transfer ids (standard format), known from its header on."""
+    return bool(validation.report.file_format == FileFormat.STANDARD)
+
+
+async def _store(validation: Any, store: LineStore, *, pipelined: bool, path: str | None) -> None:
+    """Parse (in a worker thread, or a child process for a large file) and store; pipelined, the next chunk is
+    read while the previous one is written."""
     if not pipelined:
-        async for chunk in validation.stream():
-            await store.write(chunk)
+        async for chunk in validation.stream(process_path=path):
+            await store.write(chunk, chosen_ids=_chosen(validation))
         return
     queue: asyncio.Queue[ValidatedChunk | None] = asyncio.Queue(maxsize=4)
 
     async def produce() -> None:
         try:
-            async for chunk in validation.stream():
+            async for chunk in validation.stream(process_path=path):
                 await queue.put(chunk)
         finally:
             await queue.put(None)
@@ -210,7 +257,7 @@ async def _store(validation: Any, store: LineStore, *, pipelined: bool) -> None:
     producer = asyncio.create_task(produce())
     try:
         while (chunk := await queue.get()) is not None:
-            await store.write(chunk)
+            await store.write(chunk, chosen_ids=_chosen(validation))
     except BaseException:
         producer.cancel()
         await asyncio.gather(producer, return_exceptions=True)
@@ -240,7 +287,8 @@ async def create_batch(
     provider = options.provider or settings.default_provider
     callback_url = _check_callback_url(options.callback_url)
     terms = await provider_terms(session, organization_id=organization_id, provider=provider, settings=settings)
-    size, sha256 = await asyncio.to_thread(_file_digest, upload)
+    spooled = await asyncio.to_thread(_spool, upload, Path(settings.files_dir) / "uploads")
+    size, sha256 = spooled.size, spooled.sha256
     secret = new_secret() if callback_url else None
     batch = BulkBatch(
         id=uuid.uuid4(),
@@ -271,7 +319,10 @@ async def create_batch(
         known_transfer_ids=_known_ids_hook(session, sessionmaker if postgres else None, organization_id, batch.id),
     )
     store = LineStore(session, batch_id=batch.id, organization_id=organization_id)
-    await _store(validation, store, pipelined=postgres and sessionmaker is not None)
+    try:
+        await _store(validation, store, pipelined=postgres and sessionmaker is not None, path=spooled.path)
+    finally:
+        await asyncio.to_thread(spooled.discard)
     report = validation.report
     if not report.accepted:
         raise InvalidBulkFile(report.to_dict())

@@ -16,8 +16,11 @@ that receives a chunk of transfer ids and returns those already known.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
+import pickle
+import sys
 import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping, Sequence
@@ -43,6 +46,7 @@ from cauri.disbursements.parsing import (
 KnownTransferIds = Callable[[Sequence[str]], Collection[str] | Awaitable[Collection[str]]]
 
 EXCEL_MAX_ROWS: Final = 1_048_576
+_MESSAGE_LIMIT: Final = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,44 @@ class TransferIdGenerator:
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def check_in_child(path: str, options: ValidationOptions, out: IO[bytes]) -> None:
+    """The child process of :meth:`BulkValidation.stream` with ``process_path``: read and check the file, send
+    its description, each chunk (valid lines as plain tuples: cheaper to pickle) and, at the end, the counts;
+    each message a pickle preceded by its length."""
+
+    def send(message: tuple[Any, ...]) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(len(data).to_bytes(8, "big"))
+        out.write(data)
+
+    try:
+        with open(path, "rb") as source:
+            validation = BulkValidation(source, options)
+            described = False
+            for pending in validation._pending_chunks():
+                if not described:
+                    send(("layout", validation._layout, validation.report))
+                    described = True
+                rows = [
+                    (
+                        line.line,
+                        line.transfer_id,
+                        line.amount,
+                        line.currency,
+                        line.party_id_type,
+                        line.party_identifier,
+                        line.payee_name,
+                    )
+                    for line in pending.candidates
+                ]
+                send(("chunk", pending.first_line, pending.last_line, rows, pending.issues))
+            send(("end", validation.report))
+    except Exception as error:  # reported to the parent, which raises it
+        send(("error", error))
+    finally:
+        out.flush()
+
+
 def validate_bulk_file(
     source: IO[bytes], options: ValidationOptions, *, known_transfer_ids: KnownTransferIds | None = None
 ) -> BulkValidation:
@@ -222,9 +264,18 @@ class BulkValidation:
             yield self._resolve(pending, known)
         self._finish()
 
-    async def stream(self, *, offload: bool = True) -> AsyncIterator[ValidatedChunk]:
+    async def stream(self, *, offload: bool = True, process_path: str | None = None) -> AsyncIterator[ValidatedChunk]:
         """Chunks for async code. With ``offload`` the reading and checking run in a worker thread, one chunk
-        at a time, so the event loop stays free while a large file is checked."""
+        at a time, so the event loop stays free while a large file is checked.
+
+        With ``process_path`` (the file's path, the same file as ``source``), reading and checking run in a
+        child process instead, on another core: the caller's process only resolves the chunks (duplicates
+        across chunks, earlier batches, the report) and stores them, in parallel with the next chunks' checks.
+        """
+        if process_path is not None:
+            async for chunk in self._stream_from_child(process_path):
+                yield chunk
+            return
         pending_chunks = self._pending_chunks()
         while True:
             if offload:
@@ -233,13 +284,75 @@ class BulkValidation:
                 pending = next(pending_chunks, None)
             if pending is None:
                 break
-            known: Collection[str] = ()
-            ids = self._ids_to_check(pending)
-            if ids and self._known_transfer_ids is not None:
-                answer = self._known_transfer_ids(ids)
-                known = await answer if inspect.isawaitable(answer) else answer
-            yield self._resolve(pending, known)
+            yield await self._resolve_async(pending)
         self._finish()
+
+    async def _resolve_async(self, pending: _Pending) -> ValidatedChunk:
+        known: Collection[str] = ()
+        ids = self._ids_to_check(pending)
+        if ids and self._known_transfer_ids is not None:
+            answer = self._known_transfer_ids(ids)
+            known = await answer if inspect.isawaitable(answer) else answer
+        return self._resolve(pending, known)
+
+    async def _stream_from_child(self, path: str) -> AsyncIterator[ValidatedChunk]:
+        if self._started:
+            raise RuntimeError("a BulkValidation can be iterated only once")
+        self._started = True
+        # A fresh interpreter (``python -m``), not a fork: nothing of this process (threads, loops, connections)
+        # is inherited, and nothing of its main module is re-imported.
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cauri.disbursements.checker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=_MESSAGE_LIMIT,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            child.stdin.write(pickle.dumps((path, self.options)))
+            await child.stdin.drain()
+            child.stdin.close()
+            while True:
+                try:
+                    size = int.from_bytes(await child.stdout.readexactly(8), "big")
+                    message = pickle.loads(await child.stdout.readexactly(size))  # noqa: S301 - our own child
+                except asyncio.IncompleteReadError:
+                    raise RuntimeError(f"the checking process stopped (exit code {await child.wait()})") from None
+                kind = message[0]
+                if kind == "layout":
+                    self._layout = message[1]
+                    self._adopt(message[2], final=False)
+                elif kind == "chunk":
+                    first, last, rows, issues = message[1:]
+                    yield await self._resolve_async(_Pending(first, last, [ValidLine(*row) for row in rows], issues))
+                elif kind == "end":
+                    self._adopt(message[1], final=True)
+                    break
+                else:
+                    raise message[1]
+        finally:
+            if child.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
+                await child.wait()
+        self._finish()
+
+    def _adopt(self, child: ValidationReport, *, final: bool) -> None:
+        """Take over what the child's reading found (the file's description; at the end, its counts)."""
+        report = self.report
+        report.container = child.container
+        report.encoding = child.encoding
+        report.delimiter = child.delimiter
+        report.file_format = child.file_format
+        report.columns = child.columns
+        if final:
+            report.currency = child.currency
+            report.lines = child.lines
+            report.empty_lines = child.empty_lines
+            report.invalid_lines += child.invalid_lines  # the parent adds the lines resolving refused
+            report.file_issues.extend(child.file_issues)
 
     def run(self) -> ValidationReport:
         """Check the whole file, dropping the lines: the report alone."""
