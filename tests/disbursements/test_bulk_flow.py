@@ -11,11 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cauri.core.config import Settings
+from cauri.disbursements.models import BulkLine
+from cauri.disbursements.upload import PROCESS_CHECK_BYTES
 from tests.disbursements.bulk_files import sample, sample_rows, xlsx_bytes
 from tests.disbursements.support import (
     Sandbox,
@@ -158,3 +164,32 @@ async def test_results_export_is_a_spreadsheet_of_every_line(
     assert rows[1][0] == "2" and rows[1][2] == "Aminata Diallo" and rows[1][5] == "62500" and rows[1][7] == "payé"
     # A phone number starting with "+" is text that must not become a formula.
     assert rows[1][4] == "'+221786936818"
+
+
+async def test_a_large_upload_is_checked_by_a_child_process_and_stored_whole(
+    app: FastAPI, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """From 4 MiB the file is read and checked in another process, from a copy of the spooled upload removed
+    afterwards; the batch is the same as if checked in-process."""
+    settings: Settings = app.state.settings
+    people = await team(client)
+    lines = 75_000
+    rows = ["type_id;valeur_id;devise;montant;nom"]
+    rows += [f"MSISDN;+221 77 {index:07d};XOF;1 000;Bénéficiaire n° {index}" for index in range(lines)]
+    rows[500] = "MSISDN;+221 77 123;XOF;1 000;Numéro trop court"
+    data = ("\r\n".join(rows) + "\r\n").encode("utf-8-sig")
+    assert len(data) > PROCESS_CHECK_BYTES
+    created = await upload(client, people.maker, data, filename="pension-mars.csv")
+    assert (created["valid_lines"], created["invalid_lines"], created["total_amount"]) == (
+        lines - 1,
+        1,
+        1000 * (lines - 1),
+    )
+    assert created["report"]["issues"][0]["line"] == 501 and created["report"]["encoding"] == "utf-8-sig"
+    async with sessionmaker() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(BulkLine).where(BulkLine.batch_id == uuid.UUID(created["id"]))
+        )
+    assert stored == lines - 1
+    uploads = Path(settings.files_dir) / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []
