@@ -191,24 +191,25 @@ async def approve(
 
 
 async def _cancel_pending_lines(session: AsyncSession, batch: BulkBatch) -> tuple[int, int]:
-    """Lines not claimed yet will never be sent; how many, and their amount."""
-    totals = (
-        await session.execute(
-            select(func.count(), func.coalesce(func.sum(BulkLine.amount), 0)).where(
-                BulkLine.batch_id == batch.id, BulkLine.state == LineState.PENDING.value
+    """Lines not claimed yet will never be sent; how many, and their amount.
+
+    Counted from the rows the UPDATE itself changed: a worker may claim lines between a count and the update
+    (claims lock lines, not the batch), and those are recorded by the worker, not here."""
+    amounts = (
+        (
+            await session.execute(
+                update(BulkLine)
+                .where(BulkLine.batch_id == batch.id, BulkLine.state == LineState.PENDING.value)
+                .values(state=LineState.CANCELLED.value, failure_reason="cancelled", updated_at=utcnow())
+                .returning(BulkLine.amount)
+                .execution_options(synchronize_session=False)
             )
         )
-    ).one()
-    count, amount = int(totals[0]), int(totals[1])
-    if count:
-        await session.execute(
-            update(BulkLine)
-            .where(BulkLine.batch_id == batch.id, BulkLine.state == LineState.PENDING.value)
-            .values(state=LineState.CANCELLED.value, failure_reason="cancelled", updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        batch.cancelled_lines += count
-    return count, amount
+        .scalars()
+        .all()
+    )
+    batch.cancelled_lines += len(amounts)
+    return len(amounts), sum(amounts)
 
 
 async def cancel(
