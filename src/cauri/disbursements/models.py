@@ -20,6 +20,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
+from cauri.disbursements.ingest.copytext import COPY_COLUMNS
 from cauri.disbursements.validation import ValidationReport, ValidLine
 
 
@@ -207,23 +208,8 @@ class BulkCallback(IdMixin, Base):
     delivered_at: Mapped[datetime | None]
 
 
-LINE_COPY_COLUMNS: tuple[str, ...] = (
-    "batch_id",
-    "line_number",
-    "organization_id",
-    "transfer_id",
-    "chosen_id",
-    "amount",
-    "currency",
-    "party_id_type",
-    "party_identifier",
-    "payee_name",
-    "review",
-    "state",
-    "attempts",
-    "polls",
-    "updated_at",
-)
+# The columns of a stored line as COPY writes them (the rows of ingest.copytext follow the same order).
+LINE_COPY_COLUMNS: tuple[str, ...] = COPY_COLUMNS
 
 
 def line_record(

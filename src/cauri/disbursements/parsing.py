@@ -237,19 +237,21 @@ def _csv_rows(
         state.truncated = False
         state.lines = 0
         try:
-            cells = next(reader)
-        except StopIteration:
-            return
+            # The loop asks the reader for a row after the state of the row before was reset.
+            for cells in reader:
+                line_number += 1
+                # A quoted cell may hold line breaks (a spreadsheet shows one row), within the same length limit.
+                if state.truncated or (state.lines > 1 and sum(map(len, cells)) > max_line_length):
+                    yield line_number, [], IssueCode.LINE_TOO_LONG
+                else:
+                    yield line_number, cells, None
+                state.truncated = False
+                state.lines = 0
         except csv.Error:  # an unclosed quote ran past the csv module's field size limit
             line_number += 1
             yield line_number, [], IssueCode.MALFORMED_LINE
-            continue
-        line_number += 1
-        # A quoted cell may hold line breaks (a spreadsheet shows one row), within the same length limit.
-        if state.truncated or (state.lines > 1 and sum(map(len, cells)) > max_line_length):
-            yield line_number, [], IssueCode.LINE_TOO_LONG
         else:
-            yield line_number, cells, None
+            return
 
 
 # ---------------------------------------------------------------------------------------------------- header

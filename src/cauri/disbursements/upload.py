@@ -40,11 +40,13 @@ from cauri.disbursements.errors import (
     provider_cannot_pay_out,
     provider_not_configured,
 )
+from cauri.disbursements.ingest.copytext import CopyRowFormat
 from cauri.disbursements.models import (
     LINE_COPY_COLUMNS,
     BatchState,
     BulkBatch,
     BulkLine,
+    LineState,
     line_record,
     line_row,
 )
@@ -177,6 +179,16 @@ class LineStore:
         self.stored = 0
 
     async def write(self, chunk: ValidatedChunk, *, chosen_ids: bool) -> None:
+        if chunk.copy_rows is not None:  # written as COPY rows where they were checked (stream(copy=…))
+            if chunk.valid_count:
+                connection = await self.session.connection()
+                raw = await connection.get_raw_connection()
+                # A memoryview: asyncpg would take bytes for a file name.
+                await raw.driver_connection.copy_to_table(  # type: ignore[union-attr]
+                    "bulk_lines", source=memoryview(chunk.copy_rows), columns=list(LINE_COPY_COLUMNS), format="text"
+                )
+                self.stored += chunk.valid_count
+            return
         if not chunk.lines:
             return
         if self.postgres:
@@ -238,18 +250,21 @@ def _chosen(validation: Any) -> bool:
     return bool(validation.report.file_format == FileFormat.STANDARD)
 
 
-async def _store(validation: Any, store: LineStore, *, pipelined: bool, path: str | None) -> None:
+async def _store(
+    validation: Any, store: LineStore, *, pipelined: bool, path: str | None, copy: CopyRowFormat | None
+) -> None:
     """Parse (in a worker thread, or a child process for a large file) and store; pipelined, the next chunk is
-    read while the previous one is written."""
+    read while the previous one is written. With ``copy`` (PostgreSQL), lines that need no database check come
+    already written as COPY rows by whoever checked them."""
     if not pipelined:
-        async for chunk in validation.stream(process_path=path):
+        async for chunk in validation.stream(process_path=path, copy=copy):
             await store.write(chunk, chosen_ids=_chosen(validation))
         return
     queue: asyncio.Queue[ValidatedChunk | None] = asyncio.Queue(maxsize=4)
 
     async def produce() -> None:
         try:
-            async for chunk in validation.stream(process_path=path):
+            async for chunk in validation.stream(process_path=path, copy=copy):
                 await queue.put(chunk)
         finally:
             await queue.put(None)
@@ -320,7 +335,8 @@ async def create_batch(
     )
     store = LineStore(session, batch_id=batch.id, organization_id=organization_id)
     try:
-        await _store(validation, store, pipelined=postgres and sessionmaker is not None, path=spooled.path)
+        copy = CopyRowFormat(batch.id, organization_id, LineState.PENDING.value, utcnow()) if postgres else None
+        await _store(validation, store, pipelined=postgres and sessionmaker is not None, path=spooled.path, copy=copy)
     finally:
         await asyncio.to_thread(spooled.discard)
     report = validation.report

@@ -29,6 +29,7 @@ from typing import IO, Any, Final
 
 from cauri.core.money import Money
 from cauri.disbursements.ingest.checks import LineChecker
+from cauri.disbursements.ingest.copytext import NULL, CopyRowFormat, copy_text, decode_copy_rows
 from cauri.disbursements.ingest.messages import Issue, IssueCode, Severity, make_issue
 from cauri.disbursements.ingest.phones import PhoneNormaliser
 from cauri.disbursements.ingest.seen import SeenIndex
@@ -85,14 +86,52 @@ class ValidLine:
         return Money(self.amount, self.currency)
 
 
-@dataclass(frozen=True)
 class ValidatedChunk:
-    """Consecutive lines of the file: the valid ones, and every issue found on them (errors and warnings)."""
+    """Consecutive lines of the file: the valid ones, and every issue found on them (errors and warnings).
 
-    first_line: int
-    last_line: int
-    lines: list[ValidLine]
-    issues: list[Issue]
+    From ``stream(copy=…)`` the valid lines may come as ``copy_rows`` instead, already written as rows of
+    PostgreSQL's COPY text format (:mod:`~cauri.disbursements.ingest.copytext`); ``lines`` then decodes them
+    when asked, and ``valid_count`` says how many there are without decoding.
+    """
+
+    __slots__ = ("_lines", "copy_rows", "first_line", "issues", "last_line", "valid_count")
+
+    def __init__(
+        self,
+        first_line: int,
+        last_line: int,
+        lines: list[ValidLine] | None,
+        issues: list[Issue],
+        *,
+        copy_rows: bytes | None = None,
+        valid_count: int = 0,
+    ) -> None:
+        if lines is None and copy_rows is None:
+            raise ValueError("a chunk needs its lines or their COPY rows")
+        self.first_line = first_line
+        self.last_line = last_line
+        self.issues = issues
+        self.copy_rows = copy_rows
+        self._lines = lines
+        self.valid_count = len(lines) if lines is not None else valid_count
+
+    @property
+    def lines(self) -> list[ValidLine]:
+        if self._lines is None:
+            assert self.copy_rows is not None
+            self._lines = [
+                ValidLine(line, transfer_id, amount, currency, kind, identifier, name, tuple(map(IssueCode, review)))
+                for line, transfer_id, amount, currency, kind, identifier, name, review in decode_copy_rows(
+                    self.copy_rows
+                )
+            ]
+        return self._lines
+
+    def __repr__(self) -> str:
+        return (
+            f"ValidatedChunk(first_line={self.first_line}, last_line={self.last_line}, "
+            f"valid={self.valid_count}, issues={len(self.issues)})"
+        )
 
 
 @dataclass
@@ -158,31 +197,57 @@ class _Pending:
     issues: list[Issue]
 
 
+@dataclass
+class _Encoded:
+    """A chunk checked and resolved where it was read: its valid lines as COPY rows."""
+
+    first_line: int
+    last_line: int
+    rows: bytes
+    count: int
+    warnings: int
+    totals: dict[str, int]
+    issues: list[Issue]
+
+
+_Opened = tuple[OpenedFile, LineChecker]
+
+
 def generated_transfer_id(batch_id: uuid.UUID, line: int) -> str:
     """The transfer id of a payment-list line: ``uuid5(batch_id, str(line))``, so the same file gives the same ids."""
     return str(uuid.uuid5(batch_id, str(line)))
 
 
 class TransferIdGenerator:
-    """:func:`generated_transfer_id`, three times faster: the batch id is hashed once."""
+    """:func:`generated_transfer_id`, several times faster: the batch id is hashed once."""
 
     def __init__(self, batch_id: uuid.UUID) -> None:
         self._prefix = hashlib.sha1(batch_id.bytes, usedforsecurity=False)
 
     def __call__(self, line: int) -> str:
         digest = self._prefix.copy()
-        digest.update(str(line).encode())
-        raw = bytearray(digest.digest()[:16])
-        raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-        text = raw.hex()
-        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+        digest.update(b"%d" % line)
+        text = digest.hexdigest()
+        # Version 5 in the 13th hex digit; RFC 4122 variant (10xx) in the 17th.
+        return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
-def check_in_child(path: str, options: ValidationOptions, out: IO[bytes]) -> None:
+_VARIANT: Final = {digit: "89ab"[int(digit, 16) & 0x3] for digit in "0123456789abcdef"}
+
+
+def check_in_child(
+    path: str,
+    options: ValidationOptions,
+    out: IO[bytes],
+    copy: CopyRowFormat | None = None,
+    checks_known: bool = False,
+) -> None:
     """The child process of :meth:`BulkValidation.stream` with ``process_path``: read and check the file, send
-    its description, each chunk (valid lines as plain tuples: cheaper to pickle) and, at the end, the counts;
-    each message a pickle preceded by its length."""
+    its description, each chunk and, at the end, the counts; each message a pickle preceded by its length.
+
+    A chunk is resolved here when nothing in it waits for the database (``copy`` given, and no earlier-batches
+    check: ``checks_known`` false or generated ids): its valid lines leave as COPY rows. Otherwise it leaves as
+    plain tuples (cheaper to pickle than objects) for the parent to resolve."""
 
     def send(message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
@@ -192,24 +257,28 @@ def check_in_child(path: str, options: ValidationOptions, out: IO[bytes]) -> Non
     try:
         with open(path, "rb") as source:
             validation = BulkValidation(source, options)
-            described = False
-            for pending in validation._pending_chunks():
-                if not described:
-                    send(("layout", validation._layout, validation.report))
-                    described = True
-                rows = [
-                    (
-                        line.line,
-                        line.transfer_id,
-                        line.amount,
-                        line.currency,
-                        line.party_id_type,
-                        line.party_identifier,
-                        line.payee_name,
-                    )
-                    for line in pending.candidates
-                ]
-                send(("chunk", pending.first_line, pending.last_line, rows, pending.issues))
+            opened = validation._open()
+            if opened is not None:
+                encode = copy is not None and validation._resolves_alone(checks_known)
+                send(("layout", validation._layout, validation.report, encode))
+                if copy is not None and encode:
+                    for encoded in validation._encoded_chunks(opened, copy):
+                        send(("rows", encoded))
+                else:
+                    for pending in validation._pending_chunks(opened):
+                        rows = [
+                            (
+                                line.line,
+                                line.transfer_id,
+                                line.amount,
+                                line.currency,
+                                line.party_id_type,
+                                line.party_identifier,
+                                line.payee_name,
+                            )
+                            for line in pending.candidates
+                        ]
+                        send(("chunk", pending.first_line, pending.last_line, rows, pending.issues))
             send(("end", validation.report))
     except Exception as error:  # reported to the parent, which raises it
         send(("error", error))
@@ -264,28 +333,65 @@ class BulkValidation:
             yield self._resolve(pending, known)
         self._finish()
 
-    async def stream(self, *, offload: bool = True, process_path: str | None = None) -> AsyncIterator[ValidatedChunk]:
+    async def stream(
+        self, *, offload: bool = True, process_path: str | None = None, copy: CopyRowFormat | None = None
+    ) -> AsyncIterator[ValidatedChunk]:
         """Chunks for async code. With ``offload`` the reading and checking run in a worker thread, one chunk
         at a time, so the event loop stays free while a large file is checked.
 
         With ``process_path`` (the file's path, the same file as ``source``), reading and checking run in a
         child process instead, on another core: the caller's process only resolves the chunks (duplicates
         across chunks, earlier batches, the report) and stores them, in parallel with the next chunks' checks.
+
+        With ``copy``, chunks whose lines need no earlier-batches check (generated ids, or no
+        ``known_transfer_ids``) are resolved where they are checked and carry their valid lines as
+        ``copy_rows``, rows of ``bulk_lines`` for PostgreSQL's COPY text format (``lines`` decodes them on demand).
         """
         if process_path is not None:
-            async for chunk in self._stream_from_child(process_path):
+            async for chunk in self._stream_from_child(process_path, copy):
                 yield chunk
             return
-        pending_chunks = self._pending_chunks()
+        chunks = self._chunks(copy)
         while True:
             if offload:
-                pending = await asyncio.to_thread(next, pending_chunks, None)
+                item = await asyncio.to_thread(next, chunks, None)
             else:
-                pending = next(pending_chunks, None)
-            if pending is None:
+                item = next(chunks, None)
+            if item is None:
                 break
-            yield await self._resolve_async(pending)
+            yield item if isinstance(item, ValidatedChunk) else await self._resolve_async(item)
         self._finish()
+
+    def _chunks(self, copy: CopyRowFormat | None) -> Iterator[ValidatedChunk | _Pending]:
+        opened = self._open()
+        if opened is None:
+            return
+        if copy is not None and self._resolves_alone(self._known_transfer_ids is not None):
+            for encoded in self._encoded_chunks(opened, copy):
+                yield self._take_encoded(encoded)
+        else:
+            yield from self._pending_chunks(opened)
+
+    def _resolves_alone(self, checks_known: bool) -> bool:
+        """Whether a chunk can be resolved as soon as it is checked: nothing in it waits for the database."""
+        return not checks_known or self.report.file_format is not FileFormat.STANDARD
+
+    def _take_encoded(self, encoded: _Encoded) -> ValidatedChunk:
+        report = self.report
+        report.valid_lines += encoded.count
+        report.warning_lines += encoded.warnings
+        for currency, amount in encoded.totals.items():
+            report.totals[currency] = report.totals.get(currency, 0) + amount
+        for issue in encoded.issues:
+            self._record(issue)
+        return ValidatedChunk(
+            encoded.first_line,
+            encoded.last_line,
+            None,
+            encoded.issues,
+            copy_rows=encoded.rows,
+            valid_count=encoded.count,
+        )
 
     async def _resolve_async(self, pending: _Pending) -> ValidatedChunk:
         known: Collection[str] = ()
@@ -295,7 +401,7 @@ class BulkValidation:
             known = await answer if inspect.isawaitable(answer) else answer
         return self._resolve(pending, known)
 
-    async def _stream_from_child(self, path: str) -> AsyncIterator[ValidatedChunk]:
+    async def _stream_from_child(self, path: str, copy: CopyRowFormat | None) -> AsyncIterator[ValidatedChunk]:
         if self._started:
             raise RuntimeError("a BulkValidation can be iterated only once")
         self._started = True
@@ -311,7 +417,7 @@ class BulkValidation:
         )
         assert child.stdin is not None and child.stdout is not None
         try:
-            child.stdin.write(pickle.dumps((path, self.options)))
+            child.stdin.write(pickle.dumps((path, self.options, copy, self._known_transfer_ids is not None)))
             await child.stdin.drain()
             child.stdin.close()
             while True:
@@ -321,12 +427,14 @@ class BulkValidation:
                 except asyncio.IncompleteReadError:
                     raise RuntimeError(f"the checking process stopped (exit code {await child.wait()})") from None
                 kind = message[0]
-                if kind == "layout":
-                    self._layout = message[1]
-                    self._adopt(message[2], final=False)
+                if kind == "rows":
+                    yield self._take_encoded(message[1])
                 elif kind == "chunk":
                     first, last, rows, issues = message[1:]
                     yield await self._resolve_async(_Pending(first, last, [ValidLine(*row) for row in rows], issues))
+                elif kind == "layout":
+                    self._layout = message[1]
+                    self._adopt(message[2], final=False)
                 elif kind == "end":
                     self._adopt(message[1], final=True)
                     break
@@ -366,17 +474,17 @@ class BulkValidation:
 
     # -- reading --------------------------------------------------------------------------------------------
 
-    def _pending_chunks(self) -> Iterator[_Pending]:
+    def _open(self) -> _Opened | None:
+        """Open the file and read its header: the file and the line checker, or None (a file-level issue)."""
         if self._started:
             raise RuntimeError("a BulkValidation can be iterated only once")
         self._started = True
-        report = self.report
         options = self.options
         try:
             opened = open_bulk_file(self._source, max_line_length=options.max_line_length)
         except BulkFileError as error:
-            report.file_issues.extend(error.issues)
-            return
+            self.report.file_issues.extend(error.issues)
+            return None
         self._describe(opened)
         checker = LineChecker(
             opened.layout,
@@ -388,6 +496,17 @@ class BulkValidation:
             max_line_length=options.max_line_length,
             batch_currency=options.currency,
         )
+        return opened, checker
+
+    def _pending_chunks(self, opened_file: _Opened | None = None) -> Iterator[_Pending]:
+        """The file's lines checked one by one, in chunks of candidates still to resolve."""
+        if opened_file is None:
+            opened_file = self._open()
+            if opened_file is None:
+                return
+        opened, checker = opened_file
+        report = self.report
+        options = self.options
         size = options.chunk_size
         pending = _Pending(opened.header_line + 1, opened.header_line, [], [])
         try:
@@ -421,6 +540,87 @@ class BulkValidation:
         report.encoding = opened.encoding
         if pending.last_line >= pending.first_line:
             yield pending
+
+    def _encoded_chunks(  # noqa: PLR0915 - one loop without a call per line: a million-line upload's hot path
+        self, opened_file: _Opened, copy: CopyRowFormat
+    ) -> Iterator[_Encoded]:
+        """Like :meth:`_pending_chunks` followed by :meth:`_resolve` without earlier-batches check (the same
+        lines, issues and counts), with each valid line written at once as a COPY row: no object per line.
+        Issues are not recorded in the report here: the receiver of the chunks does that."""
+        opened, checker = opened_file
+        report = self.report
+        options = self.options
+        size = options.chunk_size
+        max_lines = options.max_lines
+        check = checker.check
+        seen_payee = self._payees.first_line
+        layout = opened.layout
+        identifier_column = layout.column(Field.PARTY_IDENTIFIER)
+        # Every row starts and ends the same way. Transfer ids (generated, or checked against [A-Za-z0-9._:-]),
+        # currencies, party id types and amounts never hold a character COPY would need escaped.
+        head = copy.head()
+        middle = f"\t{copy.organization_id}\t"
+        chosen = "\tt\t" if layout.file_format is FileFormat.STANDARD else "\tf\t"
+        tail = copy.tail()
+        duplicate_code = IssueCode.DUPLICATE_PAYEE_AMOUNT
+        duplicate_review = f"\t{copy_text(duplicate_code.value)}"
+        no_review = f"\t{NULL}"
+        first, last = opened.header_line + 1, opened.header_line
+        rows: list[str] = []
+        issues: list[Issue] = []
+        totals: dict[str, int] = {}
+        warnings = 0
+        try:
+            for line, cells, problem in opened.rows:
+                # Blank: every cell empty or spaces (a filled first cell says it at once).
+                if problem is None and (not cells or not cells[0].strip()) and not "".join(cells).strip():
+                    report.empty_lines += 1
+                else:
+                    report.lines += 1
+                    if report.lines > max_lines:
+                        report.lines -= 1
+                        report.file_issues.append(make_issue(IssueCode.TOO_MANY_LINES, limit=max_lines))
+                        break
+                    checked = check(line, cells, problem)
+                    if isinstance(checked, list):
+                        report.invalid_lines += 1
+                        issues.extend(checked)
+                    else:
+                        transfer_id, amount, currency, party_id_type, party_identifier, name = checked
+                        earlier = seen_payee((party_id_type, party_identifier, amount, currency), line)
+                        if earlier is None:
+                            review = no_review
+                        else:
+                            issues.append(
+                                make_issue(
+                                    duplicate_code,
+                                    line=line,
+                                    column=identifier_column,
+                                    field=Field.PARTY_IDENTIFIER,
+                                    value=party_identifier,
+                                    first_line=earlier,
+                                )
+                            )
+                            review = duplicate_review
+                            warnings += 1
+                        rows.append(
+                            f"{head}{line}{middle}{transfer_id}{chosen}{amount}\t{currency}\t{party_id_type}\t"
+                            f"{copy_text(party_identifier)}\t{NULL if name is None else copy_text(name)}"
+                            f"{review}{tail}"
+                        )
+                        totals[currency] = totals.get(currency, 0) + amount
+                last = line
+                if line - first + 1 >= size:
+                    yield _Encoded(first, last, "".join(rows).encode(), len(rows), warnings, totals, issues)
+                    first, rows, issues, totals, warnings = line + 1, [], [], {}, 0
+        except BulkFileError as error:
+            report.file_issues.extend(error.issues)
+        finally:
+            opened.rows.close()  # an .xlsx workbook holds its archive open until then
+        report.currency = checker.batch_currency
+        report.encoding = opened.encoding
+        if last >= first:
+            yield _Encoded(first, last, "".join(rows).encode(), len(rows), warnings, totals, issues)
 
     def _describe(self, opened: OpenedFile) -> None:
         report = self.report

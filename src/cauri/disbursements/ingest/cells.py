@@ -97,9 +97,12 @@ def parse_payee_name_cell(text: str) -> str | IssueCode | None:
     """Trimmed, inner runs of spaces collapsed, composed accents (NFC, as macOS exports decomposed ones)."""
     if not text:
         return None
-    name = " ".join(text.split())
-    if not name:
-        return None
+    if text.isprintable() and "  " not in text and text[0] != " " and text[-1] != " ":
+        name = text  # already tidy: the only space a printable text can hold is " ", here single and inside
+    else:
+        name = " ".join(text.split())
+        if not name:
+            return None
     if not name.isascii():
         name = unicodedata.normalize("NFC", name)
     if len(name) > PAYEE_NAME_MAX or not name.isprintable():

@@ -26,6 +26,7 @@ CheckedLine = tuple[str, int, str, str, str, str | None]
 
 _HARD_MAX: Final = 10**18 - 1  # what fits a signed 64-bit column
 _CACHE_SIZE: Final = 64
+_AMOUNT_CACHE_SIZE: Final = 4096
 _UNKNOWN_CURRENCY_EXPONENT: Final = 2  # enough to say whether an amount is readable at all
 
 
@@ -67,9 +68,77 @@ class LineChecker:
         # A file repeats a handful of spellings ("MSISDN", "XOF"): read each once.
         self.currencies: dict[str, str | IssueCode] = {}
         self.party_id_types: dict[str, str | IssueCode] = {}
+        # And often a handful of amounts (a pension, a salary scale): currency -> cell -> valid amount.
+        self.amounts: dict[str, dict[str, int]] = {}
 
     def check(self, line: int, cells: list[str], problem: IssueCode | None) -> CheckedLine | list[Issue]:
         """The normalised line, or its issues (never empty). ``cells`` is not blank."""
+        if problem is None and self.required_width <= len(cells) <= self.width:
+            clean = self._clean(line, cells)
+            if clean is not None:
+                return clean
+        return self._check(line, cells, problem)
+
+    def _clean(self, line: int, cells: list[str]) -> CheckedLine | list[Issue] | None:  # noqa: PLR0911 - each unusual cell hands the line to _check
+        """The fast path for a line whose cells are all fine (almost every line): the same answer as
+        :meth:`_check`, or None when anything is unusual, and then :meth:`_check` finds out what. Nothing is
+        remembered before the line is known to be clean but for its transfer id (which :meth:`_check` would
+        remember as well)."""
+        currency = self.currencies.get(cells[self.i_currency])  # filled by _check: a miss goes there
+        if type(currency) is not str:  # None, or an IssueCode (a str subclass)
+            return None
+        accepted = self.accepted_currencies
+        if (accepted is not None and currency not in accepted) or (
+            self.batch_currency is not None and currency != self.batch_currency
+        ):
+            return None
+        amount = self._clean_amount(cells[self.i_amount], currency)
+        if amount is None:
+            return None
+        party_id_type = self.party_id_types.get(cells[self.i_type])
+        if type(party_id_type) is not str or party_id_type not in self.supported_types:
+            return None
+        if party_id_type == "MSISDN":
+            identifier = self.phones.e164(cells[self.i_identifier])
+        else:
+            parsed = parse_party_identifier_cell(party_id_type, cells[self.i_identifier])
+            identifier = None if isinstance(parsed, IssueCode) else parsed
+        name = parse_payee_name_cell(cells[self.i_name]) if 0 <= self.i_name < len(cells) else None
+        if identifier is None or isinstance(name, IssueCode):
+            return None
+        if self.generated_ids:
+            transfer_id: str | None = self.generate_id(line)
+        else:
+            found: list[Issue] = []
+            transfer_id = self._transfer_id(line, cells, found)
+            if found:  # every other cell is fine: these are all the line's issues, as _check would list them
+                return found
+        assert transfer_id is not None
+        if self.batch_currency is None:
+            self.batch_currency = currency
+        return transfer_id, amount, currency, party_id_type, identifier, name
+
+    def _clean_amount(self, cell: str, currency: str) -> int | None:
+        """A valid amount (positive, within the limit), or None."""
+        amounts = self.amounts.get(currency)
+        if amounts is None:
+            amounts = self.amounts[currency] = {}
+        amount = amounts.get(cell)
+        if amount is not None:
+            return amount
+        text = cell.strip()
+        parsed = parse_amount_cell(text, CURRENCY_EXPONENTS[currency]) if text else None
+        if type(parsed) is not int or parsed <= 0:
+            return None
+        limit = self.max_amounts.get(currency)
+        if limit is not None and parsed > limit:
+            return None
+        if len(amounts) < _AMOUNT_CACHE_SIZE:
+            amounts[cell] = parsed
+        return parsed
+
+    def _check(self, line: int, cells: list[str], problem: IssueCode | None) -> CheckedLine | list[Issue]:
+        """Every check, one after the other, each problem reported."""
         if problem is not None:
             return [make_issue(problem, line=line, limit=self.max_line_length)]
         found: list[Issue] = []
