@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from cauri.disbursements.ingest.checks import LineChecker
-from cauri.disbursements.ingest.copytext import COPY_COLUMNS, CopyRowFormat, copy_text, decode_copy_rows
+from cauri.disbursements.ingest.copytext import COPY_COLUMNS, CopyRowFormat, copy_block, decode_copy_rows
 from cauri.disbursements.ingest.phones import PhoneNormaliser
 from cauri.disbursements.models import LINE_COPY_COLUMNS, BulkLine
 from cauri.disbursements.parsing import Field, FileFormat, Layout
@@ -42,9 +42,28 @@ def test_the_rows_have_the_columns_of_a_stored_line() -> None:
     assert set(COPY_COLUMNS) <= set(BulkLine.__table__.columns.keys())
 
 
+def raw_fields(block: bytes) -> list[list[bytes | None]]:
+    """Each row's fields as bytes (None for NULL), read plainly from a binary COPY block."""
+    assert block.startswith(b"PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+    assert block.endswith(b"\xff\xff")
+    rows, position = [], 19
+    while position < len(block) - 2:
+        count = int.from_bytes(block[position : position + 2], "big")
+        position += 2
+        row: list[bytes | None] = []
+        for _ in range(count):
+            length = int.from_bytes(block[position : position + 4], "big", signed=True)
+            position += 4
+            row.append(None if length < 0 else block[position : position + length])
+            position += max(length, 0)
+        rows.append(row)
+    assert position == len(block) - 2
+    return rows
+
+
 @settings(max_examples=300, deadline=None)
 @given(name=st.one_of(st.none(), st.text()), identifier=st.text(min_size=1), review=st.booleans())
-@example(name="\\N", identifier="a\\tb", review=False)
+@example(name="\\N", identifier="a\tb", review=False)
 @example(name="tab\there\nnew\rline\\", identifier="\\", review=True)
 def test_a_row_reads_back_as_written_whatever_the_text(name: str | None, identifier: str, review: bool) -> None:
     codes = ("duplicate_payee_amount",) if review else ()
@@ -59,14 +78,12 @@ def test_a_row_reads_back_as_written_whatever_the_text(name: str | None, identif
         review=codes,
         chosen_id=True,
     )
-    assert row.count("\n") == 1 and row.endswith("\n")
-    assert row.count("\t") == len(COPY_COLUMNS) - 1
-    assert decode_copy_rows(row.encode()) == [(7, "tx-1", 5000, "XOF", "ALIAS", identifier, name, codes)]
-
-
-def test_copy_text_escapes_what_copy_would_read_as_structure() -> None:
-    assert copy_text("plain") == "plain"
-    assert copy_text("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
+    block = copy_block([row, row])
+    assert decode_copy_rows(block) == [(7, "tx-1", 5000, "XOF", "ALIAS", identifier, name, codes)] * 2
+    (fields, _) = raw_fields(block)
+    assert len(fields) == len(COPY_COLUMNS)
+    assert fields[0] == BATCH_ID.bytes and fields[2] == ROWS.organization_id.bytes and fields[4] == b"\x01"
+    assert fields[11:] == [b"PENDING", bytes(4), bytes(4), (825_683_400_000_000).to_bytes(8, "big")]
 
 
 def messy_rows(count: int, *, standard: bool = False) -> list[list[str]]:
@@ -140,14 +157,11 @@ async def test_copy_rows_carry_exactly_the_lines_issues_and_report_of_the_object
     assert report == expected_report.to_dict()
     assert all(chunk.copy_rows is not None for chunk in chunks)
     assert sum(chunk.valid_count for chunk in chunks) == len(expected_lines)
-    chosen = report["file_format"] == FileFormat.STANDARD
+    chosen = b"\x01" if report["file_format"] == FileFormat.STANDARD else b"\x00"
     for chunk in chunks:
         assert chunk.copy_rows is not None
-        for text in chunk.copy_rows.decode().splitlines():
-            cells = text.split("\t")
-            assert cells[0] == str(BATCH_ID) and cells[2] == str(ROWS.organization_id)
-            assert cells[4] == ("t" if chosen else "f")
-            assert cells[11:] == ["PENDING", "0", "0", ROWS.updated_at.isoformat()]
+        for fields in raw_fields(chunk.copy_rows):
+            assert fields[0] == BATCH_ID.bytes and fields[2] == ROWS.organization_id.bytes and fields[4] == chosen
 
 
 @pytest.mark.parametrize("in_child", [False, True], ids=["thread", "child"])
@@ -164,9 +178,10 @@ async def test_ids_the_file_chose_wait_for_the_earlier_batches_check_as_objects(
     assert "transfer_id_already_used" in report["counts_by_code"]
 
 
-async def test_postgresql_reads_the_rows_back_as_the_lines() -> None:
+@pytest.mark.parametrize("standard", [False, True], ids=["payment_list", "standard"])
+async def test_postgresql_reads_the_rows_back_as_the_lines(standard: bool) -> None:
     url = service_url("postgres")
-    data = csv_bytes(messy_rows(300))
+    data = csv_bytes(messy_rows(300, standard=standard))
     _, lines, chunks = await streamed(data, None)
     connection = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
     try:
@@ -179,7 +194,7 @@ async def test_postgresql_reads_the_rows_back_as_the_lines() -> None:
         for chunk in chunks:
             assert chunk.copy_rows is not None
             await connection.copy_to_table(
-                "copied", source=memoryview(chunk.copy_rows), columns=list(COPY_COLUMNS), format="text"
+                "copied", source=memoryview(chunk.copy_rows), columns=list(COPY_COLUMNS), format="binary"
             )
         stored = await connection.fetch("SELECT * FROM copied ORDER BY line_number")
     finally:
@@ -197,8 +212,11 @@ async def test_postgresql_reads_the_rows_back_as_the_lines() -> None:
         )
         for row in stored
     ] == lines
+    assert {
+        (row["batch_id"], row["organization_id"], row["chosen_id"], row["state"], row["attempts"], row["polls"])
+        for row in stored
+    } == {(BATCH_ID, ROWS.organization_id, standard, "PENDING", 0, 0)}
     assert {row["updated_at"] for row in stored} == {ROWS.updated_at}
-    assert {row["batch_id"] for row in stored} == {BATCH_ID}
     assert any(row["payee_name"] == "Diallo \\ Awa" for row in stored)
     assert any(row["payee_name"] == "\\N" for row in stored)
     assert any(row["party_identifier"] == "alias\\5" for row in stored)

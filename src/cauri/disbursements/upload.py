@@ -185,7 +185,7 @@ class LineStore:
                 raw = await connection.get_raw_connection()
                 # A memoryview: asyncpg would take bytes for a file name.
                 await raw.driver_connection.copy_to_table(  # type: ignore[union-attr]
-                    "bulk_lines", source=memoryview(chunk.copy_rows), columns=list(LINE_COPY_COLUMNS), format="text"
+                    "bulk_lines", source=memoryview(chunk.copy_rows), columns=list(LINE_COPY_COLUMNS), format="binary"
                 )
                 self.stored += chunk.valid_count
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Final
 
 from cauri.core.money import CURRENCY_EXPONENTS, Money, format_money
@@ -65,6 +66,7 @@ class LineChecker:
         self.i_name = positions.get(Field.PAYEE_NAME, -1)
         self.width = layout.width
         self.required_width = layout.required_width
+        self.required_cells = itemgetter(self.i_currency, self.i_amount, self.i_type, self.i_identifier)
         # A file repeats a handful of spellings ("MSISDN", "XOF"): read each once.
         self.currencies: dict[str, str | IssueCode] = {}
         self.party_id_types: dict[str, str | IssueCode] = {}
@@ -84,7 +86,8 @@ class LineChecker:
         :meth:`_check`, or None when anything is unusual, and then :meth:`_check` finds out what. Nothing is
         remembered before the line is known to be clean but for its transfer id (which :meth:`_check` would
         remember as well)."""
-        currency = self.currencies.get(cells[self.i_currency])  # filled by _check: a miss goes there
+        currency_cell, amount_cell, type_cell, identifier_cell = self.required_cells(cells)
+        currency = self.currencies.get(currency_cell)  # filled by _check: a miss goes there
         if type(currency) is not str:  # None, or an IssueCode (a str subclass)
             return None
         accepted = self.accepted_currencies
@@ -92,16 +95,19 @@ class LineChecker:
             self.batch_currency is not None and currency != self.batch_currency
         ):
             return None
-        amount = self._clean_amount(cells[self.i_amount], currency)
+        amounts = self.amounts.get(currency)
+        amount = amounts.get(amount_cell) if amounts is not None else None
         if amount is None:
-            return None
-        party_id_type = self.party_id_types.get(cells[self.i_type])
+            amount = self._clean_amount(amount_cell, currency)
+            if amount is None:
+                return None
+        party_id_type = self.party_id_types.get(type_cell)
         if type(party_id_type) is not str or party_id_type not in self.supported_types:
             return None
         if party_id_type == "MSISDN":
-            identifier = self.phones.e164(cells[self.i_identifier])
+            identifier = self.phones.e164(identifier_cell)
         else:
-            parsed = parse_party_identifier_cell(party_id_type, cells[self.i_identifier])
+            parsed = parse_party_identifier_cell(party_id_type, identifier_cell)
             identifier = None if isinstance(parsed, IssueCode) else parsed
         name = parse_payee_name_cell(cells[self.i_name]) if 0 <= self.i_name < len(cells) else None
         if identifier is None or isinstance(name, IssueCode):

@@ -144,23 +144,34 @@ class PhoneNormaliser:
         self._home = home = _simple_plan(region)
         self._plans: dict[int, _Plan | None] = {}
         self._country_codes: dict[str, int] = {}  # by the first three digits, which decide it
-        # The quickest path: a number of the home plan's first type (mobile), in E.164 or national form.
-        self._quick: tuple[str, str, frozenset[int], re.Pattern[str], re.Pattern[str]] | None = None
+        # The quickest path: a valid number of the home plan's first type (mobile), in E.164 or in national form,
+        # as one regular expression each: the plan's lengths, its general pattern and the type's pattern.
+        self._plus_prefix = ""
+        self._quick_international: re.Pattern[str] | None = None
+        self._quick_national: re.Pattern[str] | None = None
         if home is not None and home.types and _country_code_of(home.prefix + "000") == home.country_code:
-            lengths, pattern = home.types[0]
-            sizes = frozenset(
+            lengths, first_type = home.types[0]
+            sizes = sorted(
                 size
                 for size in home.general_lengths
                 if _MIN_NSN <= size <= _MAX_NSN and (not lengths or size in lengths)
             )
-            self._quick = ("+" + home.prefix, home.prefix, sizes, home.general_pattern, pattern)
+            if sizes:
+                self._plus_prefix = "+" + home.prefix
+                digits = "|".join(f"[0-9]{{{size}}}" for size in sizes)
+                number = f"(?=(?:{digits})\\Z)(?=(?:{home.general_pattern.pattern})\\Z)(?:{first_type.pattern})\\Z"
+                self._quick_international = re.compile(re.escape(self._plus_prefix) + number)
+                # Not "00…" (international) nor the own country code without "+" (libphonenumber's own rule).
+                self._quick_national = re.compile(f"(?!00|{home.prefix}){number}")
 
     def e164(self, raw: str) -> str | None:
         cleaned = raw.strip().translate(_SEPARATORS)  # clean_phone(raw), a call less per line
-        if self._quick is not None:
-            quick = self._quick_e164(cleaned)
-            if quick is not None:
-                return quick
+        # What _fast would answer for a valid home mobile number, without its detours.
+        if cleaned[:1] == "+":
+            if self._quick_international is not None and self._quick_international.match(cleaned):
+                return cleaned
+        elif self._quick_national is not None and self._quick_national.match(cleaned):
+            return self._plus_prefix + cleaned
         result = self._fast(cleaned)
         if isinstance(result, _Slow):
             result = _parse_e164(cleaned, self.default_region)
@@ -168,27 +179,6 @@ class PhoneNormaliser:
             retry = self._international(cleaned)
             result = _parse_e164("+" + cleaned, self.default_region) if isinstance(retry, _Slow) else retry
         return result
-
-    def _quick_e164(self, cleaned: str) -> str | None:
-        """:meth:`_fast`'s answer for a valid number of the home plan's first type, without its detours; None
-        for anything else (which :meth:`_fast` then reads)."""
-        assert self._quick is not None
-        plus_prefix, prefix, sizes, general, first_type = self._quick
-        if cleaned.startswith(plus_prefix):
-            national = cleaned[len(plus_prefix) :]
-        elif cleaned.startswith(("+", "00", prefix)):
-            return None  # another country, or the own country code without "+" (libphonenumber's special rule)
-        else:
-            national = cleaned
-        if (
-            len(national) in sizes
-            and national.isdigit()
-            and national.isascii()
-            and general.fullmatch(national)
-            and first_type.fullmatch(national)
-        ):
-            return plus_prefix + national
-        return None
 
     def _fast(self, cleaned: str) -> _Result:
         if len(cleaned) > _MAX_INPUT or not _PLUS_AND_DIGITS.fullmatch(cleaned):

@@ -45,7 +45,7 @@ class SeenIndex:
 
     def first_line(self, key: Hashable, line: int) -> int | None:
         """The line where ``key`` was first seen, or None (and ``key`` is remembered as seen on ``line``)."""
-        fingerprint = _fingerprint(key)
+        fingerprint = (hash(key) & _MASK64) or 1  # _fingerprint(key), a call less per line
         fingerprints = self._fingerprints
         mask = self._mask
         slot = fingerprint & mask
