@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from cauri.disbursements.ingest.checks import LineChecker
-from cauri.disbursements.ingest.copytext import COPY_COLUMNS, CopyRowFormat, copy_block, decode_copy_rows
+from cauri.disbursements.ingest.copyrows import COPY_COLUMNS, CopyRowFormat, copy_block, decode_copy_rows
 from cauri.disbursements.ingest.phones import PhoneNormaliser
 from cauri.disbursements.models import LINE_COPY_COLUMNS, BulkLine
 from cauri.disbursements.parsing import Field, FileFormat, Layout

@@ -20,7 +20,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
-from cauri.disbursements.ingest.copytext import COPY_COLUMNS
+from cauri.disbursements.ingest.copyrows import COPY_COLUMNS
 from cauri.disbursements.validation import ValidationReport, ValidLine
 
 
@@ -208,7 +208,7 @@ class BulkCallback(IdMixin, Base):
     delivered_at: Mapped[datetime | None]
 
 
-# The columns of a stored line as COPY writes them (the rows of ingest.copytext follow the same order).
+# The columns of a stored line as COPY writes them (the rows of ingest.copyrows follow the same order).
 LINE_COPY_COLUMNS: tuple[str, ...] = COPY_COLUMNS
 
 

@@ -40,7 +40,7 @@ from cauri.disbursements.errors import (
     provider_cannot_pay_out,
     provider_not_configured,
 )
-from cauri.disbursements.ingest.copytext import CopyRowFormat
+from cauri.disbursements.ingest.copyrows import CopyRowFormat
 from cauri.disbursements.models import (
     LINE_COPY_COLUMNS,
     BatchState,
@@ -58,6 +58,9 @@ from cauri.identity.models import Organization
 from cauri.payments.signing import new_secret
 
 CHUNK_SIZE = 2000
+# On PostgreSQL each chunk is one COPY statement, its rows written where they were checked: larger chunks spend
+# less on statements (a COPY of 8,000 lines is about 1.3 MB).
+COPY_CHUNK_SIZE = 8000
 HASH_BLOCK = 1 << 20
 # From this size on (about 70,000 lines), lines are read and checked by a child process, on another core, while
 # this one resolves and stores them: under it, starting a process costs more than it saves.
@@ -329,7 +332,7 @@ async def create_batch(
             default_region=organization.default_region or settings.default_region,
             accepted_currencies=terms.currencies,
             max_amounts=terms.max_amounts,
-            chunk_size=CHUNK_SIZE,
+            chunk_size=COPY_CHUNK_SIZE if postgres else CHUNK_SIZE,
         ),
         known_transfer_ids=_known_ids_hook(session, sessionmaker if postgres else None, organization_id, batch.id),
     )

@@ -29,7 +29,7 @@ from typing import IO, Any, Final
 
 from cauri.core.money import Money
 from cauri.disbursements.ingest.checks import LineChecker
-from cauri.disbursements.ingest.copytext import (
+from cauri.disbursements.ingest.copyrows import (
     BIGINT_FIELD,
     FALSE_FIELD,
     INTEGER_FIELD,
@@ -101,7 +101,7 @@ class ValidatedChunk:
     """Consecutive lines of the file: the valid ones, and every issue found on them (errors and warnings).
 
     From ``stream(copy=…)`` the valid lines may come as ``copy_rows`` instead, already written as rows of
-    PostgreSQL's COPY text format (:mod:`~cauri.disbursements.ingest.copytext`); ``lines`` then decodes them
+    PostgreSQL's binary COPY format (:mod:`~cauri.disbursements.ingest.copyrows`); ``lines`` then decodes them
     when asked, and ``valid_count`` says how many there are without decoding.
     """
 
@@ -356,7 +356,7 @@ class BulkValidation:
 
         With ``copy``, chunks whose lines need no earlier-batches check (generated ids, or no
         ``known_transfer_ids``) are resolved where they are checked and carry their valid lines as
-        ``copy_rows``, rows of ``bulk_lines`` for PostgreSQL's COPY text format (``lines`` decodes them on demand).
+        ``copy_rows``, rows of ``bulk_lines`` in PostgreSQL's binary COPY format (``lines`` decodes them on demand).
         """
         if process_path is not None:
             async for chunk in self._stream_from_child(process_path, copy):
