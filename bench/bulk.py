@@ -9,7 +9,9 @@ Each part runs in a fresh interpreter of its own (so its peak memory is its own)
 
 * ``e2e`` — a 100,000-line payment list through the service: validation (alone, then with storage), then
   transfers/s from the submission (reservation included) to the last line, paid through the sandbox provider
-  whose simulator runs in the same process (served on loopback), and the process's peak resident memory.
+  whose simulator runs in the same process (served on loopback), and the process's peak resident memory. The
+  sandbox has a bulk API, so lines go a thousand a call, as they would in production; ``--line-by-line`` pays
+  one call per line instead (the path of providers without one).
   ``--e2e-provider mojaloop`` does the same through the Mojaloop SDK simulator (in process too).
 * ``ingest`` — a 1,000,000-line file validated and stored (the upload's work), against ``COPY`` of the same file
   into a table of text columns in the same run (the yardstick): the time ratio and the peak resident memory.
@@ -235,7 +237,8 @@ def bench_settings(url: str, **values: Any) -> Settings:
 
 
 async def part_e2e(args: argparse.Namespace, admin_url: str, directory: Path) -> dict[str, Any]:
-    """The sandbox provider, its simulator served by this very process (one create and one status call a line)."""
+    """The sandbox provider, its simulator served by this very process: a bulk call and its status queries per
+    thousand lines (or, ``--line-by-line``, a create and a status call per line)."""
     defaults = Settings()
     simulator = SandboxSimulator(
         api_key=defaults.sandbox_api_key.get_secret_value(),
@@ -244,7 +247,9 @@ async def part_e2e(args: argparse.Namespace, admin_url: str, directory: Path) ->
     )
     async with serve_app(simulator.app) as url:
         # The sandbox's own limit (600 requests/min) stands for a real provider's quota: lifted here.
-        extra = {"sandbox_url": url, "bulk_provider_rate_limits": {"sandbox": "none"}}
+        extra: dict[str, Any] = {"sandbox_url": url, "bulk_provider_rate_limits": {"sandbox": "none"}}
+        if args.line_by_line:
+            extra["bulk_line_by_line_providers"] = {"sandbox"}
         result = await end_to_end(args, admin_url, directory, "sandbox", extra=extra, lines=args.lines)
     await simulator.aclose()
     return {**result, "simulator": "in process"}
@@ -463,7 +468,7 @@ async def part_http(args: argparse.Namespace, admin_url: str, directory: Path) -
             bulk_provider_concurrency=args.http_concurrency,
             bulk_claim_size=args.http_concurrency * 2,
             bulk_workers_per_batch=2,
-            bulk_native_bulk_api=False,  # one call per line: the bound below is per call
+            bulk_line_by_line_providers={"mojaloop"},  # one call per line: the bound below is per call
         )
         engine = make_engine(url, pool_size=settings.database_pool_size)
         sessionmaker = make_sessionmaker(engine)
@@ -581,6 +586,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64, help="e2e: provider calls at once")
     parser.add_argument("--claim-size", type=int, default=200, help="e2e: lines a worker claims at once")
     parser.add_argument("--workers", type=int, default=4, help="e2e: worker jobs on the batch")
+    parser.add_argument("--line-by-line", action="store_true", help="e2e: one sandbox call per line, not bulks")
     parser.add_argument("--ingest-lines", type=int, default=1_000_000)
     parser.add_argument("--http-lines", type=int, default=20_000)
     parser.add_argument("--latency", type=float, default=0.2, help="http: seconds the simulator takes per answer")
@@ -602,6 +608,7 @@ def forwarded(args: argparse.Namespace) -> list[str]:
         f"--latency={args.latency}",
         f"--http-concurrency={args.http_concurrency}",
         f"--timeout={args.timeout}",
+        *(["--line-by-line"] if args.line_by_line else []),
     ]
 
 

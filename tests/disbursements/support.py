@@ -77,6 +77,9 @@ def bulk_settings(sandbox_url: str, port: int, **overrides: Any) -> dict[str, An
         "public_base_url": f"http://127.0.0.1:{port}",
         "sandbox_url": sandbox_url,
         "bulk_provider_rate_limits": {"sandbox": "none"},
+        # Most tests exercise the path of providers paid one call per line (MTN, Orange…), with the sandbox's
+        # per-call outcomes (slow, 5xx, 429…); test_bulk_sandbox_bulk_api.py covers its bulk API.
+        "bulk_line_by_line_providers": {"sandbox"},
         "bulk_workers_per_batch": 2,
         "bulk_claim_size": 5,
         "bulk_provider_concurrency": 4,

@@ -68,6 +68,15 @@ def many_payees(count: int, prefix: str) -> bytes:
     return ("\r\n".join(rows) + "\r\n").encode()
 
 
+def _env_value(value: object) -> str:
+    """A setting as the environment spells it: JSON for collections (pydantic-settings reads them so)."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return json.dumps(sorted(value))
+    return str(value)
+
+
 class Processes:
     """``cauri …`` subprocesses with their logs in files; every one is killed at the end, whatever happens."""
 
@@ -78,7 +87,7 @@ class Processes:
         for name in names:
             value = getattr(settings, name)
             if value is not None:
-                environment[f"CAURI_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
+                environment[f"CAURI_{name.upper()}"] = _env_value(value)
         environment["CAURI_LOG_LEVEL"] = "INFO"
         self.environment = environment
         self.directory = directory
@@ -123,6 +132,7 @@ async def bulk_system(
             broker_queue=broker.queue,
             sandbox_url=sandbox_url,
             bulk_provider_rate_limits={"sandbox": "none"},
+            bulk_line_by_line_providers={"sandbox"},  # a call per line: a kill lands between many of them
             bulk_workers_per_batch=2,
             bulk_claim_size=20,
             bulk_provider_concurrency=8,

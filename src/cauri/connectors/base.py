@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -55,6 +55,7 @@ class Capability(StrEnum):
     ACCOUNT_HOLDER = "account_holder"
     REFUND = "refund"
     CALLBACKS = "callbacks"
+    BULK_PAYOUT = "bulk_payout"  # many payouts in one call, their results by one status query
 
 
 # The hook a connector implements for each capability (checked when a subclass is defined).
@@ -67,6 +68,7 @@ _HOOKS: dict[Capability, tuple[str, ...]] = {
     Capability.ACCOUNT_HOLDER: ("_account_holder",),
     Capability.REFUND: ("_refund",),
     Capability.CALLBACKS: ("_verify_callback", "_parse_callback"),
+    Capability.BULK_PAYOUT: ("_bulk_payout", "_bulk_payout_status"),
 }
 
 
@@ -140,6 +142,42 @@ class PayoutRequest:
         _check_reference(self.reference)
         _check_money(self.amount, self.currency)
         _check_phone(self.payee_phone, "payee")
+
+
+@dataclass(frozen=True, slots=True)
+class BulkPayoutLine:
+    """One payout of a bulk. ``reference`` is ours, unique within the bulk and chosen before any call."""
+
+    reference: str
+    amount: int
+    currency: str
+    payee_phone: str
+    payee_name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_reference(self.reference)
+        _check_money(self.amount, self.currency)
+        _check_phone(self.payee_phone, "payee")
+
+
+@dataclass(frozen=True, slots=True)
+class BulkPayoutItem:
+    """What the provider says about one line of a bulk, in Cauri's words (matched by our line reference)."""
+
+    reference: str
+    status: PaymentStatus
+    provider_reference: str | None = None
+    provider_status: str | None = None
+    failure: FailureReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkPayoutResult:
+    """A bulk's lines as the provider knows them now; a line it does not list yet is pending."""
+
+    reference: str
+    state: str | None  # the provider's own word for the bulk
+    items: tuple[BulkPayoutItem, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +286,9 @@ class PaymentConnector(ABC):
     idempotent_creates: ClassVar[bool] = False
     # Whether a status query can find a payment by *our* reference alone (needed after a timeout on create).
     status_by_reference: ClassVar[bool] = False
+    # BULK_PAYOUT providers: the most lines one bulk may hold. A bulk is recognised by our reference, so sending
+    # the same one again never pays twice.
+    max_bulk_lines: ClassVar[int] = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -336,6 +377,35 @@ class PaymentConnector(ABC):
         self.require(Capability.REFUND)
         return await self._refund(request)
 
+    async def bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
+        """Hand the provider up to :attr:`max_bulk_lines` payouts at once under our ``reference``; returns once
+        acknowledged (results by :meth:`bulk_payout_status`). Sending the same bulk again is recognised."""
+        self.require(Capability.BULK_PAYOUT)
+        _check_reference(reference)
+        if not 1 <= len(lines) <= self.max_bulk_lines:
+            raise InvalidRequest(
+                f"Un envoi groupé contient de 1 à {self.max_bulk_lines} lignes.",
+                f"A bulk holds 1 to {self.max_bulk_lines} lines.",
+                provider=self.name,
+                code="invalid_bulk_size",
+            )
+        if len({line.reference for line in lines}) != len(lines):
+            raise InvalidRequest(
+                "Référence de ligne en double dans l'envoi groupé.",
+                "Duplicate line reference in the bulk.",
+                provider=self.name,
+                code="duplicate_reference",
+                reason=FailureReason.DUPLICATE,
+            )
+        for line in lines:
+            self.check_amount(line.amount, line.currency)
+        await self._bulk_payout(reference, lines)
+
+    async def bulk_payout_status(self, reference: str) -> BulkPayoutResult:
+        """Each line of the bulk sent under ``reference``; PaymentNotFound when the provider never got it."""
+        self.require(Capability.BULK_PAYOUT)
+        return await self._bulk_payout_status(reference)
+
     def verify_callback(self, headers: Mapping[str, str], raw_body: bytes, now: float | None = None) -> None:
         """Check a callback's authenticity over the raw bytes *before* parsing; raises InvalidSignature.
 
@@ -375,6 +445,12 @@ class PaymentConnector(ABC):
 
     async def _refund(self, request: RefundRequest) -> ProviderPayment:
         raise Unsupported(self.name, Capability.REFUND.value)
+
+    async def _bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
+        raise Unsupported(self.name, Capability.BULK_PAYOUT.value)
+
+    async def _bulk_payout_status(self, reference: str) -> BulkPayoutResult:
+        raise Unsupported(self.name, Capability.BULK_PAYOUT.value)
 
     def _verify_callback(self, headers: Mapping[str, str], raw_body: bytes, now: float | None) -> None:
         raise Unsupported(self.name, Capability.CALLBACKS.value)

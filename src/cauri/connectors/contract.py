@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import pytest
 
 from cauri.connectors.base import (
+    BulkPayoutLine,
     Capability,
     CollectRequest,
     PaymentConnector,
@@ -51,6 +52,7 @@ from cauri.connectors.errors import (
     FailureReason,
     InvalidRequest,
     InvalidSignature,
+    PaymentNotFound,
     Timeout,
     Unavailable,
     Unsupported,
@@ -521,6 +523,34 @@ class PaymentConnectorContract:
         assert world.simulator.created(request.reference) == 1
         await self._found_later(world, PaymentKind.PAYOUT, request.reference)
         assert world.simulator.paid_out(request.reference) == request.amount
+
+    async def test_bulk_payout_pays_each_line_once_even_when_sent_again(self, world: ContractWorld) -> None:
+        connector = world.connector
+        if not connector.supports(Capability.BULK_PAYOUT):
+            with pytest.raises(Unsupported):
+                await connector.bulk_payout_status(world.new_reference())
+            return
+        phones = world.subject.phones
+        requests = [world.payout_request(phones.payout_success or phones.success) for _ in range(3)]
+        lines = [BulkPayoutLine(r.reference, r.amount, r.currency, r.payee_phone, r.payee_name) for r in requests]
+        reference = world.new_reference()
+        await connector.bulk_payout(reference, lines)
+        await connector.bulk_payout(reference, lines)  # an answer lost, sent again: recognised, not paid twice
+        deadline = time.monotonic() + 15
+        while True:
+            result = await connector.bulk_payout_status(reference)
+            statuses = {item.reference: item.status for item in result.items}
+            if all(statuses.get(line.reference) is PaymentStatus.SUCCEEDED for line in lines):
+                break
+            assert not any(status.is_final and status is not PaymentStatus.SUCCEEDED for status in statuses.values())
+            assert time.monotonic() < deadline, result
+            await asyncio.sleep(0.05)
+        for request in requests:
+            assert world.simulator.paid_out(request.reference) == request.amount
+        with pytest.raises(PaymentNotFound):
+            await connector.bulk_payout_status(world.new_reference())
+        with pytest.raises(InvalidRequest):
+            await connector.bulk_payout(world.new_reference(), [lines[0], lines[0]])  # one line twice
 
     # -- other capabilities ---------------------------------------------------------------------------------
 

@@ -109,8 +109,9 @@ class Settings(BaseSettings):
     bulk_provider_concurrency: int = Field(default=32, ge=1, le=2000)
     # Provider name -> request rate for bulk payouts ("50/second", or "none"), replacing the connector's own.
     bulk_provider_rate_limits: dict[str, str] = {}
-    # Pay through a provider's own bulk API when it has one (Mojaloop's bulkTransactions: a thousand lines a call).
-    bulk_native_bulk_api: bool = True
+    # A provider with a bulk API of its own (Mojaloop's bulkTransactions, the sandbox's bulk payouts) is sent a
+    # thousand lines a call; the providers named here are paid one call per line all the same.
+    bulk_line_by_line_providers: frozenset[str] = frozenset()
     # Worker jobs per running batch (each claims lines; several processes can share a batch).
     bulk_workers_per_batch: int = Field(default=2, ge=1, le=64)
     # Lines a worker claims at once, and how long a claimed line stays its own without a heartbeat (seconds).

@@ -35,7 +35,15 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cauri.connectors.base import AccountHolder, Capability, PaymentConnector, PaymentStatus, PayoutRequest
+from cauri.connectors.base import (
+    AccountHolder,
+    BulkPayoutLine,
+    BulkPayoutResult,
+    Capability,
+    PaymentConnector,
+    PaymentStatus,
+    PayoutRequest,
+)
 from cauri.connectors.credentials import ProviderCredential
 from cauri.connectors.errors import (
     AuthError,
@@ -346,19 +354,17 @@ def can_look_up_payees(link: ProviderLink) -> bool:
     return link.connector.supports(Capability.ACCOUNT_HOLDER)
 
 
-# -- providers with a bulk API of their own (Mojaloop's bulkTransactions) --------------------------------------
-
-MAX_GROUP = 1000  # Mojaloop's limit of transfers per bulk
+# -- providers with a bulk API of their own (Capability.BULK_PAYOUT: Mojaloop's bulkTransactions, the sandbox) ---
 
 
-def has_bulk_api(link: ProviderLink) -> bool:
-    """Whether the provider takes many payouts in one call (one HTTP exchange per thousand lines, not per line)."""
-    from cauri.connectors.mobile_money.mojaloop import MojaloopConnector
+def bulk_size(link: ProviderLink) -> int:
+    """Lines per call when the provider takes many payouts in one (one exchange per thousand lines, not per
+    line); 0 when it takes them one by one."""
+    connector = link.connector
+    return connector.max_bulk_lines if connector.supports(Capability.BULK_PAYOUT) else 0
 
-    return isinstance(link.connector, MojaloopConnector)
 
-
-def _group_outcomes(result: Any, orders: list[LineOrder]) -> dict[int, LineOutcome]:
+def _group_outcomes(result: BulkPayoutResult, orders: list[LineOrder]) -> dict[int, LineOutcome]:
     """Each line's outcome in a bulk result (items matched by our reference); a line not listed yet is pending."""
     items = {item.reference: item for item in result.items}
     outcomes: dict[int, LineOutcome] = {}
@@ -368,7 +374,9 @@ def _group_outcomes(result: Any, orders: list[LineOrder]) -> dict[int, LineOutco
             outcomes[order.line_number] = LineOutcome(Verdict.PENDING, provider_status=result.state, acknowledged=True)
             continue
         reason = item.failure.value if item.failure else None
-        outcomes[order.line_number] = _of_provider(item.status, item.transfer_id or "", item.error_code, reason)
+        outcomes[order.line_number] = _of_provider(
+            item.status, item.provider_reference or "", item.provider_status, reason
+        )
     return outcomes
 
 
@@ -376,20 +384,16 @@ def _every(orders: list[LineOrder], outcome: LineOutcome) -> dict[int, LineOutco
     return {order.line_number: outcome for order in orders}
 
 
-def _bulk_items(orders: list[LineOrder]) -> tuple[list[Any], dict[int, LineOutcome]]:
-    """The bulk's items; a line that cannot be sent at all fails alone, the others go."""
-    from cauri.connectors.mobile_money.mojaloop import BulkItem
-
-    items: list[Any] = []
+def _bulk_lines(orders: list[LineOrder]) -> tuple[list[BulkPayoutLine], dict[int, LineOutcome]]:
+    """The bulk's lines; a line that cannot be sent at all fails alone, the others go."""
+    lines: list[BulkPayoutLine] = []
     outcomes: dict[int, LineOutcome] = {}
     for order in orders:
         try:
-            items.append(
-                BulkItem(reference=order.reference, amount=order.amount, currency=order.currency, party_id=order.phone)
-            )
+            lines.append(BulkPayoutLine(order.reference, order.amount, order.currency, order.phone, order.payee_name))
         except InvalidRequest as exc:
             outcomes[order.line_number] = _refused(exc, exc.reason.value if exc.reason else "invalid_request")
-    return items, outcomes
+    return lines, outcomes
 
 
 async def pay_group(  # noqa: PLR0911 - one answer per kind of provider error
@@ -400,28 +404,25 @@ async def pay_group(  # noqa: PLR0911 - one answer per kind of provider error
     cancelled: Callable[[], bool],
     maybe_sent: bool,
 ) -> dict[int, LineOutcome]:
-    """Send a group of lines as one bulk transfer under ``reference`` (stored with the lines before this call).
+    """Send a group of lines as one bulk under ``reference`` (stored with the lines before this call).
 
     A group that may already be at the provider is first looked up by its reference: the provider answers for
     it, or does not know it (then it is sent; a resend of the same bulk is recognised by the provider anyway)."""
-    from cauri.connectors.mobile_money.mojaloop import MojaloopConnector
-
-    items, outcomes = _bulk_items(orders)
+    lines, outcomes = _bulk_lines(orders)
     sendable = [order for order in orders if order.line_number not in outcomes]
     if not sendable:
         return outcomes
     try:
         async with link.slot() as connector:
-            assert isinstance(connector, MojaloopConnector)
             stop = cancelled()
             if maybe_sent or stop:
                 try:
-                    return outcomes | _group_outcomes(await connector.bulk_status(reference), sendable)
+                    return outcomes | _group_outcomes(await connector.bulk_payout_status(reference), sendable)
                 except PaymentNotFound:
                     pass  # it never arrived
             if stop:
                 return outcomes | _every(sendable, LineOutcome(Verdict.NOT_SENT))
-            await connector.bulk_transfer(reference, items)
+            await connector.bulk_payout(reference, lines)
         return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="RECEIVED", acknowledged=True))
     except Declined as exc:
         return outcomes | _every(sendable, _refused(exc, exc.reason.value))
@@ -444,12 +445,9 @@ async def pay_group(  # noqa: PLR0911 - one answer per kind of provider error
 
 async def check_group(link: ProviderLink, reference: str, orders: list[LineOrder]) -> dict[int, LineOutcome]:
     """Ask the provider about a bulk it acknowledged (or may have): each line's outcome."""
-    from cauri.connectors.mobile_money.mojaloop import MojaloopConnector
-
     try:
         async with link.slot() as connector:
-            assert isinstance(connector, MojaloopConnector)
-            return _group_outcomes(await connector.bulk_status(reference), orders)
+            return _group_outcomes(await connector.bulk_payout_status(reference), orders)
     except PaymentNotFound:
         submitted = [order.submitted_at for order in orders if order.submitted_at is not None]
         if submitted and utcnow() - min(submitted) > UNKNOWN_AT_PROVIDER_GRACE:

@@ -50,14 +50,13 @@ from cauri.disbursements.models import (
     LineState,
 )
 from cauri.disbursements.payouts import (
-    MAX_GROUP,
     LineOrder,
     LineOutcome,
     ProviderLink,
     Verdict,
+    bulk_size,
     check_group,
     check_line,
-    has_bulk_api,
     open_link,
     pay_group,
     pay_line,
@@ -271,10 +270,15 @@ async def claim(
 
 
 async def claim_group(
-    sessionmaker: async_sessionmaker[AsyncSession], batch_id: uuid.UUID, info: BatchInfo, *, settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession],
+    batch_id: uuid.UUID,
+    info: BatchInfo,
+    *,
+    size: int,
+    settings: Settings,
 ) -> Claim:
     """A group of lines for a bulk API: a group whose lease ran out (its worker died, or its next status query is
-    due), else up to a thousand new lines under a new bulk reference, stored with them before any call."""
+    due), else up to ``size`` new lines under a new bulk reference, stored with them before any call."""
     token = uuid.uuid4()
     now = utcnow()
     async with unit_of_work(sessionmaker) as session:
@@ -306,7 +310,7 @@ async def claim_group(
                 select(*_CLAIM_COLUMNS)
                 .where(BulkLine.batch_id == batch_id, BulkLine.state == LineState.PENDING.value)
                 .order_by(BulkLine.line_number)
-                .limit(MAX_GROUP)
+                .limit(size)
             )
         else:
             return Claim(token, [])
@@ -617,8 +621,9 @@ class Worker:
             return False
         link = await self._open(info)
         task: asyncio.Task[list[Result]]
-        if self.settings.bulk_native_bulk_api and has_bulk_api(link):
-            claimed = await claim_group(self.sessionmaker, self.batch_id, info, settings=self.settings)
+        group_size = 0 if info.provider in self.settings.bulk_line_by_line_providers else bulk_size(link)
+        if group_size:
+            claimed = await claim_group(self.sessionmaker, self.batch_id, info, size=group_size, settings=self.settings)
             if not claimed.orders:
                 return False
             task = asyncio.create_task(work_on_group(link, info, claimed, settings=self.settings, stop=self.stop))

@@ -38,6 +38,9 @@ from cauri.connectors.auth import AuthStrategy, BearerToken, NoAuth
 from cauri.connectors.base import (
     AccountHolder,
     AmountLimits,
+    BulkPayoutItem,
+    BulkPayoutLine,
+    BulkPayoutResult,
     Capability,
     PaymentConnector,
     PaymentStatus,
@@ -141,12 +144,15 @@ class BulkSubmission:
 
 class MojaloopConnector(PaymentConnector):
     name = "mojaloop"
-    capabilities = frozenset({Capability.PAYOUT, Capability.PAYOUT_STATUS, Capability.ACCOUNT_HOLDER})
+    capabilities = frozenset(
+        {Capability.PAYOUT, Capability.PAYOUT_STATUS, Capability.ACCOUNT_HOLDER, Capability.BULK_PAYOUT}
+    )
     currencies = MOJALOOP_CURRENCIES
     amount_limits: ClassVar[Mapping[str, AmountLimits]] = {}
     callbacks_signed = False
     idempotent_creates = True  # transferId / bulkTransactionId are ours: a resend is recognised by the switch
     status_by_reference = True
+    max_bulk_lines = MAX_BULK_ITEMS
 
     def __init__(
         self,
@@ -319,6 +325,27 @@ class MojaloopConnector(PaymentConnector):
         """The bulk's current results, by our batch reference (``bulk_status_path``, see the module docstring)."""
         raw = await self.client.get_bulk(self.bulk_status_path, transformers.bulk_id_for(reference))
         return self._bulk_result(raw)
+
+    async def _bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
+        items = [BulkItem(line.reference, line.amount, line.currency, line.payee_phone) for line in lines]
+        await self.bulk_transfer(reference, items)
+
+    async def _bulk_payout_status(self, reference: str) -> BulkPayoutResult:
+        result = await self.bulk_status(reference)
+        return BulkPayoutResult(
+            reference=reference,
+            state=result.state,
+            items=tuple(
+                BulkPayoutItem(
+                    reference=item.reference,
+                    status=item.status,
+                    provider_reference=item.transfer_id,
+                    provider_status=item.error_code,
+                    failure=item.failure,
+                )
+                for item in result.items
+            ),
+        )
 
     async def bulk_accept_parties(self, bulk_id: str, decisions: Mapping[str, bool]) -> None:
         """Answer an ``ACCEPT_PARTY`` callback: ``{transactionId: accept}`` for each line (missing: rejected)."""

@@ -50,6 +50,21 @@ class SandboxClient:
         answer: dict[str, Any] = response.json()
         return answer
 
+    async def create_bulk(self, body: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        """``POST /v1/bulk-payouts``: safe to resend under the same key (the sandbox answers the bulk it has)."""
+        response = await self.http.request(
+            "POST", "/v1/bulk-payouts", operation="create_bulk_payout", json=body, idempotency_key=idempotency_key
+        )
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def get_bulk(self, reference: str) -> dict[str, Any]:
+        response = await self.http.request(
+            "GET", f"/v1/bulk-payouts/{quote(reference, safe='')}", operation="get_bulk_payout"
+        )
+        answer: dict[str, Any] = response.json()
+        return answer
+
     async def balance(self, currency: str) -> dict[str, Any]:
         response = await self.http.request("GET", f"/v1/balance/{quote(currency, safe='')}", operation="balance")
         answer: dict[str, Any] = response.json()

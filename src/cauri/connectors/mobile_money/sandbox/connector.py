@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from pydantic import SecretStr
@@ -12,6 +12,8 @@ from cauri.connectors.base import (
     AccountHolder,
     AmountLimits,
     Balance,
+    BulkPayoutLine,
+    BulkPayoutResult,
     CallbackEvent,
     Capability,
     CollectRequest,
@@ -23,7 +25,7 @@ from cauri.connectors.errors import AuthError
 from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.sandbox import transformers, webhooks
 from cauri.connectors.mobile_money.sandbox.client import SandboxClient
-from cauri.connectors.mobile_money.sandbox.simulator import SANDBOX_CURRENCIES, SANDBOX_LIMITS
+from cauri.connectors.mobile_money.sandbox.simulator import MAX_BULK_ITEMS, SANDBOX_CURRENCIES, SANDBOX_LIMITS
 
 
 def idempotency_key(kind: str, reference: str) -> str:
@@ -42,6 +44,7 @@ class SandboxConnector(PaymentConnector):
             Capability.BALANCE,
             Capability.ACCOUNT_HOLDER,
             Capability.CALLBACKS,
+            Capability.BULK_PAYOUT,
         }
     )
     currencies = SANDBOX_CURRENCIES
@@ -51,6 +54,7 @@ class SandboxConnector(PaymentConnector):
     callbacks_signed = True
     idempotent_creates = True
     status_by_reference = True
+    max_bulk_lines = MAX_BULK_ITEMS
 
     def __init__(
         self,
@@ -107,6 +111,15 @@ class SandboxConnector(PaymentConnector):
         if provider_reference:
             return transformers.payment_from_wire(await self.client.get("payouts", provider_reference))
         return transformers.payment_from_wire(await self.client.get_by_reference("payouts", reference))
+
+    async def _bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
+        await self.client.create_bulk(
+            transformers.bulk_payout_to_wire(reference, lines, description=f"Cauri {reference}"),
+            idempotency_key=idempotency_key("bulk", reference),
+        )
+
+    async def _bulk_payout_status(self, reference: str) -> BulkPayoutResult:
+        return transformers.bulk_from_wire(await self.client.get_bulk(reference))
 
     async def _balance(self, currency: str) -> Balance:
         return transformers.balance_from_wire(await self.client.balance(currency))

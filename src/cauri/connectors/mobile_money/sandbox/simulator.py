@@ -7,12 +7,20 @@ Wire format (JSON; amounts are decimal strings in major units; numbers are E.164
   ``201 {id, kind, reference, msisdn, amount, currency, fee, state, failure_code, created_at, updated_at}``;
   the same key again -> ``200`` with the same payment (``Idempotent-Replayed: true``); with another body -> 409
 * ``GET /v1/collections/{id}``, ``/v1/collections/by-reference/{reference}`` (same for payouts)
+* ``POST /v1/bulk-payouts`` with ``Idempotency-Key``, ``{reference, description, items: [{reference, msisdn,
+  amount, currency, beneficiary_name}]}`` (1 to 1000 items) -> ``202 {reference, state, items}``; the same key
+  again -> ``200`` with the bulk as it stands; another body -> 409; a bulk reference already used -> 409.
+  Each item becomes a payout of its own (findable by its reference) or, when refused at once (no account, bad
+  amount or currency, a reference already used), an item ``{reference, state: "FAILED", failure_code}``.
+  ``GET /v1/bulk-payouts/{reference}`` -> ``{reference, state: PROCESSING|COMPLETED, items}``
 * ``GET /v1/balance/{currency}`` -> ``{currency, available}``; ``GET /v1/accounts/{msisdn}`` -> ``{status, name}``
 * errors: ``{"error": {"code", "message"}}``; states ``PENDING``, ``SUCCESSFUL``, ``FAILED``, ``EXPIRED``
 * callbacks: ``POST <callback_url>`` ``{id, type, created, data: <payment>}`` signed ``Sandbox-Signature``
 
 Outcomes are chosen by the **last three digits** of the phone number (:data:`MAGIC_SUFFIXES`); any other number
-succeeds. ``docs/connectors.md`` has the table.
+succeeds. In a bulk, only the outcomes of a payment's fate apply (refusals, failures, pending for ever, expiry,
+unknown status); the transport faults of a single call (slow, timeout, 5xx, 429) do not, an item has no call.
+``docs/connectors.md`` has the table.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ SANDBOX_LIMITS: dict[str, tuple[int, int]] = {
     "USD": (100, 1_000_000),
 }
 FEE_PERCENT = 1  # the sandbox charges 1 % (rounded down) on collections and payouts
+MAX_BULK_ITEMS = 1000
 MERCHANT_FLOAT = 1_000_000_000  # opening merchant balance, minor units, per currency
 SUBSCRIBER_FLOAT = 100_000_000  # opening balance of every phone number
 
@@ -179,6 +188,26 @@ def _parse_create(raw: bytes) -> dict[str, Any] | None:
     return body
 
 
+def _parse_bulk(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not body.get("reference"):
+        return None
+    items = body.get("items")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BULK_ITEMS:
+        return None
+    if not all(
+        isinstance(item, dict) and all(item.get(k) for k in ("reference", "amount", "currency", "msisdn"))
+        for item in items
+    ):
+        return None
+    if len({str(item["reference"]) for item in items}) != len(items):
+        return None
+    return body
+
+
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
@@ -210,7 +239,8 @@ class SandboxSimulator:
         self.accounts = SimulatedAccounts(self._opening_balance)
         self.payments: dict[str, SimPayment] = {}
         self.by_reference: dict[tuple[str, str], str] = {}  # (kind, reference) -> id
-        self.keys: dict[str, tuple[str, str]] = {}  # idempotency key -> (fingerprint, payment id)
+        self.keys: dict[str, tuple[str, str]] = {}  # idempotency key -> (fingerprint, payment or bulk id)
+        self.bulks: dict[str, list[dict[str, Any] | str]] = {}  # bulk reference -> items: payment ids or refusals
         self.create_attempts: Counter[str] = Counter()  # reference -> create requests received
         self.tokens: dict[str, float] = {}  # issued OAuth token -> expiry (time.time())
         self.token_requests = 0
@@ -272,6 +302,8 @@ class SandboxSimulator:
             Route("/v1/payouts", self._create_payout, methods=["POST"]),
             Route("/v1/payouts/by-reference/{reference}", self._get_by_reference, methods=["GET"]),
             Route("/v1/payouts/{id}", self._get, methods=["GET"]),
+            Route("/v1/bulk-payouts", self._create_bulk, methods=["POST"]),
+            Route("/v1/bulk-payouts/{reference}", self._get_bulk, methods=["GET"]),
             Route("/v1/balance/{currency}", self._balance, methods=["GET"]),
             Route("/v1/accounts/{msisdn}", self._account, methods=["GET"]),
             Route("/_sim/state", self._state, methods=["GET"]),
@@ -367,20 +399,25 @@ class SandboxSimulator:
         return JSONResponse(payment.to_wire(), status_code=200, headers={"Idempotent-Replayed": "true"})
 
     def _refusal(self, kind: str, body: dict[str, Any], outcome: Outcome) -> Response | None:
+        refused = self._refused(kind, body, outcome)
+        return None if refused is None else _error(*refused)
+
+    def _refused(self, kind: str, body: dict[str, Any], outcome: Outcome) -> tuple[int, str, str] | None:
+        """Why the payment is refused at once: (HTTP status, code, message); None when it is accepted."""
         currency = str(body["currency"])
         if (kind, str(body["reference"])) in self.by_reference:
-            return _error(409, "DUPLICATE_REFERENCE", "a payment with this reference already exists")
+            return 409, "DUPLICATE_REFERENCE", "a payment with this reference already exists"
         if currency not in SANDBOX_CURRENCIES:
-            return _error(422, "UNSUPPORTED_CURRENCY", f"{currency} is not supported")
+            return 422, "UNSUPPORTED_CURRENCY", f"{currency} is not supported"
         try:
             amount = Decimal(str(body["amount"])).scaleb(CURRENCY_EXPONENTS[currency])
         except InvalidOperation:
-            return _error(422, "INVALID_AMOUNT", "unreadable amount")
+            return 422, "INVALID_AMOUNT", "unreadable amount"
         low, high = SANDBOX_LIMITS[currency]
         if amount != amount.to_integral_value() or not low <= amount <= high:
-            return _error(422, "INVALID_AMOUNT", f"amount must be between {low} and {high} minor units")
+            return 422, "INVALID_AMOUNT", f"amount must be between {low} and {high} minor units"
         if outcome is Outcome.NOT_FOUND:
-            return _error(422, "SUBSCRIBER_NOT_FOUND", "no mobile-money account for this number")
+            return 422, "SUBSCRIBER_NOT_FOUND", "no mobile-money account for this number"
         return None
 
     def _open(self, kind: str, body: dict[str, Any], outcome: Outcome) -> SimPayment:
@@ -480,6 +517,58 @@ class SandboxSimulator:
         if payment is None:
             return _error(404, "NOT_FOUND", "no payment with this reference")
         return JSONResponse(payment.to_wire())
+
+    # -- bulk payouts --------------------------------------------------------------------------------------------
+
+    async def _create_bulk(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
+        self.requests["POST /v1/bulk-payouts"] += 1
+        await self._pause()
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        raw = await request.body()
+        body = _parse_bulk(raw)
+        if body is None:
+            return _error(400, "BAD_REQUEST", f"reference and 1 to {MAX_BULK_ITEMS} items with distinct references")
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return _error(400, "BAD_REQUEST", "the Idempotency-Key header is required")
+        fingerprint = hashlib.sha256(b"bulk\x00" + raw).hexdigest()
+        known = self.keys.get(key)
+        if known is not None:
+            if known[0] != fingerprint:
+                return _error(409, "IDEMPOTENCY_KEY_REUSED", "this key was used with another request")
+            return JSONResponse(self._bulk_view(known[1]), headers={"Idempotent-Replayed": "true"})
+        reference = str(body["reference"])
+        if reference in self.bulks:
+            return _error(409, "DUPLICATE_REFERENCE", "a bulk with this reference already exists")
+        entries: list[dict[str, Any] | str] = []
+        for item in body["items"]:
+            self.create_attempts[str(item["reference"])] += 1
+            outcome = outcome_for(str(item["msisdn"]))
+            refused = self._refused("payout", item, outcome)
+            if refused is not None:
+                entries.append({"reference": str(item["reference"]), "state": "FAILED", "failure_code": refused[1]})
+            else:
+                entries.append(self._open("payout", item, outcome).id)
+        self.bulks[reference] = entries
+        self.keys[key] = (fingerprint, reference)
+        return JSONResponse(self._bulk_view(reference), status_code=202)
+
+    async def _get_bulk(self, request: Request) -> Response:
+        await self._pause()
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        reference = request.path_params["reference"]
+        if reference not in self.bulks:
+            return _error(404, "NOT_FOUND", "no bulk with this reference")
+        return JSONResponse(self._bulk_view(reference))
+
+    def _bulk_view(self, reference: str) -> dict[str, Any]:
+        items = [
+            entry if isinstance(entry, dict) else self.payments[entry].to_wire() for entry in self.bulks[reference]
+        ]
+        settled = all(item["state"] in ("SUCCESSFUL", "FAILED", "EXPIRED") for item in items)
+        return {"reference": reference, "state": "COMPLETED" if settled else "PROCESSING", "items": items}
 
     async def _balance(self, request: Request) -> Response:
         await self._pause()

@@ -7,6 +7,7 @@ major units, numbers without ``+``) so the framework is exercised exactly as a r
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from cauri.connectors.base import (
     AccountHolder,
     Balance,
+    BulkPayoutItem,
+    BulkPayoutLine,
+    BulkPayoutResult,
     CallbackEvent,
     CollectRequest,
     PaymentKind,
@@ -145,6 +149,63 @@ def payout_to_wire(request: PayoutRequest) -> dict[str, Any]:
         "beneficiary_name": request.payee_name,
         "metadata": dict(request.metadata),
     }
+
+
+def bulk_payout_to_wire(reference: str, lines: Sequence[BulkPayoutLine], description: str) -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "description": description,
+        "items": [
+            {
+                "reference": line.reference,
+                "amount": amount_to_wire(line.amount, line.currency),
+                "currency": line.currency,
+                "msisdn": msisdn_to_wire(line.payee_phone),
+                "beneficiary_name": line.payee_name,
+            }
+            for line in lines
+        ],
+    }
+
+
+class WireBulkItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    reference: str
+    state: str
+    id: str | None = None
+    failure_code: str | None = None
+
+
+class WireBulk(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    reference: str
+    state: str | None = None
+    items: list[WireBulkItem]
+
+
+def bulk_from_wire(raw: dict[str, Any]) -> BulkPayoutResult:
+    try:
+        wire = WireBulk.model_validate(raw)
+    except ValidationError as exc:
+        raise _unreadable(exc) from None
+    items = []
+    for item in wire.items:
+        status = status_from_wire(item.state)
+        failed = status.is_final and status is not PaymentStatus.SUCCEEDED
+        items.append(
+            BulkPayoutItem(
+                reference=item.reference,
+                status=status,
+                provider_reference=item.id,
+                provider_status=item.failure_code or item.state,
+                failure=(failure_from_wire(item.failure_code, PaymentKind.PAYOUT) or FailureReason.PROVIDER_ERROR)
+                if failed
+                else None,
+            )
+        )
+    return BulkPayoutResult(reference=wire.reference, state=wire.state, items=tuple(items))
 
 
 def _kind(word: str) -> PaymentKind:
