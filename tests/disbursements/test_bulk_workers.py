@@ -1,4 +1,5 @@
-"""Batches paid by real ``cauri worker`` processes over Redis and RabbitMQ, and a worker killed mid-batch.
+"""Batches paid by real ``cauri worker`` processes over Redis and RabbitMQ, and a worker killed mid-batch (paying
+a call per line, and through the sandbox's bulk API right after it sent a bulk).
 
 The API here only rings doorbells (a broker is configured); ``cauri worker`` and ``cauri scheduler`` are
 subprocesses. The crash test kills the worker with SIGKILL while it has lines in flight, starts another and the
@@ -121,9 +122,10 @@ class Processes:
 
 @asynccontextmanager
 async def bulk_system(
-    broker: BrokerUnderTest, backend: str, directory: Path
+    broker: BrokerUnderTest, backend: str, directory: Path, *, line_by_line: bool = True, **timings: float
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, SandboxSimulator, Processes]]:
-    simulator = sandbox_simulator(latency_seconds=0.01)
+    """``line_by_line``: a call per line (a kill lands between many of them), else the sandbox's bulk API."""
+    simulator = sandbox_simulator(latency_seconds=0.01, **timings)
     async with serve_app(simulator.app) as sandbox_url, fresh_database(backend, directory) as database:
         settings = make_settings(
             database,
@@ -132,7 +134,7 @@ async def bulk_system(
             broker_queue=broker.queue,
             sandbox_url=sandbox_url,
             bulk_provider_rate_limits={"sandbox": "none"},
-            bulk_line_by_line_providers={"sandbox"},  # a call per line: a kill lands between many of them
+            bulk_line_by_line_providers={"sandbox"} if line_by_line else set(),
             bulk_workers_per_batch=2,
             bulk_claim_size=20,
             bulk_provider_concurrency=8,
@@ -224,3 +226,43 @@ async def test_a_worker_killed_mid_batch_leaves_every_line_paid_exactly_once(
             f"{at_kill['completed_lines']} lines paid and {in_flight} in flight; {resent} re-sent under their "
             f"reference and deduplicated; finished {time.monotonic() - killed_at:.1f} s later"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_a_worker_killed_right_after_sending_a_bulk_leaves_every_line_paid_exactly_once(
+    broker: BrokerUnderTest, backend: str, tmp_path: Path
+) -> None:
+    """The sandbox settles a bulk's payouts a second after accepting it: the kill lands while all of them are at
+    the provider and none is recorded. The next worker looks the bulks up by their references, never resends."""
+    lines_count = 1_500  # two bulks
+    async with bulk_system(broker, backend, tmp_path, line_by_line=False, settle_seconds=1.0) as system:
+        app, client, simulator, processes = system
+        sessionmaker = app.state.sessionmaker
+        people = await team(client)
+        await fund(sessionmaker, people.organization_id, 50_000_000)
+        created = await upload(client, people.maker, many_payees(lines_count, "bulk-crash"))
+        await act(client, people.maker, created["id"], "submit")
+        first = await processes.start("worker", "--concurrency", "4")
+        deadline = time.monotonic() + 90
+        while simulator.requests["POST /v1/bulk-payouts"] < 2:
+            assert time.monotonic() < deadline, processes.logs()
+            await asyncio.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(first.wait(), 10)
+        at_kill = await get_batch(client, people.maker, created["id"])
+        assert at_kill["state"] == "PROCESSING" and at_kill["completed_lines"] == 0
+
+        await processes.start("worker", "--concurrency", "4")
+        await processes.start("scheduler")
+        done = await wait_state(client, people.maker, created["id"], within=120)
+        assert (done["state"], done["completed_lines"]) == ("COMPLETED", lines_count), processes.logs()
+        assert simulator.requests["POST /v1/bulk-payouts"] == 2  # looked up after the crash, never sent again
+        lines = await all_lines(client, people.maker, created["id"])
+        payments = [ref for (kind, ref) in simulator.by_reference if kind == "payout"]
+        assert sorted(payments) == sorted(line["provider_reference"] for line in lines)
+        for line in lines:
+            assert simulator.paid_out(line["provider_reference"]) == line["amount"]
+        view = await ledger_view(sessionmaker, uuid.UUID(created["id"]))
+        assert_ledger_agrees(view, final=True)
+        assert view.posted == created["total_amount"]
