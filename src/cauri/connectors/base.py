@@ -160,6 +160,25 @@ class BulkPayoutLine:
         _check_phone(self.payee_phone, "payee")
 
 
+def check_bulk_size(provider: str, references: Sequence[str], max_lines: int) -> None:
+    """A bulk holds 1 to ``max_lines`` lines, each under a reference of its own."""
+    if not 1 <= len(references) <= max_lines:
+        raise InvalidRequest(
+            f"Un envoi groupé contient de 1 à {max_lines} lignes.",
+            f"A bulk holds 1 to {max_lines} lines.",
+            provider=provider,
+            code="invalid_bulk_size",
+        )
+    if len(set(references)) != len(references):
+        raise InvalidRequest(
+            "Référence de ligne en double dans l'envoi groupé.",
+            "Duplicate line reference in the bulk.",
+            provider=provider,
+            code="duplicate_reference",
+            reason=FailureReason.DUPLICATE,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class BulkPayoutItem:
     """What the provider says about one line of a bulk, in Cauri's words (matched by our line reference)."""
@@ -382,21 +401,7 @@ class PaymentConnector(ABC):
         acknowledged (results by :meth:`bulk_payout_status`). Sending the same bulk again is recognised."""
         self.require(Capability.BULK_PAYOUT)
         _check_reference(reference)
-        if not 1 <= len(lines) <= self.max_bulk_lines:
-            raise InvalidRequest(
-                f"Un envoi groupé contient de 1 à {self.max_bulk_lines} lignes.",
-                f"A bulk holds 1 to {self.max_bulk_lines} lines.",
-                provider=self.name,
-                code="invalid_bulk_size",
-            )
-        if len({line.reference for line in lines}) != len(lines):
-            raise InvalidRequest(
-                "Référence de ligne en double dans l'envoi groupé.",
-                "Duplicate line reference in the bulk.",
-                provider=self.name,
-                code="duplicate_reference",
-                reason=FailureReason.DUPLICATE,
-            )
+        check_bulk_size(self.name, [line.reference for line in lines], self.max_bulk_lines)
         for line in lines:
             self.check_amount(line.amount, line.currency)
         await self._bulk_payout(reference, lines)

@@ -49,6 +49,7 @@ from cauri.connectors.base import (
     _check_money,
     _check_phone,
     _check_reference,
+    check_bulk_size,
 )
 from cauri.connectors.errors import Declined, FailureReason, InvalidRequest
 from cauri.connectors.http import HttpPolicy
@@ -271,21 +272,7 @@ class MojaloopConnector(PaymentConnector):
         reference with other items is refused (``InvalidRequest``, Mojaloop ``3106``).
         """
         _check_reference(reference)
-        if not 1 <= len(items) <= MAX_BULK_ITEMS:
-            raise InvalidRequest(
-                f"Un transfert groupé contient de 1 à {MAX_BULK_ITEMS} lignes.",
-                f"A bulk transfer holds 1 to {MAX_BULK_ITEMS} lines.",
-                provider=self.name,
-                code="invalid_bulk_size",
-            )
-        if len({item.reference for item in items}) != len(items):
-            raise InvalidRequest(
-                "Référence de ligne en double dans le transfert groupé.",
-                "Duplicate line reference in the bulk transfer.",
-                provider=self.name,
-                code="duplicate_reference",
-                reason=FailureReason.DUPLICATE,
-            )
+        check_bulk_size(self.name, [item.reference for item in items], MAX_BULK_ITEMS)
         for item in items:
             self.check_amount(item.amount, item.currency)
         bulk_id = transformers.bulk_id_for(reference)
