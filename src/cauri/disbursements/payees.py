@@ -21,8 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
+from cauri.core.principal import Principal
+from cauri.disbursements import service
+from cauri.disbursements.errors import WrongState
 from cauri.disbursements.models import BatchState, BulkBatch, BulkLine, PayeeCheck, PayeeStatus
 from cauri.disbursements.payouts import ProviderLink, can_look_up_payees, look_up_payee, open_link
+from cauri.identity.audit import record_audit
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +50,36 @@ async def start_payee_check(session: AsyncSession, batch: BulkBatch) -> None:
     batch.payees_checked = 0
     batch.payees_flagged = 0
     await enqueue(session, CHECK_JOB, {"batch_id": str(batch.id)})
+
+
+async def request_payee_check(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    batch_id: uuid.UUID,
+    principal: Principal,
+    ip: str | None = None,
+) -> BulkBatch:
+    """Someone asks for the payee check of a batch not yet approved (``POST /bulk-transfers/{id}/payee-check``,
+    the console's button): the batch is locked, its state checked, the check started (from scratch) and audited
+    (``bulk.payee_check``), in the caller's transaction. Another organisation's batch is a 404, an approved one a
+    409 (:class:`WrongState`)."""
+    batch = await service.get_batch(session, organization_id=organization_id, batch_id=batch_id)
+    locked = await service.lock_batch(session, batch.id)
+    assert locked is not None
+    if BatchState(locked.state) not in CHECKABLE_STATES:
+        raise WrongState(locked.state, "vérifier les bénéficiaires pour", "check the payees of")
+    await start_payee_check(session, locked)
+    await record_audit(
+        session,
+        action="bulk.payee_check",
+        organization_id=organization_id,
+        actor=principal,
+        target_type=service.TARGET,
+        target_id=str(locked.id),
+        ip=ip,
+    )
+    return locked
 
 
 class Pacer:

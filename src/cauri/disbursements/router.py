@@ -26,11 +26,10 @@ from cauri.core.pagination import Page, PageParams, page_params
 from cauri.core.principal import Principal
 from cauri.core.routing import SessionDep, api_router
 from cauri.disbursements import service
-from cauri.disbursements.errors import WrongState
 from cauri.disbursements.exports import Cell, XlsxSheet, aiter_csv, issue_table, result_header
 from cauri.disbursements.ingest.messages import Issue
 from cauri.disbursements.models import FINAL_BATCH_STATES, BatchState, BulkBatch, LineState
-from cauri.disbursements.payees import CHECKABLE_STATES, start_payee_check
+from cauri.disbursements.payees import request_payee_check
 from cauri.disbursements.reports import LineFilter, counts_by_state, lines_page, result_rows
 from cauri.disbursements.schemas import (
     BulkAmounts,
@@ -46,7 +45,6 @@ from cauri.disbursements.schemas import (
     progress_of,
 )
 from cauri.disbursements.upload import UploadOptions, create_batch
-from cauri.identity.audit import record_audit
 from cauri.identity.permissions import Perm, require, require_org
 
 router = api_router(prefix="/bulk-transfers", tags=["bulk-transfers"])
@@ -407,23 +405,10 @@ async def retry_bulk_transfer(
 async def check_bulk_transfer_payees(
     request: Request, session: SessionDep, principal: Creator, batch_id: uuid.UUID
 ) -> BulkBatchRead:
-    organization_id = require_org(principal)
-    batch = await service.get_batch(session, organization_id=organization_id, batch_id=batch_id)
-    locked = await service.lock_batch(session, batch.id)
-    assert locked is not None
-    if BatchState(locked.state) not in CHECKABLE_STATES:
-        raise WrongState(locked.state, "vérifier les bénéficiaires pour", "check the payees of")
-    await start_payee_check(session, locked)
-    await record_audit(
-        session,
-        action="bulk.payee_check",
-        organization_id=organization_id,
-        actor=principal,
-        target_type=service.TARGET,
-        target_id=str(locked.id),
-        ip=_ip(request),
+    batch = await request_payee_check(
+        session, organization_id=require_org(principal), batch_id=batch_id, principal=principal, ip=_ip(request)
     )
-    return batch_read(locked)
+    return batch_read(batch)
 
 
 @router.delete("/{batch_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Discard a draft")
