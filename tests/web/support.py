@@ -79,14 +79,23 @@ async def logged_in(browser: httpx.AsyncClient, identifier: str, password: str) 
 
 
 async def upload_file(
-    browser: httpx.AsyncClient, filename: str, content: bytes, *, provider: str | None = None
+    browser: httpx.AsyncClient,
+    filename: str,
+    content: bytes,
+    *,
+    provider: str | None = None,
+    check_payees: bool = False,
 ) -> httpx.Response:
-    """The upload form, filled and sent as the browser sends it (multipart, with the page's token)."""
+    """The upload form, filled and sent as the browser sends it (multipart, with the page's token); with
+    ``check_payees`` its box ticked (a browser sends a ticked box's value, nothing for an unticked one)."""
     form = await browser.get("/console/batches/new")
     assert form.status_code == 200, text_of(form)
     data = {"csrf_token": csrf_of(form)}
     if provider is not None:
         data["provider"] = provider
+    if check_payees:
+        assert 'name="check_payees"' in form.text
+        data["check_payees"] = "1"
     return await browser.post(
         "/console/batches",
         data=data,

@@ -6,6 +6,8 @@ Display only: every rule shown here (who may approve, what a state allows) is en
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,7 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.i18n import Language, pick
 from cauri.disbursements.errors import MakerCheckerViolation
-from cauri.disbursements.models import FINAL_BATCH_STATES, RUNNING_BATCH_STATES, BatchState, BulkBatch, LineState
+from cauri.disbursements.models import (
+    FINAL_BATCH_STATES,
+    RUNNING_BATCH_STATES,
+    BatchState,
+    BulkBatch,
+    BulkLine,
+    LineState,
+    PayeeCheck,
+    PayeeStatus,
+)
+from cauri.disbursements.payees import CHECKABLE_STATES
 from cauri.identity.models import User
 from cauri.identity.permissions import Perm, has_permission
 from cauri.web.auth import ConsoleSession
@@ -112,11 +124,73 @@ def controls(batch: BulkBatch, console: ConsoleSession, language: Language) -> C
             actions.append(Action("approve", "batch.action.approve", "primary", "batch.confirm.approve"))
         if may_create:
             actions.append(Action("cancel", "batch.action.cancel", "danger", "batch.confirm.cancel"))
+    if state in CHECKABLE_STATES and may_create and batch.valid_lines > 0 and batch.payee_check != PayeeCheck.RUNNING:
+        # The same permission as POST /bulk-transfers/{id}/payee-check (bulk_create), before approval only.
+        label = "batch.action.payee_recheck" if batch.payee_check == PayeeCheck.DONE else "batch.action.payee_check"
+        actions.append(Action("payee-check", label, ""))
     if state in RUNNING_BATCH_STATES and may_create and not batch.cancel_requested:
         actions.append(Action("cancel", "batch.action.stop", "danger", "batch.confirm.stop"))
     if state in (BatchState.PARTIALLY_COMPLETED, BatchState.FAILED) and may_create and batch.failed_lines > 0:
         actions.append(Action("retry", "batch.action.retry", "primary", "batch.confirm.retry"))
     return Controls(actions=actions, explanation=explanation, awaiting_someone_else=awaiting)
+
+
+@dataclass(frozen=True)
+class PayeeCheckView:
+    """The batch's payee check as the page shows it (``state`` is ``not_requested``, ``running`` or ``done``)."""
+
+    state: str
+    checked: int
+    flagged: int
+    total: int
+    unsupported: int  # lines the provider could not check at all (no account-holder lookup)
+
+    @property
+    def running(self) -> bool:
+        return self.state == PayeeCheck.RUNNING
+
+    @property
+    def requested(self) -> bool:
+        return self.state != PayeeCheck.NOT_REQUESTED
+
+
+def payee_check_view(batch: BulkBatch, unsupported: int) -> PayeeCheckView:
+    return PayeeCheckView(
+        state=str(batch.payee_check),
+        checked=batch.payees_checked,
+        flagged=batch.payees_flagged,
+        total=batch.valid_lines,
+        unsupported=unsupported,
+    )
+
+
+def payee_flag(line: BulkLine) -> str | None:
+    """The i18n key of why the check flagged this line's payee (None: not flagged), as ``payees.FLAGGED`` counts.
+
+    ``inactive`` covers both a number without an account and an account that cannot receive: when the provider
+    still gives a holder's name the account exists (inactive or blocked), without one the number is unknown to it.
+    """
+    status = line.payee_status
+    if status == PayeeStatus.INACTIVE:
+        return "line.payee_inactive" if line.payee_provider_name else "line.payee_unknown"
+    if status == PayeeStatus.UNAVAILABLE:
+        return "line.payee_unavailable"
+    return None  # active, not checked yet, or unsupported (the check section says the provider has no lookup)
+
+
+def _name_words(name: str) -> list[str]:
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return sorted(re.findall(r"\w+", plain.casefold()))
+
+
+def provider_name_differs(line: BulkLine) -> bool:
+    """Whether the provider's name for the number is worth showing next to the file's: it differs beyond case,
+    accents, punctuation and word order ("DIALLO Aminata" is "Aminata Diallo"), or the file gave none."""
+    if not line.payee_provider_name:
+        return False
+    if not line.payee_name:
+        return True
+    return _name_words(line.payee_provider_name) != _name_words(line.payee_name)
 
 
 def is_running(batch: BulkBatch) -> bool:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -28,7 +29,8 @@ from cauri.core.routing import SessionDep
 from cauri.disbursements import router as bulk_api
 from cauri.disbursements import service
 from cauri.disbursements.errors import InvalidBulkFile
-from cauri.disbursements.models import BatchState, BulkBatch, LineState
+from cauri.disbursements.models import BatchState, BulkBatch, BulkLine, LineState, PayeeCheck, PayeeStatus
+from cauri.disbursements.payees import request_payee_check
 from cauri.disbursements.reports import LineFilter, counts_by_state, lines_page
 from cauri.disbursements.schemas import failure_message, progress_of
 from cauri.disbursements.upload import UploadOptions, create_batch
@@ -42,6 +44,9 @@ from cauri.web.batch_views import (
     TERMINAL_STATES,
     controls,
     is_running,
+    payee_check_view,
+    payee_flag,
+    provider_name_differs,
     report_view,
     user_names,
 )
@@ -57,7 +62,9 @@ DONE_NOTICES = {
     "approve": "batch.done.approved",
     "cancel": "batch.done.cancelled",
     "retry": "batch.done.retried",
+    "payee-check": "batch.done.payee_check",
 }
+CHECKED = frozenset({"1", "on", "true", "yes", "oui"})
 
 router = APIRouter(
     prefix="/console/batches",
@@ -158,6 +165,7 @@ async def upload(request: Request, principal: Creator, session: SessionDep, _csr
     form = await request.form()
     upload = form.get("file")
     provider = str(form.get("provider") or "").strip() or None
+    check_payees = str(form.get("check_payees") or "").strip().lower() in CHECKED
     language = page_language(request)
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -165,7 +173,7 @@ async def upload(request: Request, principal: Creator, session: SessionDep, _csr
         batch, _secret = await create_batch(
             session,
             upload=upload.file,
-            options=UploadOptions(file_name=upload.filename, provider=provider),
+            options=UploadOptions(file_name=upload.filename, provider=provider, check_payees=check_payees),
             principal=principal,
             organization_id=require_org(principal),
             settings=_settings(request),
@@ -203,6 +211,24 @@ def _line_filter(request: Request) -> tuple[LineState | None, bool]:
     return (LineState(raw) if raw in LINE_STATES else None), request.query_params.get("review") == "1"
 
 
+def _payee_flagged_only(request: Request) -> bool:
+    """``?payee=flagged``: the lines the payee check flagged (the API's own filter)."""
+    return request.query_params.get("payee") == "flagged"
+
+
+async def _unsupported_payees(session: AsyncSession, batch: BulkBatch) -> int:
+    """Lines the provider could not check (it has no account-holder lookup): the service's answer to a check
+    asked of such a provider."""
+    if batch.payee_check == PayeeCheck.NOT_REQUESTED or batch.payees_checked == 0:
+        return 0
+    counted = await session.execute(
+        select(func.count()).where(
+            BulkLine.batch_id == batch.id, BulkLine.payee_status == PayeeStatus.UNSUPPORTED.value
+        )
+    )
+    return int(counted.scalar_one())
+
+
 async def _batch_page(
     request: Request,
     console: ConsoleSession,
@@ -216,9 +242,14 @@ async def _batch_page(
     principal = console.principal
     batch = await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
     line_state, review_only = _line_filter(request)
+    flagged_only = _payee_flagged_only(request)
     cursor = request.query_params.get("cursor") or None
     lines, next_cursor = await lines_page(
-        session, batch.id, LineFilter(state=line_state, review=review_only), limit=LINES_PER_PAGE, cursor=cursor
+        session,
+        batch.id,
+        LineFilter(state=line_state, review=review_only, payee_flagged=flagged_only),
+        limit=LINES_PER_PAGE,
+        cursor=cursor,
     )
     done = request.query_params.get("done")
     notice = translate(language, DONE_NOTICES[done]) if done in DONE_NOTICES and error is None else None
@@ -240,7 +271,11 @@ async def _batch_page(
         has_cursor=cursor is not None,
         line_state=line_state.value if line_state else "",
         review_only=review_only,
+        flagged_only=flagged_only,
         line_states=LINE_STATES,
+        payees=payee_check_view(batch, await _unsupported_payees(session, batch)),
+        payee_flag=payee_flag,
+        provider_name_differs=provider_name_differs,
         names=await user_names(session, [batch.created_by, batch.submitted_by, batch.approved_by]),
         available=await _available_balance(session, batch),
         maker_checker=bool(console.organization and console.organization.require_maker_checker),
@@ -271,6 +306,9 @@ async def _act(
         if action == "discard":
             await service.discard(session, **arguments)
             return RedirectResponse("/console/batches", status_code=303)
+        if action == "payee-check":
+            await request_payee_check(session, **arguments)
+            return RedirectResponse(f"/console/batches/{batch_id}?done={action}", status_code=303)
         operations = {
             "submit": service.submit,
             "approve": service.approve,
@@ -314,6 +352,14 @@ async def retry(
     return await _act(request, console, session, batch_id, "retry")
 
 
+@router.post("/{batch_id}/payee-check")
+async def payee_check(
+    request: Request, batch_id: uuid.UUID, console: Console, _: Creator, session: SessionDep, _csrf: CsrfChecked
+) -> Response:
+    """Start (or restart) the payee check: ``payees.request_payee_check``, as ``POST …/payee-check`` of the API."""
+    return await _act(request, console, session, batch_id, "payee-check")
+
+
 @router.post("/{batch_id}/discard")
 async def discard(
     request: Request, batch_id: uuid.UUID, console: Console, _: Creator, session: SessionDep, _csrf: CsrfChecked
@@ -329,6 +375,20 @@ async def batch_status(batch_id: uuid.UUID, principal: Reader, session: SessionD
     """The stream's event, once: what the page polls every 2 s when ``EventSource`` cannot stay open."""
     batch = await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
     return JSONResponse(progress_of(batch).model_dump(mode="json"))
+
+
+@router.get("/{batch_id}/payee-check")
+async def payee_check_status(batch_id: uuid.UUID, principal: Reader, session: SessionDep) -> JSONResponse:
+    """The payee check's progress, which the page polls every 2 s while it runs: the batch's own fields
+    (``payee_check``, ``payees_checked``, ``payees_flagged``, as the API's batch has them)."""
+    batch = await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
+    return JSONResponse(
+        {
+            "payee_check": str(batch.payee_check),
+            "payees_checked": batch.payees_checked,
+            "payees_flagged": batch.payees_flagged,
+        }
+    )
 
 
 @router.get("/{batch_id}/stream")

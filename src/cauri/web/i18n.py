@@ -118,6 +118,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "upload.provider": ("Opérateur de paiement", "Payment provider"),
     "upload.default": ("par défaut", "default"),
+    "upload.check_payees": (
+        "Vérifier les bénéficiaires auprès de l'opérateur avant l'approbation",
+        "Check payees with the provider before approval",
+    ),
+    "upload.check_payees_hint": (
+        "Chaque numéro est présenté à l'opérateur, qui dit s'il a un compte actif et à quel nom. Rien n'est payé. "
+        "Si l'opérateur ne propose pas cette vérification, le lot l'indiquera.",
+        "Each number is looked up at the provider, which says whether it has an active account and in whose name. "
+        "Nothing is paid. If the provider offers no such check, the batch will say so.",
+    ),
     "upload.submit": ("Vérifier le fichier", "Check the file"),
     "upload.busy": ("Vérification…", "Checking…"),
     "upload.refused": ("Pourquoi le fichier est refusé", "Why the file is refused"),
@@ -137,6 +147,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "batch.action.cancel": ("Annuler", "Cancel"),
     "batch.action.stop": ("Arrêter les paiements", "Stop the payments"),
     "batch.action.retry": ("Relancer les lignes en échec", "Retry the failed lines"),
+    "batch.action.payee_check": (
+        "Vérifier les bénéficiaires auprès de l'opérateur",
+        "Check the payees with the provider",
+    ),
+    "batch.action.payee_recheck": ("Vérifier de nouveau les bénéficiaires", "Check the payees again"),
     "batch.confirm.discard": ("Supprimer ce brouillon ?", "Discard this draft?"),
     "batch.confirm.approve": ("Payer {amount} maintenant ?", "Pay {amount} now?"),
     "batch.confirm.cancel": ("Annuler ce paiement groupé ?", "Cancel this bulk payment?"),
@@ -159,6 +174,43 @@ TEXTS: dict[str, tuple[str, str]] = {
     "batch.done.approved": ("Lot approuvé : les paiements partent.", "Batch approved: payments are on their way."),
     "batch.done.cancelled": ("Annulation enregistrée.", "Cancellation recorded."),
     "batch.done.retried": ("Les lignes en échec sont relancées.", "The failed lines are being retried."),
+    "batch.done.payee_check": (
+        "Vérification des bénéficiaires lancée : cette page se met à jour.",
+        "Payee check started: this page updates itself.",
+    ),
+    # the payee check
+    "payees.title": ("Vérification des bénéficiaires", "Payee check"),
+    "payees.running": (
+        "Vérification des bénéficiaires en cours : {checked} sur {total} vérifiés, {flagged} signalés.",
+        "Payee check in progress: {checked} of {total} checked, {flagged} flagged.",
+    ),
+    "payees.done": (
+        "Vérification des bénéficiaires : {checked} vérifiés, {flagged} signalés.",
+        "Payee check: {checked} checked, {flagged} flagged.",
+    ),
+    "payees.all_clear": (
+        "Tous les numéros ont un compte actif chez l'opérateur.",
+        "Every number has an active account at the provider.",
+    ),
+    "payees.flagged_hint": (
+        "Vérifiez les lignes signalées avant d'approuver : un numéro erroné paierait quelqu'un d'autre, ou échouerait.",
+        "Check the flagged lines before approving: a wrong number would pay someone else, or fail.",
+    ),
+    "payees.show_flagged": ("Voir les lignes signalées ({count})", "Show the flagged lines ({count})"),
+    "payees.unsupported": (
+        "L'opérateur de ce lot ne propose pas la vérification des titulaires de compte : "
+        "{count} lignes n'ont pas pu être vérifiées.",
+        "This batch's provider offers no account-holder check: {count} lines could not be checked.",
+    ),
+    "payees.names_hint": (
+        "Le nom donné par l'opérateur est affiché sous celui du fichier quand ils diffèrent.",
+        "The name the provider gives is shown under the file's name when they differ.",
+    ),
+    "payees.checkable_hint": (
+        "Avant l'approbation, vous pouvez faire vérifier chaque numéro par l'opérateur "
+        "(compte actif, nom du titulaire).",
+        "Before approval, you can have each number checked by the provider (active account, holder's name).",
+    ),
     "batch.progress": ("Avancement", "Progress"),
     "batch.progress_paid": ("payées", "paid"),
     "batch.progress_failed": ("en échec", "failed"),
@@ -187,6 +239,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "batch.filter_state": ("État des lignes", "Line state"),
     "batch.all_lines": ("Toutes", "All"),
     "batch.review_only": ("À vérifier seulement", "To review only"),
+    "batch.flagged_only": ("Bénéficiaires signalés seulement", "Flagged payees only"),
     "batch.no_lines": ("Aucune ligne.", "No line."),
     "batch.export_csv": ("Exporter les résultats (CSV)", "Export the results (CSV)"),
     "batch.export_xlsx": ("Exporter (Excel)", "Export (Excel)"),
@@ -195,6 +248,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "line.amount": ("Montant", "Amount"),
     "line.state": ("État", "State"),
     "line.review": ("À vérifier", "To review"),
+    "line.payee_flag": ("Signalé : {reason}", "Flagged: {reason}"),
+    "line.payee_unknown": ("Bénéficiaire inconnu de l'opérateur", "Payee unknown to the provider"),
+    "line.payee_inactive": ("Compte inactif ou bloqué chez l'opérateur", "Account inactive or blocked at the provider"),
+    "line.payee_unavailable": (
+        "Vérification impossible : l'opérateur n'a pas répondu",
+        "Could not check: the provider did not answer",
+    ),
+    "line.provider_name": ("Nom chez l'opérateur : {name}", "Name at the provider: {name}"),
     "issue.line": ("Ligne", "Line"),
     "issue.column": ("Colonne", "Column"),
     "issue.message": ("Problème", "Problem"),

@@ -2,7 +2,9 @@
  * - forms marked data-once disable their buttons once sent (no double payment list, no double approval);
  * - forms marked data-confirm ask before sending;
  * - an element marked data-progress follows a batch live: Server-Sent Events first, polling every 2 s if the
- *   browser or the network cannot keep the stream open; the page reloads when the batch is finished.
+ *   browser or the network cannot keep the stream open; the page reloads when the batch is finished;
+ * - an element marked data-payee-check follows a running payee check (polling …/payee-check every 2 s) and
+ *   reloads the page when it is done, so the flagged lines show.
  */
 (function () {
   "use strict";
@@ -88,6 +90,37 @@
     };
   }
 
+  function followPayees(box) {
+    var statusUrl = box.getAttribute("data-status-url");
+    var checkedText = box.querySelector("[data-payees-checked]");
+    var flaggedText = box.querySelector("[data-payees-flagged]");
+    var bar = box.querySelector("[data-payees-bar]");
+    var timer = null;
+    var tick = function () {
+      var request = new XMLHttpRequest();
+      request.open("GET", statusUrl);
+      request.setRequestHeader("Accept", "application/json");
+      request.onload = function () {
+        if (request.status === 401) { window.location.reload(); return; }
+        if (request.status !== 200) { return; }
+        var data = JSON.parse(request.responseText);
+        if (checkedText) { checkedText.textContent = String(data.payees_checked); }
+        if (flaggedText) { flaggedText.textContent = String(data.payees_flagged); }
+        if (bar) { bar.value = Number(data.payees_checked) || 0; }
+        if (data.payee_check !== "running") {
+          window.clearInterval(timer);
+          box.setAttribute("data-finished", String(data.payee_check));
+          var query = window.location.search.replace(/([?&])done=[^&]*&?/, "$1").replace(/[?&]$/, "");
+          window.setTimeout(function () { window.location.replace(window.location.pathname + query); }, 800);
+        }
+      };
+      request.send();
+    };
+    timer = window.setInterval(tick, 2000);
+  }
+
   var boxes = document.querySelectorAll("[data-progress]");
   for (var i = 0; i < boxes.length; i++) { follow(boxes[i]); }
+  var checks = document.querySelectorAll("[data-payee-check]");
+  for (var j = 0; j < checks.length; j++) { followPayees(checks[j]); }
 })();
