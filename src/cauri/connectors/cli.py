@@ -22,34 +22,37 @@ def generate_key() -> None:
     typer.echo(Encryptor.generate_key())
 
 
-async def rotate_all(settings: Settings) -> int:
-    from cauri.connectors.credentials import encryptor_for, rotate_credentials
+async def rotate_all(settings: Settings) -> dict[str, int]:
     from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
+    from cauri.core.key_rotation import rotate_secrets
+    from cauri.core.security import Encryptor
 
     engine = make_engine(settings.database_url)
     try:
         async with unit_of_work(make_sessionmaker(engine)) as session:
-            return await rotate_credentials(session, encryptor=encryptor_for(settings))
+            return dict(await rotate_secrets(session, encryptor=Encryptor(settings.encryption_key_list)))
     finally:
         await engine.dispose()
 
 
 @keys_app.command("rotate")
 def rotate() -> None:
-    """Re-encrypt every stored provider credential under the first key of CAURI_ENCRYPTION_KEYS.
+    """Re-encrypt every stored secret (provider credentials, webhook and bulk callback secrets, stored idempotent
+    answers) under the first key of CAURI_ENCRYPTION_KEYS.
 
     Procedure: generate a key, set CAURI_ENCRYPTION_KEYS="new,old", run this, then drop "old".
-    All or nothing: if a credential cannot be decrypted with any listed key, nothing changes.
+    All or nothing: if a secret cannot be decrypted with any listed key, nothing changes.
     """
     from cauri.core.errors import AppError
 
     settings = get_settings()
     try:
-        count = asyncio.run(rotate_all(settings))
+        counts = asyncio.run(rotate_all(settings))
     except AppError as exc:
         console.print(f"[red]{exc.message_en}[/]")
         raise typer.Exit(code=1) from None
-    console.print(f"[green]{count} credential(s) re-encrypted under the newest key.[/]")
+    detail = ", ".join(f"{table}: {count}" for table, count in sorted(counts.items())) or "nothing stored"
+    console.print(f"[green]{sum(counts.values())} secret(s) re-encrypted under the newest key ({detail}).[/]")
 
 
 def simulate(  # noqa: PLR0917 - typer maps each option to a parameter

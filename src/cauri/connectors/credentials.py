@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import InvalidToken
 from pydantic import SecretStr
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.config import Settings
 from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
-from cauri.core.errors import AppError, field_error
+from cauri.core.errors import field_error
 from cauri.core.security import Encryptor
 
 
@@ -56,11 +55,6 @@ class StoredCredentials:
     label: str
     credentials: dict[str, SecretStr]
     settings: dict[str, str]
-
-
-class RotationFailed(AppError):
-    status = 500
-    code = "key_rotation_failed"
 
 
 def encryptor_for(settings: Settings) -> Encryptor:
@@ -171,29 +165,3 @@ async def delete_credentials(session: AsyncSession, *, organization_id: uuid.UUI
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def rotate_credentials(session: AsyncSession, *, encryptor: Encryptor) -> int:
-    """Re-encrypt every stored credential under the newest key; all or nothing.
-
-    Rows that no configured key can decrypt are listed (organisation and provider, never content) and nothing
-    is changed: the caller's transaction is rolled back by the exception.
-    """
-    rows = list((await session.execute(select(ProviderCredential).order_by(ProviderCredential.id))).scalars())
-    undecryptable: list[str] = []
-    rotated: list[tuple[ProviderCredential, str]] = []
-    for row in rows:
-        try:
-            rotated.append((row, encryptor.rotate(row.ciphertext)))
-        except (ValueError, InvalidToken):  # Fernet's rotate() raises InvalidToken for an unknown key
-            undecryptable.append(f"{row.organization_id}/{row.provider}")
-    if undecryptable:
-        listed = ", ".join(undecryptable)
-        raise RotationFailed(
-            f"Aucune clé ne déchiffre ces identifiants ; rien n'a été modifié : {listed}.",
-            f"No key decrypts these credentials; nothing was changed: {listed}.",
-        )
-    for row, ciphertext in rotated:
-        row.ciphertext = ciphertext
-    await session.flush()
-    return len(rotated)

@@ -108,8 +108,11 @@ class Encryptor:
             raise ValueError("cannot decrypt: unknown key or corrupted data") from None
 
     def rotate(self, token: str) -> str:
-        """Re-encrypt under the newest key."""
-        return self._fernet.rotate(token.encode()).decode()
+        """Re-encrypt under the newest key; ValueError when no listed key decrypts the token."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise ValueError("cannot decrypt: unknown key or corrupted data") from None
 
     @staticmethod
     def generate_key() -> str:

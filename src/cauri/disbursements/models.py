@@ -20,6 +20,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
+from cauri.core.key_rotation import EncryptedColumn
 from cauri.disbursements.ingest.copyrows import COPY_COLUMNS
 from cauri.disbursements.validation import ValidationReport, ValidLine
 
@@ -257,3 +258,7 @@ def line_row(
         "polls": 0,
         "updated_at": utcnow(),
     }
+
+
+# Re-encrypted by `cauri keys rotate`.
+ENCRYPTED_COLUMNS = (EncryptedColumn(BulkBatch.callback_secret_encrypted),)

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
+from cauri.core.key_rotation import EncryptedColumn
 
 REFERENCE_MAX = 100
 PROVIDER_MAX = 40
@@ -203,3 +204,7 @@ class ReconciliationItem(IdMixin, Base):
     our_amount: Mapped[int | None] = mapped_column(BigInteger)
     provider_amount: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
+
+
+# Re-encrypted by `cauri keys rotate`.
+ENCRYPTED_COLUMNS = (EncryptedColumn(WebhookEndpoint.secret_encrypted),)
