@@ -33,7 +33,7 @@ run: install
 
 ## make test: install the dev dependencies and run the whole suite
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 ## make test-console: the console's HTTP tests and its browser tests (Debian chromium: apt-get install -y chromium)
 test-console: install-dev
