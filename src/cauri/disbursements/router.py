@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import FormData
@@ -275,6 +276,19 @@ def _xlsx_response(header: list[str], rows: AsyncIterator[list[Cell]], filename:
     )
 
 
+def _download(
+    header: list[str], rows: AsyncIterator[list[Cell]], stem: str, format: ExportFormat, delimiter: str
+) -> StreamingResponse:
+    """An export as an attachment: ``stem.xlsx``, or ``stem.csv`` with the chosen delimiter."""
+    if format == "xlsx":
+        return _xlsx_response(header, rows, f"{stem}.xlsx")
+    return StreamingResponse(
+        aiter_csv(header, rows, delimiter=delimiter),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
+    )
+
+
 @router.get("/{batch_id}/results", summary="Results export, one row per line (CSV or XLSX, formula-safe)")
 async def export_bulk_transfer_results(
     *,
@@ -292,13 +306,7 @@ async def export_bulk_transfer_results(
     header = result_header(lang)
     rows = result_rows(request.app.state.sessionmaker, batch, LineFilter(state=state), lang)
     stem = pick("resultats", "results", lang) + f"-{batch.id}"
-    if format == "xlsx":
-        return _xlsx_response(header, rows, f"{stem}.xlsx")
-    return StreamingResponse(
-        aiter_csv(header, rows, delimiter=delimiter),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
-    )
+    return _download(header, rows, stem, format, delimiter)
 
 
 @router.get("/{batch_id}/issues", summary="The validation report's issues, to fix the file from (CSV or XLSX)")
@@ -322,58 +330,49 @@ async def export_bulk_transfer_issues(
             yield row
 
     stem = pick("anomalies", "issues", lang) + f"-{batch.id}"
-    if format == "xlsx":
-        return _xlsx_response(header, all_rows(), f"{stem}.xlsx")
-    return StreamingResponse(
-        aiter_csv(header, all_rows(), delimiter=delimiter),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
+    return _download(header, all_rows(), stem, format, delimiter)
+
+
+async def _act(
+    action: Callable[..., Awaitable[BulkBatch]],
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: uuid.UUID,
+    **extra: Any,
+) -> BulkBatchRead:
+    """Submit, approve, cancel or retry: the service's rule for the caller's batch, the batch as it stands after."""
+    batch = await action(
+        session,
+        organization_id=require_org(principal),
+        batch_id=batch_id,
+        principal=principal,
+        settings=_settings(request),
+        ip=_ip(request),
+        **extra,
     )
+    return batch_read(batch)
 
 
 @router.post("/{batch_id}/submit", response_model=BulkBatchRead, summary="Submit the valid lines of a draft")
 async def submit_bulk_transfer(
     request: Request, session: SessionDep, principal: Creator, batch_id: uuid.UUID
 ) -> BulkBatchRead:
-    batch = await service.submit(
-        session,
-        organization_id=require_org(principal),
-        batch_id=batch_id,
-        principal=principal,
-        settings=_settings(request),
-        ip=_ip(request),
-    )
-    return batch_read(batch)
+    return await _act(service.submit, request, session, principal, batch_id)
 
 
 @router.post("/{batch_id}/approve", response_model=BulkBatchRead, summary="Approve (maker–checker): reserve and pay")
 async def approve_bulk_transfer(
     request: Request, session: SessionDep, principal: Approver, batch_id: uuid.UUID
 ) -> BulkBatchRead:
-    batch = await service.approve(
-        session,
-        organization_id=require_org(principal),
-        batch_id=batch_id,
-        principal=principal,
-        settings=_settings(request),
-        ip=_ip(request),
-    )
-    return batch_read(batch)
+    return await _act(service.approve, request, session, principal, batch_id)
 
 
 @router.post("/{batch_id}/cancel", response_model=BulkBatchRead, summary="Cancel: release, or stop new lines")
 async def cancel_bulk_transfer(
     request: Request, session: SessionDep, principal: Creator, batch_id: uuid.UUID
 ) -> BulkBatchRead:
-    batch = await service.cancel(
-        session,
-        organization_id=require_org(principal),
-        batch_id=batch_id,
-        principal=principal,
-        settings=_settings(request),
-        ip=_ip(request),
-    )
-    return batch_read(batch)
+    return await _act(service.cancel, request, session, principal, batch_id)
 
 
 @router.post("/{batch_id}/retry", response_model=BulkBatchRead, summary="Pay the failed lines again")
@@ -384,16 +383,7 @@ async def retry_bulk_transfer(
     batch_id: uuid.UUID,
     body: BulkRetry | None = None,
 ) -> BulkBatchRead:
-    batch = await service.retry(
-        session,
-        organization_id=require_org(principal),
-        batch_id=batch_id,
-        principal=principal,
-        settings=_settings(request),
-        lines=body.lines if body else None,
-        ip=_ip(request),
-    )
-    return batch_read(batch)
+    return await _act(service.retry, request, session, principal, batch_id, lines=body.lines if body else None)
 
 
 @router.post(

@@ -22,7 +22,7 @@ from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.core.db import rollback
 from cauri.core.errors import AppError, field_error
-from cauri.core.i18n import Language, pick
+from cauri.core.i18n import pick
 from cauri.core.pagination import PageParams
 from cauri.core.principal import Principal
 from cauri.core.routing import SessionDep
@@ -396,10 +396,6 @@ async def batch_stream(request: Request, batch_id: uuid.UUID, principal: Reader,
     return await bulk_api.stream_bulk_transfer(request, session, principal, batch_id)
 
 
-def _export_language(request: Request) -> Language:
-    return page_language(request)
-
-
 @router.get("/{batch_id}/results")
 async def results_export(request: Request, batch_id: uuid.UUID, principal: Reader, session: SessionDep) -> Response:
     line_state, _ = _line_filter(request)
@@ -409,7 +405,7 @@ async def results_export(request: Request, batch_id: uuid.UUID, principal: Reade
         principal=principal,
         batch_id=batch_id,
         format="xlsx" if request.query_params.get("format") == "xlsx" else "csv",
-        language=_export_language(request),
+        language=page_language(request),
         delimiter=";",
         state=line_state,
     )
@@ -422,6 +418,6 @@ async def issues_export(request: Request, batch_id: uuid.UUID, principal: Reader
         principal=principal,
         batch_id=batch_id,
         format="xlsx" if request.query_params.get("format") == "xlsx" else "csv",
-        language=_export_language(request),
+        language=page_language(request),
         delimiter=";",
     )
