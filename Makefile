@@ -31,9 +31,12 @@ run: install
 	$(BIN)/cauri demo
 	$(BIN)/cauri serve --host $(HOST) --port $(PORT)
 
-## make test: install the dev dependencies and run the whole suite
+## make test: install the dev dependencies and run the whole suite, in parallel (TEST_WORKERS=0 runs it serially)
+# Most tests wait on I/O (HTTP into the app, simulators, PostgreSQL, jobs), so more workers than cores pays; each
+# worker gets databases of its own (tests/conftest.py), so nothing is shared but the servers.
+TEST_WORKERS ?= 4
 test: install-dev
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=25 $(PYTEST_ARGS)
 
 ## make test-console: the console's HTTP tests and its browser tests (Debian chromium: apt-get install -y chromium)
 test-console: install-dev

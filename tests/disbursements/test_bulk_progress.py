@@ -135,7 +135,7 @@ async def test_the_ledger_and_the_batch_agree_at_every_moment(
     assert_ledger_agrees(final, final=True)
     assert final.posted == created["total_amount"]
     assert final.posts > 1  # paid in several settlements, each a post from the one live reservation
-    assert seen_partial and samples > 10
+    assert seen_partial and samples > 2  # looked at it while it ran, not only before and after
 
 
 async def test_callbacks_are_signed_and_sent_at_each_quarter_and_at_the_end(

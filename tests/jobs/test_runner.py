@@ -171,10 +171,12 @@ async def test_a_failing_job_backs_off_then_fails_after_max_attempts(
     """Driven one delivery at a time by a runner without a doorbell (nothing rings for it but this test)."""
     label = new_label()
     failed_before = JOBS_TOTAL.labels(ALWAYS_FAILS, "failed")._value.get()
-    runner = JobRunner(runtime.settings, silent_sessionmaker)
+    # A backoff long enough that "not due yet" stays true on a loaded machine between two of our calls.
+    settings = runtime.settings.model_copy(update={"job_retry_base_seconds": 1.0})
+    runner = JobRunner(settings, silent_sessionmaker)
     async with unit_of_work(silent_sessionmaker) as session:
         job_id = await enqueue(session, ALWAYS_FAILS, {"label": label})
-    base = runtime.settings.job_retry_base_seconds
+    base = settings.job_retry_base_seconds
     for attempt in (1, 2):
         assert await runner.run(job_id) is True
         job = await load_job(runtime.sessionmaker, job_id)

@@ -188,9 +188,15 @@ async def test_a_message_that_keeps_failing_ends_failed(database: str, tmp_path:
         maker = app.state.sessionmaker
         notification_id = await queue(maker, channel="email", recipient=address, subject="Reçu", body="Merci !")
         failed = await wait_for_notification(maker, notification_id, NotificationStatus.FAILED)
-        async with maker() as session:
-            statement = select(Job).where(Job.dedupe_key == f"{DELIVER_JOB}:{notification_id}")
-            job = (await session.execute(statement)).scalar_one()
+        # The message's failure and its job's are two commits (the handler's, then the runner's): wait for both.
+        statement = select(Job).where(Job.dedupe_key == f"{DELIVER_JOB}:{notification_id}")
+        deadline = time.monotonic() + 20
+        while True:
+            async with maker() as session:
+                job = (await session.execute(statement)).scalar_one()
+            if job.status == JobStatus.FAILED or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
     assert failed.attempts == 2
     assert failed.sent_at is None
     assert failed.last_error and "SMTP" in failed.last_error

@@ -48,7 +48,7 @@ TIMINGS = SimulatorSettings(
     slow_seconds=0.3,
     hang_seconds=2.5,  # beyond the app's 1 s provider read timeout (conftest): a timeout after accepting
     expiry_seconds=1.0,
-    late_callback_seconds=8.0,  # the poller (0.5 s, then up to 2 s; slower under load) settles first
+    late_callback_seconds=1.0,  # the reordered case holds callbacks behind a gate until the poller settled
     callback_attempts=2,
 )
 SETTLE_WITHIN = 25.0
@@ -174,8 +174,13 @@ class RecordingSender(CallbackSender):
     def __init__(self, settings: SimulatorSettings) -> None:
         super().__init__(settings)
         self.sent: list[Sent] = []
+        # A test that needs an order of events closes the gate: callbacks wait behind it instead of racing a
+        # poller whose speed depends on the machine's load.
+        self.gate = asyncio.Event()
+        self.gate.set()
 
     async def send(self, url: str, body: bytes, headers: Mapping[str, str], *, method: str = "POST") -> bool:
+        await self.gate.wait()
         self.sent.append(Sent(method, url, dict(headers), body, time.monotonic()))
         return await super().send(url, body, headers, method=method)
 
@@ -490,8 +495,13 @@ async def test_a_callback_after_the_poller_settled_changes_nothing(
     """Reordered: the poller settles the payment first; the provider's success callback arrives afterwards."""
     _require(world, kind, callbacks=True)
     opening = await _funded(sessionmaker, world, kind)
-    created = await _create(client, world, kind, world.profile.phone_for(kind, Outcome.LATE_CALLBACK))
-    done = await wait_status(client, world.owner, kind, created["id"], within=SETTLE_WITHIN)
+    assert world.sender is not None
+    world.sender.gate.clear()  # the provider's callbacks wait until the poller has settled the payment
+    try:
+        created = await _create(client, world, kind, world.profile.phone_for(kind, Outcome.LATE_CALLBACK))
+        done = await wait_status(client, world.owner, kind, created["id"], within=SETTLE_WITHIN)
+    finally:
+        world.sender.gate.set()
     assert done["status"] == "succeeded", done
     settled_at = time.monotonic()
     refs = (done["outbound_reference"], done.get("provider_reference") or "")

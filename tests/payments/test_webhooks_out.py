@@ -123,6 +123,12 @@ async def test_a_succeeded_collection_is_announced_signed(
     assert isinstance(data, dict)
     assert (data["id"], data["status"], data["amount"], data["fee"]) == (created["id"], "succeeded", 5000, 50)
 
+    # The receiver answers before the delivery job commits its outcome: wait for the log, not for the hook.
+    async def logged_delivered() -> bool:
+        found = await deliveries(client, owner, f"?payment_id={created['id']}")
+        return len(found) == 1 and found[0]["state"] == "delivered"
+
+    await eventually(logged_delivered, what="the delivery log")
     [logged] = await deliveries(client, owner, f"?payment_id={created['id']}")
     assert (logged["state"], logged["attempts"], logged["last_status_code"]) == ("delivered", 1, 200)
     detail = (await client.get(f"/api/v1/webhook-deliveries/{logged['id']}", headers=owner.headers)).json()
