@@ -87,6 +87,7 @@ async def test_provider_5xx_and_429_are_retried_with_the_same_reference(
         assert sandbox.simulator.attempts(ref) == attempts, outcome
         assert sandbox.simulator.created(ref) == 1, outcome
         assert sandbox.simulator.collected(ref) == 1000, outcome
+
         async def posted(payment_id: str = done["id"]) -> bool:
             # A fee the create call's late answer brings is charged after the success, in its own step.
             return await postings(sessionmaker, payment_id) == {"collection.credit": 1000, "collection.fee": 10}
