@@ -138,7 +138,13 @@ async def principal_from_api_key(
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
         key.last_used_at = now
-    return Principal(user_id=None, organization_id=key.organization_id, api_key_id=key.id, roles=frozenset({key.role}))
+    return Principal(
+        user_id=None,
+        organization_id=key.organization_id,
+        api_key_id=key.id,
+        key_creator_id=key.created_by_user_id,
+        roles=frozenset({key.role}),
+    )
 
 
 async def resolve_principal(request: Request) -> Principal | None:
