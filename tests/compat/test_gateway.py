@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from tests.compat.conftest import Operators
 from tests.disbursements.support import fund, standard_file
-from tests.support.identity import Actor, DEFAULT_PASSWORD, add_member, create_org_with_user
+from tests.support.identity import DEFAULT_PASSWORD, Actor, add_member, create_org_with_user
 
 API = "/gateway/api"
 
@@ -237,7 +237,7 @@ async def test_an_unconfigured_surface_answers_503_and_the_root_mount_serves_the
             "/gateway/api/auth/login", json={"username": "a@b.org", "password": "x"}, headers={"Accept-Language": "en"}
         )
         assert "CAURI_GATEWAY_ORGANIZATION is not set" in english.json()["detail"]
-        # LokaHome at the root: its login answers there, the native API keeps its own at /api/v1/auth/register.
+        # LokaHome at the root: its form login answers at /api/v1/auth/login, ahead of the native JSON one.
         root = await client.post(
             "/api/v1/auth/login", data={"username": operators.lokahome.email, "password": DEFAULT_PASSWORD}
         )

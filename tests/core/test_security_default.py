@@ -23,6 +23,19 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/password/reset"): "reset with a code",
     ("POST", "/api/v1/webhooks/{provider}"): "provider callbacks, authenticated by signature or status query",
     ("PUT", "/api/v1/webhooks/{provider}"): "MTN sends callbacks with PUT",
+    ("POST", "/gateway/api/auth/login"): "pension gateway: log in",
+    ("POST", "/gateway/api/auth/refresh"): "pension gateway: new access token",
+    **{
+        (method, f"/{surface}/api/v1/auth/{path}"): f"{surface}: {why}"
+        for surface in ("kobiri", "lokahome")
+        for method, path, why in (
+            ("POST", "register", "sign up"),
+            ("POST", "login", "log in"),
+            ("POST", "refresh", "exchange a refresh token"),
+            ("POST", "forgot-password", "request a reset code"),
+            ("POST", "reset-password", "reset with a code"),
+        )
+    },
     ("GET", "/"): "redirects to the console",
     ("POST", "/console/language"): "the console's language switch, shown on the login page too (CSRF-checked)",
 }

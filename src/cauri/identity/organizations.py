@@ -194,6 +194,37 @@ def _member_read(membership: Membership, user: User) -> MemberRead:
     )
 
 
+async def member_by_user(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[Membership, User]:
+    """A member and their account, by the account's id (a product's own API names people, not memberships)."""
+    row = (
+        await session.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise errors.MemberNotFound()
+    return row[0], row[1]
+
+
+async def members_slice(
+    session: AsyncSession, organization_id: uuid.UUID, *, offset: int, limit: int
+) -> list[tuple[Membership, User]]:
+    """Members in joining order, ``offset``/``limit`` as the products' own APIs page them."""
+    rows = await session.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization_id)
+        .order_by(Membership.created_at, Membership.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(membership, user) for membership, user in rows]
+
+
 async def list_members(session: AsyncSession, organization_id: uuid.UUID) -> list[MemberRead]:
     rows = await session.execute(
         select(Membership, User)

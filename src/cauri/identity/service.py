@@ -342,7 +342,11 @@ async def set_password(session: AsyncSession, user: User, password: str) -> None
 
 
 async def update_profile(session: AsyncSession, principal: Principal, data: UserUpdate) -> User:
-    user = await current_user(session, principal)
+    return await update_user(session, await current_user(session, principal), data)
+
+
+async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> User:
+    """Name and language; the caller checked that whoever asks may change this account."""
     for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(user, name, value)
     await session.flush()
