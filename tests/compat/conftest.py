@@ -8,7 +8,6 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,8 +17,8 @@ from cauri.app import create_app
 from cauri.connectors.testing import free_port, serve_app
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
-from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
-from tests.disbursements.support import CallCounter, Sandbox, bulk_settings, sandbox_simulator
+from tests.conftest import drop_postgres_database, make_settings
+from tests.disbursements.support import Sandbox, bulk_settings, fresh_database, served_sandbox
 from tests.support.identity import Actor, register
 
 OPERATORS = {"gateway": "CNSS Pensions", "kobiri": "Kobiri", "lokahome": "LokaHome"}
@@ -28,18 +27,8 @@ SLUGS = {"gateway": "cnss-pensions", "kobiri": "kobiri", "lokahome": "lokahome"}
 
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator[Sandbox]:
-    simulator = sandbox_simulator()
-    calls = CallCounter(simulator.app)
-    async with serve_app(calls) as url:
-        yield Sandbox(simulator, url, calls)
-    await simulator.aclose()
-
-
-async def _database(backend: str, directory: Path) -> tuple[str, str | None]:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{directory / 'compat.db'}", None
-    admin_url = service_url("postgres")
-    return await create_postgres_database(admin_url), admin_url
+    async with served_sandbox() as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +36,7 @@ async def compat_settings(
     backend: str, tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox
 ) -> AsyncIterator[Settings]:
     directory = tmp_path_factory.mktemp(f"compat-{backend}")
-    url, admin_url = await _database(backend, directory)
+    url, admin_url = await fresh_database(backend, directory)
     try:
         await asyncio.to_thread(upgrade, url)
         surfaces = {f"{name}_organization": slug for name, slug in SLUGS.items()}

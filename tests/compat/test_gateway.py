@@ -52,24 +52,30 @@ async def read_stream(http: httpx.AsyncClient, path: str, headers: dict[str, str
     return events
 
 
+async def funded_upload(
+    client: httpx.AsyncClient, operators: Operators, sessionmaker: async_sessionmaker[AsyncSession], data: bytes
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A new gestionnaire of the funded operator logs in and posts ``data``: their tokens and the answer."""
+    clerk = await gestionnaire(client, operators)
+    assert operators.gateway.organization_id is not None
+    await fund(sessionmaker, operators.gateway.organization_id, 1_000_000)
+    tokens = await gateway_login(client, clerk.email)
+    created = await client.post(
+        f"{API}/bulk-transfers", files={"file": ("transfers.csv", data, "text/csv")}, headers=bearer(tokens)
+    )
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return tokens, body
+
+
 async def test_the_readme_workflow_login_upload_stream_until_done_then_status(
     client: httpx.AsyncClient,
     http: httpx.AsyncClient,
     operators: Operators,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    clerk = await gestionnaire(client, operators)
-    assert operators.gateway.organization_id is not None
-    await fund(sessionmaker, operators.gateway.organization_id, 1_000_000)
-    tokens = await gateway_login(client, clerk.email)
     lines = [(magic_phone(Outcome.SUCCESS, "SN"), 10_000 + index) for index in range(7)]
-    created = await client.post(
-        f"{API}/bulk-transfers",
-        files={"file": ("transfers.csv", standard_file(lines), "text/csv")},
-        headers=bearer(tokens),
-    )
-    assert created.status_code == 201, created.text
-    body = created.json()
+    tokens, body = await funded_upload(client, operators, sessionmaker, standard_file(lines))
     assert set(body) >= {"bulkTransferId", "state"} and body["state"] in {"PENDING", "PROCESSING"}
     bulk_id = body["bulkTransferId"]
 
@@ -94,16 +100,9 @@ async def test_a_batch_that_pays_nobody_ends_the_stream_with_an_error_event(
     operators: Operators,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    clerk = await gestionnaire(client, operators)
-    assert operators.gateway.organization_id is not None
-    await fund(sessionmaker, operators.gateway.organization_id, 100_000)
-    tokens = await gateway_login(client, clerk.email)
     data = standard_file([(magic_phone(Outcome.ACCOUNT_INACTIVE, "CM"), 5_000)] * 2)
-    created = await client.post(
-        f"{API}/bulk-transfers", files={"file": ("t.csv", data, "text/csv")}, headers=bearer(tokens)
-    )
-    assert created.status_code == 201, created.text
-    events = await read_stream(http, f"{API}/bulk-transfers/{created.json()['bulkTransferId']}/stream", bearer(tokens))
+    tokens, created = await funded_upload(client, operators, sessionmaker, data)
+    events = await read_stream(http, f"{API}/bulk-transfers/{created['bulkTransferId']}/stream", bearer(tokens))
     assert events[-1] == (
         "error",
         {"state": "FAILED", "completed": 0, "failed": 2, "total": 2, "progress_percent": 100.0},

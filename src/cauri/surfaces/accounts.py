@@ -13,12 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.errors import AppError, field_error
-from cauri.identity import service
-from cauri.identity.deps import client_ip, settings_of, transaction_kept_on_refusal, user_agent
+from cauri.identity import auth_routes, service
+from cauri.identity.deps import settings_of
 from cauri.identity.models import Membership, User
-from cauri.identity.schemas import TokenPair, normalise_email
+from cauri.identity.schemas import LoginRequest, TokenPair, normalise_email
 from cauri.identity.service import Identifier
-from cauri.identity.throttle import login_throttle
 from cauri.surfaces.registry import operator_id
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -55,18 +54,11 @@ def identifier_from_username(username: str, region: str) -> Identifier:
 
 
 async def log_in_with_username(request: Request, username: str, password: str) -> TokenPair:
-    settings = settings_of(request)
-    identifier = identifier_from_username(username, settings.default_region)
-    async with transaction_kept_on_refusal(request) as session:
-        return await service.log_in(
-            session,
-            settings,
-            login_throttle(request.app),
-            identifier=identifier,
-            password=password,
-            ip=client_ip(request),
-            user_agent=user_agent(request),
-        )
+    """identity's own login, the ``username`` read as the e-mail or phone it must be."""
+    identifier = identifier_from_username(username, settings_of(request).default_region)
+    if identifier.field == "email":
+        return await auth_routes.login(LoginRequest(email=identifier.value, password=password), request)
+    return await auth_routes.login(LoginRequest(phone=identifier.value, password=password), request)
 
 
 async def operator_role(session: AsyncSession, request: Request, user_id: uuid.UUID) -> str | None:
