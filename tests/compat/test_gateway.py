@@ -242,3 +242,28 @@ async def test_an_unconfigured_surface_answers_503_and_the_root_mount_serves_the
         )
         assert root.status_code == 200, root.text
         assert set(root.json()) >= {"access_token", "refresh_token", "token_type"}
+
+
+async def test_the_payment_list_format_and_a_retried_upload_with_the_same_idempotency_key(
+    client: httpx.AsyncClient, operators: Operators, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The seed's second CSV format (transferId generated); a retry of the same upload starts nothing twice."""
+    clerk = await gestionnaire(client, operators)
+    assert operators.gateway.organization_id is not None
+    await fund(sessionmaker, operators.gateway.organization_id, 100_000)
+    tokens = await gateway_login(client, clerk.email)
+    rows = [f"MSISDN,{magic_phone(Outcome.SUCCESS, 'SN').lstrip('+')},XOF,{amount}" for amount in (10_000, 5_000)]
+    data = ("type_id,valeur_id,devise,montant\r\n" + "\r\n".join(rows) + "\r\n").encode()
+    headers = {**bearer(tokens), "Idempotency-Key": f"upload-{uuid.uuid4()}"}
+    # The very same bytes, multipart boundary included, as a client's retry sends them.
+    upload = client.build_request("POST", f"{API}/bulk-transfers", files={"file": ("liste.csv", data)}, headers=headers)
+    sent = upload.read()
+    first = await client.post(f"{API}/bulk-transfers", content=sent, headers=upload.headers)
+    assert first.status_code == 201, first.text
+    again = await client.post(f"{API}/bulk-transfers", content=sent, headers=upload.headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["bulkTransferId"] == first.json()["bulkTransferId"]
+    status = await client.get(f"{API}/bulk-transfers/{first.json()['bulkTransferId']}/status", headers=bearer(tokens))
+    assert status.json()["total_amount"] == 15_000 and len(status.json()["transfers"]) == 2
+    listed = await client.get("/api/v1/bulk-transfers", headers=operators.gateway.headers)
+    assert [b["id"] for b in listed.json()["items"]].count(first.json()["bulkTransferId"]) == 1
