@@ -13,6 +13,7 @@ from cauri.core.errors import Forbidden
 from cauri.core.principal import CurrentPrincipal, Principal
 from cauri.core.routing import SessionDep, api_router
 from cauri.identity import organizations, service
+from cauri.identity.deps import client_ip
 from cauri.identity.models import Membership, User
 from cauri.identity.permissions import Perm, has_permission, require
 from cauri.surfaces.account_routes import SeedUser, SeedUserUpdate, profile_change, seed_user
@@ -66,5 +67,5 @@ async def update_user(
 async def deactivate_user(user_id: uuid.UUID, request: Request, session: SessionDep, principal: Admin) -> Response:
     membership, _ = await organizations.member_by_user(session, operator_id(request), user_id)
     organization = await organizations.get_organization(session, principal, operator_id(request))
-    await organizations.remove_member(session, organization, membership.id, actor=principal, ip=None)
+    await organizations.remove_member(session, organization, membership.id, actor=principal, ip=client_ip(request))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
