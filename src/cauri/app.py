@@ -29,6 +29,7 @@ from cauri.core.observability import RequestContextMiddleware, metrics_endpoint
 from cauri.core.principal import require_principal
 from cauri.core.routing import api_router
 from cauri.modules import import_all, import_optional
+from cauri.surfaces import install as install_surfaces
 
 API_PREFIX = "/api/v1"
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if public is not None:
             app.include_router(public, prefix=API_PREFIX, dependencies=[Depends(idempotency_guard)])
 
+    install_surfaces(app)  # the seeds' own APIs: /gateway, /kobiri, /lokahome (docs/compatibility.md)
     app.include_router(_operations_router())
     _install_embedded_sandbox(app, settings)
     _install_web(app)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,24 +19,14 @@ from cauri.app import create_app
 from cauri.connectors.testing import free_port, serve_app
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
-from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
-from tests.disbursements.support import CallCounter, Sandbox, bulk_settings, sandbox_simulator
+from tests.conftest import drop_postgres_database, make_settings
+from tests.disbursements.support import Sandbox, bulk_settings, fresh_database, served_sandbox
 
 
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator[Sandbox]:
-    simulator = sandbox_simulator()
-    calls = CallCounter(simulator.app)
-    async with serve_app(calls) as url:
-        yield Sandbox(simulator, url, calls)
-    await simulator.aclose()
-
-
-async def _database(backend: str, directory: Path) -> tuple[str, str | None]:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{directory / 'bulk.db'}", None
-    admin_url = service_url("postgres")
-    return await create_postgres_database(admin_url), admin_url
+    async with served_sandbox() as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +34,7 @@ async def bulk_app_settings(
     backend: str, tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox
 ) -> AsyncIterator[Settings]:
     directory = tmp_path_factory.mktemp(f"bulk-{backend}")
-    url, admin_url = await _database(backend, directory)
+    url, admin_url = await fresh_database(backend, directory)
     try:
         await asyncio.to_thread(upgrade, url)
         port = free_port()

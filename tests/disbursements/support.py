@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import SandboxSimulator
 from cauri.connectors.simulation import SimulatorSettings
+from cauri.connectors.testing import serve_app
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work
 from cauri.disbursements import reservation
 from cauri.disbursements.models import BulkBatch, BulkLine
 from cauri.ledger import service as ledger
 from cauri.ledger.models import LedgerTransfer
+from tests.conftest import create_postgres_database, service_url
 from tests.support.identity import Actor, add_member, create_org_with_user
 
 FINAL = {"COMPLETED", "PARTIALLY_COMPLETED", "FAILED", "CANCELLED"}
@@ -70,6 +75,24 @@ def sandbox_simulator(**timings: Any) -> SandboxSimulator:
         webhook_secret=defaults.sandbox_webhook_secret.get_secret_value(),
         settings=SimulatorSettings(**values),
     )
+
+
+@asynccontextmanager
+async def served_sandbox() -> AsyncIterator[Sandbox]:
+    """The sandbox provider on a loopback port, behind a counter of payout calls in flight."""
+    simulator = sandbox_simulator()
+    calls = CallCounter(simulator.app)
+    async with serve_app(calls) as url:
+        yield Sandbox(simulator, url, calls)
+    await simulator.aclose()
+
+
+async def fresh_database(backend: str, directory: Path) -> tuple[str, str | None]:
+    """A new database's URL, and the PostgreSQL admin URL that drops it afterwards (None for SQLite)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{directory / 'bulk.db'}", None
+    admin_url = service_url("postgres")
+    return await create_postgres_database(admin_url), admin_url
 
 
 def bulk_settings(sandbox_url: str, port: int, **overrides: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     # How long one delivery of a batch's callback may take (seconds).
     bulk_callback_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # The seeds' own APIs (docs/compatibility.md): each answers for one operator organisation (slug or id);
+    # unset, that surface answers 503. One surface may also be served at the root, for a one-product deployment.
+    gateway_organization: str | None = None
+    kobiri_organization: str | None = None
+    lokahome_organization: str | None = None
+    root_surface: Literal["gateway", "kobiri", "lokahome"] | None = None
+
     # Logging
     log_level: str = "INFO"
     log_json: bool = True
@@ -157,6 +164,13 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
             raise ValueError("CAURI_BROKER_URL must start with redis://, rediss://, amqp:// or amqps://")
         return value
+
+    @field_validator(
+        "gateway_organization", "kobiri_organization", "lokahome_organization", "root_surface", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("extra_job_modules", mode="before")
     @classmethod

@@ -21,10 +21,17 @@ class Principal:
     user_id: uuid.UUID | None
     organization_id: uuid.UUID | None  # the organisation this call acts for (API keys: always set)
     api_key_id: uuid.UUID | None = None
+    # API keys act for the person who created them: maker–checker compares persons, not credentials.
+    key_creator_id: uuid.UUID | None = None
     session_id: uuid.UUID | None = None  # refresh-token family of the access token
     is_platform_admin: bool = False
     roles: frozenset[str] = field(default_factory=frozenset)
     language: str = "fr"
+
+    @property
+    def person_id(self) -> uuid.UUID | None:
+        """The person behind the call: the user of a session, the creator of an API key (None if unknown)."""
+        return self.user_id if self.user_id is not None else self.key_creator_id
 
     @property
     def scope_key(self) -> str:

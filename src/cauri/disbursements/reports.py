@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import uuid
@@ -15,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cauri.core.errors import field_error
 from cauri.core.i18n import Language
 from cauri.disbursements.exports import Cell, result_row
-from cauri.disbursements.models import BulkBatch, BulkLine, LineState
+from cauri.disbursements.models import FINAL_BATCH_STATES, BulkBatch, BulkLine, LineState
 from cauri.disbursements.payees import FLAGGED
-from cauri.disbursements.schemas import failure_message
+from cauri.disbursements.schemas import BulkProgress, failure_message, progress_of
 
 EXPORT_PAGE = 5000
 
@@ -129,3 +130,21 @@ async def result_rows(
                 language=language,
             )
         after = rows[-1].line_number
+
+
+async def watch_progress(
+    sessionmaker: async_sessionmaker[AsyncSession], batch_id: uuid.UUID, interval: float
+) -> AsyncIterator[BulkProgress]:
+    """The batch's progress every ``interval`` seconds, read from the database in a short transaction each time
+    (any API process can serve a stream); ends after the progress that shows the batch ended, or when it is gone."""
+    while True:
+        async with sessionmaker() as reader:
+            batch = await reader.get(BulkBatch, batch_id)
+            progress = progress_of(batch) if batch is not None else None
+            await reader.rollback()
+        if progress is None:
+            return
+        yield progress
+        if progress.state in FINAL_BATCH_STATES:
+            return
+        await asyncio.sleep(interval)

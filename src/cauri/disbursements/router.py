@@ -29,9 +29,9 @@ from cauri.core.routing import SessionDep, api_router
 from cauri.disbursements import service
 from cauri.disbursements.exports import Cell, XlsxSheet, aiter_csv, issue_table, result_header
 from cauri.disbursements.ingest.messages import Issue
-from cauri.disbursements.models import FINAL_BATCH_STATES, BatchState, BulkBatch, LineState
+from cauri.disbursements.models import BatchState, BulkBatch, LineState
 from cauri.disbursements.payees import request_payee_check
-from cauri.disbursements.reports import LineFilter, counts_by_state, lines_page, result_rows
+from cauri.disbursements.reports import LineFilter, counts_by_state, lines_page, result_rows, watch_progress
 from cauri.disbursements.schemas import (
     BulkAmounts,
     BulkBatchCreated,
@@ -43,7 +43,6 @@ from cauri.disbursements.schemas import (
     batch_detail,
     batch_read,
     line_read,
-    progress_of,
 )
 from cauri.disbursements.upload import UploadOptions, create_batch
 from cauri.identity.permissions import Perm, require, require_org
@@ -222,23 +221,13 @@ async def stream_bulk_transfer(
     """An event at least every second, read from the database (any API process can serve it); the stream
     closes after the event that shows the batch ended."""
     await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
-    sessionmaker = request.app.state.sessionmaker
-    interval = _settings(request).bulk_stream_interval_seconds
+    updates = watch_progress(request.app.state.sessionmaker, batch_id, _settings(request).bulk_stream_interval_seconds)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         sequence = 0
-        while True:
-            async with sessionmaker() as reader:
-                batch = await reader.get(BulkBatch, batch_id)
-                progress = progress_of(batch) if batch is not None else None
-                await reader.rollback()
-            if progress is None:
-                return
+        async for progress in updates:
             sequence += 1
             yield ServerSentEvent(data=progress.model_dump_json(), event="progress", id=str(sequence))
-            if progress.state in FINAL_BATCH_STATES:
-                return
-            await asyncio.sleep(interval)
 
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 

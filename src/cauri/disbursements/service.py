@@ -32,7 +32,7 @@ from cauri.disbursements.models import BatchState, BulkBatch, BulkLine, LineStat
 from cauri.disbursements.parsing import FileFormat
 from cauri.disbursements.processing import enqueue_workers, finalize_if_done
 from cauri.identity.audit import record_audit
-from cauri.identity.models import Organization
+from cauri.identity.models import ApiKey, Organization
 
 TARGET = "bulk_batch"
 
@@ -92,10 +92,29 @@ async def _audit(
     )
 
 
-def _same_actor(principal: Principal, user_id: uuid.UUID | None, api_key_id: uuid.UUID | None) -> bool:
-    if principal.api_key_id is not None:
-        return principal.api_key_id == api_key_id
-    return principal.user_id is not None and principal.user_id == user_id
+async def _person_of(
+    session: AsyncSession, user_id: uuid.UUID | None, api_key_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The person who made a step: the user of a session, else the creator of the API key that made it."""
+    if user_id is not None or api_key_id is None:
+        return user_id
+    creator: uuid.UUID | None = await session.scalar(select(ApiKey.created_by_user_id).where(ApiKey.id == api_key_id))
+    return creator
+
+
+async def _is_maker(session: AsyncSession, principal: Principal, batch: BulkBatch) -> bool:
+    """Whether the caller created or submitted the batch, in person or through any of their API keys.
+
+    Comparing credentials is not enough: one person holding a session and two API keys would be maker and checker
+    at once. A key nobody is known to have created (made from the CLI) is only ever the same actor as itself."""
+    steps = ((batch.created_by, batch.created_by_api_key_id), (batch.submitted_by, batch.submitted_by_api_key_id))
+    if principal.api_key_id is not None and any(key == principal.api_key_id for _, key in steps):
+        return True
+    person = principal.person_id
+    if person is None:
+        return False
+    makers = [await _person_of(session, user_id, key) for user_id, key in steps]
+    return person in makers
 
 
 async def _ids_used_elsewhere(session: AsyncSession, batch: BulkBatch) -> list[str]:
@@ -175,9 +194,7 @@ async def approve(
     batch = await _locked(session, organization_id, batch_id)
     if batch.state != BatchState.AWAITING_APPROVAL:
         raise WrongState(batch.state, "approuver", "approve")
-    if _same_actor(principal, batch.created_by, batch.created_by_api_key_id) or _same_actor(
-        principal, batch.submitted_by, batch.submitted_by_api_key_id
-    ):
+    if await _is_maker(session, principal, batch):
         raise MakerCheckerViolation()
     used = await _ids_used_elsewhere(session, batch)
     if used:

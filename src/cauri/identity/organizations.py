@@ -155,6 +155,14 @@ async def update_organization(
     return organization
 
 
+async def find_organization(session: AsyncSession, slug_or_id: str) -> Organization | None:
+    """The organisation a setting names, by its slug or its id (configuration, not a caller's input)."""
+    try:
+        return await session.get(Organization, uuid.UUID(slug_or_id))
+    except ValueError:
+        return (await session.execute(select(Organization).where(Organization.slug == slug_or_id))).scalar_one_or_none()
+
+
 async def organizations_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Organization]:
     rows = await session.execute(
         select(Organization)
@@ -184,6 +192,37 @@ def _member_read(membership: Membership, user: User) -> MemberRead:
         role=membership.role,
         created_at=membership.created_at,
     )
+
+
+async def member_by_user(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[Membership, User]:
+    """A member and their account, by the account's id (a product's own API names people, not memberships)."""
+    row = (
+        await session.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise errors.MemberNotFound()
+    return row[0], row[1]
+
+
+async def members_slice(
+    session: AsyncSession, organization_id: uuid.UUID, *, offset: int, limit: int
+) -> list[tuple[Membership, User]]:
+    """Members in joining order, ``offset``/``limit`` as the products' own APIs page them."""
+    rows = await session.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization_id)
+        .order_by(Membership.created_at, Membership.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(membership, user) for membership, user in rows]
 
 
 async def list_members(session: AsyncSession, organization_id: uuid.UUID) -> list[MemberRead]:
@@ -287,32 +326,57 @@ async def add_member(
             "Ce compte existe déjà : son mot de passe reste celui de son titulaire.",
             "This account already exists: its password stays its holder's.",
         )
+    membership = await add_membership(
+        session,
+        organization.id,
+        user,
+        role=data.role.value,
+        actor=actor,
+        ip=ip,
+        account_created=created,
+        field=identifier.field,
+    )
+    if created and data.password is None:
+        await _send_invitation(session, settings, organization, identifier, data.language)
+    return _member_read(membership, user), created
+
+
+async def add_membership(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    user: User,
+    *,
+    role: str,
+    actor: Principal,
+    ip: str | None,
+    account_created: bool,
+    field: str = "email",
+) -> Membership:
+    """Make ``user`` a member with ``role`` (a 409 naming ``field`` when they already are), audited."""
     existing = await session.execute(
-        select(Membership.id).where(Membership.organization_id == organization.id, Membership.user_id == user.id)
+        select(Membership.id).where(Membership.organization_id == organization_id, Membership.user_id == user.id)
     )
     if existing.first() is not None:
         raise Conflict(
             "Cette personne est déjà membre de l'organisation.",
             "This person is already a member of the organisation.",
             code="already_member",
-            field=identifier.field,
+            field=field,
         )
-    membership = Membership(organization_id=organization.id, user_id=user.id, role=data.role.value)
+    membership = Membership(organization_id=organization_id, user_id=user.id, role=role)
     session.add(membership)
     await session.flush()
-    if created and data.password is None:
-        await _send_invitation(session, settings, organization, identifier, data.language)
     await record_audit(
         session,
         action="member.added",
-        organization_id=organization.id,
+        organization_id=organization_id,
         actor=actor,
         target_type="membership",
         target_id=str(membership.id),
-        changes={"user_id": str(user.id), "role": membership.role, "account_created": created},
+        changes={"user_id": str(user.id), "role": membership.role, "account_created": account_created},
         ip=ip,
     )
-    return _member_read(membership, user), created
+    return membership
 
 
 async def _membership_in(session: AsyncSession, organization_id: uuid.UUID, membership_id: uuid.UUID) -> Membership:

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.config import Settings
 from cauri.core.phone import normalise_phone
 from cauri.identity import errors
 from cauri.identity.audit import record_audit
-from cauri.identity.organizations import create_organization
+from cauri.identity.organizations import add_membership, create_organization
 from cauri.identity.schemas import OrganizationCreate, OrganizationRead, RegisterRequest, RegisterResult, UserRead
 from cauri.identity.service import create_user, hash_password_off_loop, open_login_session, user_actor
 
 
 async def register(
-    session: AsyncSession, settings: Settings, data: RegisterRequest, *, ip: str | None, user_agent: str | None
+    session: AsyncSession,
+    settings: Settings,
+    data: RegisterRequest,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+    join: tuple[uuid.UUID, str] | None = None,
 ) -> RegisterResult:
+    """``join``: (organisation, role) the new account becomes a member of, as on a product's own sign-up page."""
     if not data.email and not data.phone:
         raise errors.email_or_phone_required()
     region = data.region or settings.default_region
@@ -38,6 +47,9 @@ async def register(
         target_id=str(user.id),
         ip=ip,
     )
+    if join is not None:
+        organization_id, role = join
+        await add_membership(session, organization_id, user, role=role, actor=actor, ip=ip, account_created=True)
     organization = None
     if data.organization_name:
         organization = await create_organization(

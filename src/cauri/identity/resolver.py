@@ -138,11 +138,19 @@ async def principal_from_api_key(
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
         key.last_used_at = now
-    return Principal(user_id=None, organization_id=key.organization_id, api_key_id=key.id, roles=frozenset({key.role}))
+    return Principal(
+        user_id=None,
+        organization_id=key.organization_id,
+        api_key_id=key.id,
+        key_creator_id=key.created_by_user_id,
+        roles=frozenset({key.role}),
+    )
 
 
-async def resolve_principal(request: Request) -> Principal | None:
-    """The caller of ``request``, None when it carries no credential, a 401 when the credential is bad."""
+async def resolve_principal(request: Request, organization_id: uuid.UUID | None = None) -> Principal | None:
+    """The caller of ``request``, None when it carries no credential, a 401 when the credential is bad.
+
+    ``organization_id`` overrides the ``X-Organization-ID`` header: a seed's surface acts for its operator only."""
     authorization = request.headers.get("Authorization")
     api_key = request.headers.get(API_KEY_HEADER)
     if authorization is None and api_key is None:
@@ -154,7 +162,7 @@ async def resolve_principal(request: Request) -> Principal | None:
             code="ambiguous_credentials",
         )
     settings: Settings = request.app.state.settings
-    requested = requested_organization(request)
+    requested = organization_id or requested_organization(request)
     async with request.app.state.sessionmaker() as session:
         if authorization is not None:
             principal = await principal_from_access_token(session, settings, bearer_token(authorization), requested)

@@ -214,8 +214,10 @@ async def log_in(
     return tokens
 
 
-async def refresh(session: AsyncSession, settings: Settings, *, refresh_token: str, ip: str | None) -> TokenPair:
-    """Rotate: the presented token is spent and a new one issued in the same family.
+async def _live_refresh_token(
+    session: AsyncSession, settings: Settings, refresh_token: str, ip: str | None
+) -> tuple[RefreshToken, LoginSession, User]:
+    """The unspent, unexpired refresh token presented, its session and user; a 401 otherwise.
 
     A spent token presented again means two parties hold it (one of them a thief): the whole family is revoked,
     so even the newest token dies and everyone must log in again. Run in a transaction kept on refusal.
@@ -250,9 +252,30 @@ async def refresh(session: AsyncSession, settings: Settings, *, refresh_token: s
     user = await session.get(User, login.user_id)
     if user is None or not user.is_active:
         raise errors.InvalidRefreshToken()
+    return token, login, user
+
+
+async def refresh(session: AsyncSession, settings: Settings, *, refresh_token: str, ip: str | None) -> TokenPair:
+    """Rotate: the presented token is spent and a new one issued in the same family (run in a transaction kept
+    on refusal)."""
+    token, login, user = await _live_refresh_token(session, settings, refresh_token, ip)
+    now = utcnow()
     token.used_at = now
     login.last_refreshed_at = now
     return await _issue_tokens(session, settings, user_id=user.id, login_id=login.id)
+
+
+async def access_token_without_rotation(
+    session: AsyncSession, settings: Settings, *, refresh_token: str, ip: str | None
+) -> str:
+    """A new access token for a refresh token that stays valid until it expires or its session ends.
+
+    Only for clients built for non-rotating refresh tokens (the pension gateway's front-end keeps its refresh
+    token for 7 days): rotating would make their second refresh look like a stolen token and log them out.
+    Logging out or changing the password still ends the session, and with it this refresh token."""
+    _, login, user = await _live_refresh_token(session, settings, refresh_token, ip)
+    login.last_refreshed_at = utcnow()
+    return issue_access_token(settings, user_id=user.id, session_id=login.id)
 
 
 async def log_out(session: AsyncSession, principal: Principal, *, ip: str | None) -> None:
@@ -319,7 +342,11 @@ async def set_password(session: AsyncSession, user: User, password: str) -> None
 
 
 async def update_profile(session: AsyncSession, principal: Principal, data: UserUpdate) -> User:
-    user = await current_user(session, principal)
+    return await update_user(session, await current_user(session, principal), data)
+
+
+async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> User:
+    """Name and language; the caller checked that whoever asks may change this account."""
     for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(user, name, value)
     await session.flush()
