@@ -17,7 +17,7 @@ from cauri.core.i18n import Language
 from cauri.disbursements.exports import Cell, result_row
 from cauri.disbursements.models import BulkBatch, BulkLine, LineState
 from cauri.disbursements.payees import FLAGGED
-from cauri.disbursements.schemas import failure_message
+from cauri.payments.outcomes import failure_message
 
 EXPORT_PAGE = 5000
 

@@ -32,11 +32,12 @@ from cauri.disbursements.errors import InvalidBulkFile
 from cauri.disbursements.models import BatchState, BulkBatch, BulkLine, LineState, PayeeCheck, PayeeStatus
 from cauri.disbursements.payees import request_payee_check
 from cauri.disbursements.reports import LineFilter, counts_by_state, lines_page
-from cauri.disbursements.schemas import failure_message, progress_of
+from cauri.disbursements.schemas import progress_of
 from cauri.disbursements.upload import UploadOptions, create_batch
 from cauri.identity.deps import client_ip
 from cauri.identity.permissions import Perm, has_permission, require, require_org
 from cauri.ledger import service as ledger
+from cauri.payments.outcomes import failure_message
 from cauri.web.auth import Console, ConsoleSession, require_console, verify_csrf
 from cauri.web.batch_views import (
     BATCH_STATES,
