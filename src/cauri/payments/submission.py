@@ -145,9 +145,7 @@ def _of_error(outcome: CallOutcome, attempts: int) -> Outcome | _RetryLater:
     return Outcome(Status.PENDING, provider_status=UNKNOWN, detail={"error": outcome.error})
 
 
-async def _submit_call(
-    connector: PaymentConnector, snapshot: Snapshot, settings: Settings
-) -> Outcome | _RetryLater:
+async def _submit_call(connector: PaymentConnector, snapshot: Snapshot, settings: Settings) -> Outcome | _RetryLater:
     """Send the payment (or find out that an earlier attempt already did) and say what happened."""
     try:
         if snapshot.submit_attempts > 1 and not connector.idempotent_creates:
