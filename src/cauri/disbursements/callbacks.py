@@ -156,14 +156,7 @@ async def _lease(
 ) -> outbound.Message | None:
     """A due callback, leased so no other worker sends it meanwhile."""
     async with unit_of_work(sessionmaker) as session:
-        callback = (
-            await session.execute(
-                select(BulkCallback)
-                .where(BulkCallback.id == callback_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
+        callback = await session.get(BulkCallback, callback_id, with_for_update=True, populate_existing=True)
         if callback is None or await _first_pending(session, callback.batch_id) != callback.id:
             return None  # done, or an earlier one is still on its way (it rings for this one when done)
         if not outbound.take_lease(callback, utcnow()):

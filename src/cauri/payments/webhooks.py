@@ -217,14 +217,7 @@ async def _lease(
     sessionmaker: async_sessionmaker[AsyncSession], delivery_id: uuid.UUID, settings: Settings
 ) -> outbound.Message | None:
     async with unit_of_work(sessionmaker) as session:
-        delivery = (
-            await session.execute(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
+        delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True, populate_existing=True)
         if delivery is None or not outbound.take_lease(delivery, utcnow()):
             return None  # done, not due yet, or leased by another worker right now
         endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
