@@ -70,10 +70,16 @@ def summary(batch: BulkBatch) -> dict[str, Any]:
 
 
 async def _add_callback(
-    session: AsyncSession, batch: BulkBatch, key: str, *, event_id: uuid.UUID, event_type: str, data: dict[str, Any]
+    session: AsyncSession,
+    batch: BulkBatch,
+    key: str,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
 ) -> bool:
     """The ``callback_url`` notification of an event; False when this event key was already announced."""
-    now = utcnow()
     payload = outbound.event_body(
         event_id=str(event_id),
         event_type=event_type,
@@ -107,13 +113,18 @@ async def _announce(session: AsyncSession, batch: BulkBatch, key: str, event_typ
     """One event of the batch, to its ``callback_url`` (if any) and to the organisation's endpoints, under one
     event id. The callers run once per event, under the batch lock (a milestone is passed once, a run ends
     once); the callback row's unique key guards the ``callback_url`` against a replay all the same."""
-    event_id = uuid.uuid4()
+    event_id, now = uuid.uuid4(), utcnow()
     if batch.callback_url and not await _add_callback(
-        session, batch, key, event_id=event_id, event_type=event_type, data=data
+        session, batch, key, event_id=event_id, event_type=event_type, data=data, now=now
     ):
         return
     await emit_event(
-        session, organization_id=batch.organization_id, event_type=event_type, data=data, event_id=event_id
+        session,
+        organization_id=batch.organization_id,
+        event_type=event_type,
+        data=data,
+        event_id=event_id,
+        created_at=now,
     )
 
 

@@ -110,9 +110,11 @@ async def emit_event(
     data: dict[str, Any],
     payment_id: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
 ) -> int:
     """Queue an event for every active endpoint of the organisation subscribed to ``event_type``, in the
-    caller's transaction (the one that made the change); how many deliveries were queued."""
+    caller's transaction (the one that made the change); how many deliveries were queued. A module that sends
+    the same event elsewhere too passes its ``event_id`` and ``created_at``, so that every copy is identical."""
     endpoints = [
         e
         for e in (
@@ -133,7 +135,7 @@ async def emit_event(
         event_type=event_type,
         organization_id=str(organization_id),
         data=data,
-        created_at=now,
+        created_at=created_at or now,
     )
     for endpoint in endpoints:
         delivery = WebhookDelivery(
