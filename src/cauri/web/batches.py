@@ -284,11 +284,12 @@ async def batch_detail(
     return await _batch_page(request, console, session, batch_id)
 
 
-CreatorAction = Literal["submit", "cancel", "retry", "payee-check", "discard"]
+CreatorAction = Literal["submit", "cancel", "retry", "payee-check", "discard"]  # the batch maker's (bulk_create)
+ConsoleAction = CreatorAction | Literal["approve"]
 
 
 async def _run(
-    request: Request, console: ConsoleSession, session: AsyncSession, batch_id: uuid.UUID, action: str
+    request: Request, console: ConsoleSession, session: AsyncSession, batch_id: uuid.UUID, action: ConsoleAction
 ) -> None:
     """The service function of one operator action, called directly."""
     who = actor(console.principal, client_ip(request))
@@ -309,7 +310,7 @@ async def _run(
 
 
 async def _act(
-    request: Request, console: ConsoleSession, session: AsyncSession, batch_id: uuid.UUID, action: str
+    request: Request, console: ConsoleSession, session: AsyncSession, batch_id: uuid.UUID, action: ConsoleAction
 ) -> Response:
     """Run one operator action; on refusal, the batch page with the reason (nothing saved)."""
     try:
