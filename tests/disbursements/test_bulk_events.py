@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
@@ -29,6 +30,7 @@ from tests.disbursements.support import (
     wait_state,
 )
 from tests.payments.support import create, eventually, wait_status
+from tests.payments.test_webhooks_out import Receiver as PlannedReceiver
 from tests.support.identity import Actor
 
 
@@ -63,6 +65,12 @@ async def funded_team(client: httpx.AsyncClient, sessionmaker: async_sessionmake
     people = await team(client)
     await fund(sessionmaker, people.organization_id, 5_000_000)
     return people
+
+
+async def batch_callbacks(sessionmaker: async_sessionmaker[AsyncSession], batch_id: str) -> list[BulkCallback]:
+    async with sessionmaker() as session:
+        rows = await session.execute(select(BulkCallback).where(BulkCallback.batch_id == uuid.UUID(batch_id)))
+        return list(rows.scalars())
 
 
 def paid_file(lines: int) -> bytes:
@@ -171,3 +179,26 @@ async def test_a_failure_reads_the_same_for_a_single_payout_and_a_bulk_line(
     english_payout, english_line = await messages("en")
     assert french_payout == french_line == ("account_inactive", "Le compte mobile money est inactif ou bloqué.")
     assert english_payout == english_line == ("account_inactive", "The mobile-money account is inactive or blocked.")
+
+
+async def test_a_batch_callback_honours_the_receivers_retry_after(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The shared delivery: a 503 with ``Retry-After: 1`` is tried again after a second, not after the 10 s of
+    the backoff schedule."""
+    people = await funded_team(client, sessionmaker)
+    busy = PlannedReceiver(planned=[(503, {"Retry-After": "1"}), (429, {"Retry-After": "1"})])
+    async with serve_app(busy) as url:
+        created = await upload(client, people.maker, paid_file(2), callback_url=f"{url}/batch")
+        await act(client, people.maker, created["id"], "submit")
+        await wait_state(client, people.maker, created["id"])
+
+        async def delivered() -> bool:
+            callbacks = await batch_callbacks(sessionmaker, created["id"])
+            return bool(callbacks) and callbacks[0].state == "delivered"
+
+        await eventually(delivered, within=8, what="the callback after two Retry-After answers")
+    assert len(busy.received) == 3
+    assert len({json.loads(hit.body)["id"] for hit in busy.received}) == 1  # one event, tried three times
+    [callback] = await batch_callbacks(sessionmaker, created["id"])
+    assert (callback.attempts, callback.last_status_code) == (3, 200)
