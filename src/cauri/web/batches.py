@@ -309,7 +309,7 @@ async def _run(
             await service.discard(session, batch_id=batch_id, **who)
 
 
-async def _act(
+async def _perform(
     request: Request, console: ConsoleSession, session: AsyncSession, batch_id: uuid.UUID, action: ConsoleAction
 ) -> Response:
     """Run one operator action; on refusal, the batch page with the reason (nothing saved)."""
@@ -333,7 +333,7 @@ async def approve(
     session: SessionDep,
     _csrf: CsrfChecked,
 ) -> Response:
-    return await _act(request, console, session, batch_id, "approve")
+    return await _perform(request, console, session, batch_id, "approve")
 
 
 @router.post("/{batch_id}/{action}")
@@ -348,7 +348,7 @@ async def act(
 ) -> Response:
     """Submit, cancel, retry, start the payee check (``payees.request_payee_check``, as ``POST …/payee-check`` of
     the API) or discard: the actions of the batch's maker."""
-    return await _act(request, console, session, batch_id, action)
+    return await _perform(request, console, session, batch_id, action)
 
 
 # --- live progress and exports ---------------------------------------------------------------------------------
