@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cauri.payments.signing import new_secret, signature_header, verify_signature
+from cauri.core.signing import new_secret, signature_header, verify_signature
 
 BODY = b'{"id":"6f1c","type":"collection.succeeded","data":{"amount":5000}}'
 

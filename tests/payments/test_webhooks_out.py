@@ -15,8 +15,8 @@ from starlette.types import Receive, Scope, Send
 
 from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.testing import serve_app
+from cauri.core.signing import verify_signature
 from cauri.payments.models import WebhookEndpoint
-from cauri.payments.signing import verify_signature
 from tests.payments.support import create, eventually, fund, wait_status
 from tests.support.identity import Actor, create_org_with_user
 

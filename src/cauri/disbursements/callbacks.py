@@ -1,50 +1,46 @@
-"""The batch's ``callback_url``: a signed notification at the end (and at 25/50/75 % when asked), with retries.
+"""A batch's events: a signed notification at the end (and at 25/50/75 % when asked), with retries, to the
+batch's ``callback_url`` **and** to the organisation's webhook endpoints.
 
-Each notification is a ``bulk_callbacks`` row written **in the transaction that moved the batch** (no event
-without its change), unique per (batch, event key) so a replayed settlement never announces twice, and sent by
-the ``disbursements.deliver_callback`` job outside any transaction. A batch's notifications arrive in order
-(25 %, 50 %, 75 %, the end): each is sent once the one before it was delivered or given up.
+* To the ``callback_url``: each notification is a ``bulk_callbacks`` row written **in the transaction that moved
+  the batch** (no event without its change), unique per (batch, event key) so a replayed settlement never
+  announces twice, and sent by the ``disbursements.deliver_callback`` job outside any transaction. A batch's
+  notifications arrive in order (25 %, 50 %, 75 %, the end): each is sent once the one before it was delivered
+  or given up. It is signed with the batch's own secret, returned once when the batch was created.
+* To the organisation's webhook endpoints (``/api/v1/webhook-endpoints``, those subscribed to the event type):
+  the same event (same id and body) as a payments webhook delivery (:func:`cauri.payments.webhooks.emit_event`),
+  with its attempts log and replay, signed with each endpoint's secret.
 
-The signature is the payments module's (:mod:`cauri.payments.signing`):
-``Cauri-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` with the batch's own secret, returned
-once when the batch was created. Receivers verify it exactly as docs/payments.md shows, and deduplicate on
-``Cauri-Event-Id``.
+Both are sent by the shared delivery of :mod:`cauri.core.outbound` (``Cauri-Signature``, SSRF guard,
+``Retry-After``); receivers verify them exactly as docs/payments.md shows, and deduplicate on ``Cauri-Event-Id``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import json
-import random
-import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.core.config import Environment, Settings
+from cauri.core import outbound
+from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
 from cauri.core.security import Encryptor
 from cauri.disbursements.models import BulkBatch, BulkCallback
-from cauri.payments.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
+from cauri.payments.schemas import register_event_types
+from cauri.payments.webhooks import emit_event
 
 log = structlog.get_logger(__name__)
 
 DELIVER_JOB = "disbursements.deliver_callback"
 MILESTONES = (25, 50, 75)
-RETRY_WINDOW = timedelta(days=3)
-BACKOFF_SECONDS = (10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200)
-LEASE = timedelta(seconds=60)
-USER_AGENT = "Cauri-Webhooks/1"
+EVENT_TYPES = ("bulk.progress", "bulk.completed", "bulk.partially_completed", "bulk.failed", "bulk.cancelled")
+register_event_types(*EVENT_TYPES)  # endpoints may subscribe to them like to payment events
 
 
 def progress_percent(batch: BulkBatch) -> float:
@@ -73,41 +69,63 @@ def summary(batch: BulkBatch) -> dict[str, Any]:
     }
 
 
-async def _add(session: AsyncSession, batch: BulkBatch, key: str, event_type: str, data: dict[str, Any]) -> None:
-    now = utcnow()
-    callback_id = uuid.uuid4()
-    payload = json.dumps(
-        {
-            "id": str(callback_id),
-            "type": event_type,
-            "created_at": now.isoformat(),
-            "organization_id": str(batch.organization_id),
-            "data": data,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
+async def _add_callback(
+    session: AsyncSession,
+    batch: BulkBatch,
+    key: str,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """The ``callback_url`` notification of an event; False when this event key was already announced."""
+    payload = outbound.event_body(
+        event_id=str(event_id),
+        event_type=event_type,
+        organization_id=str(batch.organization_id),
+        data=data,
+        created_at=now,
     )
     builder = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     inserted = await session.execute(
         builder(BulkCallback)
         .values(
-            id=callback_id,
+            id=event_id,
             batch_id=batch.id,
             organization_id=batch.organization_id,
             event_key=key,
             event_type=event_type,
             payload=payload,
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            give_up_at=now + RETRY_WINDOW,
-            created_at=now,
+            **outbound.new_delivery(now),
         )
         .on_conflict_do_nothing(index_elements=["batch_id", "event_key"])
         .returning(BulkCallback.id)
     )
-    if inserted.scalar_one_or_none() is not None and await _first_pending(session, batch.id) == callback_id:
-        await enqueue(session, DELIVER_JOB, {"callback_id": str(callback_id)})
+    if inserted.scalar_one_or_none() is None:
+        return False
+    if await _first_pending(session, batch.id) == event_id:
+        await enqueue(session, DELIVER_JOB, {"callback_id": str(event_id)})
+    return True
+
+
+async def _announce(session: AsyncSession, batch: BulkBatch, key: str, event_type: str, data: dict[str, Any]) -> None:
+    """One event of the batch, to its ``callback_url`` (if any) and to the organisation's endpoints, under one
+    event id. The callers run once per event, under the batch lock (a milestone is passed once, a run ends
+    once); the callback row's unique key guards the ``callback_url`` against a replay all the same."""
+    event_id, now = uuid.uuid4(), utcnow()
+    if batch.callback_url and not await _add_callback(
+        session, batch, key, event_id=event_id, event_type=event_type, data=data, now=now
+    ):
+        return
+    await emit_event(
+        session,
+        organization_id=batch.organization_id,
+        event_type=event_type,
+        data=data,
+        event_id=event_id,
+        created_at=now,
+    )
 
 
 async def _first_pending(session: AsyncSession, batch_id: uuid.UUID) -> uuid.UUID | None:
@@ -124,132 +142,64 @@ async def _first_pending(session: AsyncSession, batch_id: uuid.UUID) -> uuid.UUI
 async def enqueue_progress_callbacks(session: AsyncSession, batch: BulkBatch, settings: Settings) -> None:
     """Announce each 25/50/75 % milestone passed since the last one (batches that asked for progress); a round
     that jumps over several announces each, in order, before the end is announced."""
-    if not batch.callback_url or not batch.callback_progress:
+    if not batch.callback_progress:
         return
     percent = progress_percent(batch)
     for milestone in MILESTONES:
         if batch.callback_milestone < milestone <= percent:
             data = {**summary(batch), "milestone": milestone}
-            await _add(session, batch, f"run{batch.run}:progress:{milestone}", "bulk.progress", data)
+            await _announce(session, batch, f"run{batch.run}:progress:{milestone}", "bulk.progress", data)
             batch.callback_milestone = milestone
 
 
 async def enqueue_final_callback(session: AsyncSession, batch: BulkBatch, settings: Settings) -> None:
     """Announce the end of a run: ``bulk.completed``, ``bulk.partially_completed``, ``bulk.failed`` or
     ``bulk.cancelled``."""
-    if not batch.callback_url:
-        return
     event_type = f"bulk.{batch.state.lower()}"
-    await _add(session, batch, f"run{batch.run}:final", event_type, summary(batch))
+    await _announce(session, batch, f"run{batch.run}:final", event_type, summary(batch))
 
 
 # -- delivery ----------------------------------------------------------------------------------------------------
 
 
-def retry_delay(attempts: int) -> timedelta:
-    base = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
-    return timedelta(seconds=base * random.uniform(0.9, 1.1))  # noqa: S311 - jitter, not cryptography
-
-
-async def refused_target(url: str, settings: Settings) -> str | None:
-    """In production, never post to private, loopback or link-local addresses (SSRF)."""
-    if settings.env is not Environment.PRODUCTION:
-        return None
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return "cannot resolve host"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return "refused: private address"
-    return None
-
-
 async def _lease(
     sessionmaker: async_sessionmaker[AsyncSession], callback_id: uuid.UUID, settings: Settings
-) -> tuple[str, str, str, str] | None:
-    """(url, secret, payload, event type) of a due callback, leased so no other worker sends it meanwhile."""
+) -> outbound.Message | None:
+    """A due callback, leased so no other worker sends it meanwhile."""
     async with unit_of_work(sessionmaker) as session:
-        callback = (
-            await session.execute(
-                select(BulkCallback)
-                .where(BulkCallback.id == callback_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
-        now = utcnow()
-        if callback is None or callback.state != "pending":
+        callback = await session.get(BulkCallback, callback_id, with_for_update=True, populate_existing=True)
+        if callback is None or await _first_pending(session, callback.batch_id) != callback.id:
+            return None  # done, or an earlier one is still on its way (it rings for this one when done)
+        if not outbound.take_lease(callback, utcnow()):
             return None
-        if callback.next_attempt_at is not None and callback.next_attempt_at > now:
-            return None
-        if await _first_pending(session, callback.batch_id) != callback.id:
-            return None  # an earlier one is still on its way; it rings for this one when done
         batch = await session.get(BulkBatch, callback.batch_id)
         if batch is None or not batch.callback_url or not batch.callback_secret_encrypted:
-            callback.state = "failed"
-            callback.last_error = "no callback address"
+            outbound.give_up(callback, "no callback address")
             return None
-        callback.next_attempt_at = now + LEASE
-        secret = Encryptor(settings.encryption_key_list).decrypt(batch.callback_secret_encrypted)
-        return batch.callback_url, secret, callback.payload, callback.event_type
+        return outbound.Message(
+            url=batch.callback_url,
+            secret=Encryptor(settings.encryption_key_list).decrypt(batch.callback_secret_encrypted),
+            payload=callback.payload,
+            event_id=str(callback.id),
+            event_type=callback.event_type,
+        )
 
 
 async def deliver(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, callback_id: uuid.UUID) -> None:
     """One attempt of one callback, if due; a failure schedules the next attempt until the window closes."""
-    leased = await _lease(sessionmaker, callback_id, settings)
-    if leased is None:
+    message = await _lease(sessionmaker, callback_id, settings)
+    if message is None:
         return
-    url, secret, payload, event_type = leased
-    body = payload.encode()
-    status_code: int | None = None
-    error = await refused_target(url, settings)
-    started = time.perf_counter()
-    if error is None:
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: signature_header(secret, body),
-            EVENT_ID_HEADER: json.loads(payload)["id"],
-            EVENT_TYPE_HEADER: event_type,
-        }
-        timeout = settings.bulk_callback_timeout_seconds
-        try:
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
-                response = await http.post(url, content=body, headers=headers)
-            status_code = response.status_code
-            error = None if response.is_success else f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-    log.info(
-        "bulk_callback_attempt",
-        callback_id=str(callback_id),
-        status=status_code,
-        error=error,
-        ms=int((time.perf_counter() - started) * 1000),
-    )
+    timeout = settings.bulk_callback_timeout_seconds
+    attempt = await outbound.post_signed(message, settings=settings, timeout_seconds=timeout)
     async with unit_of_work(sessionmaker) as session:
         callback = await session.get(BulkCallback, callback_id, with_for_update=True, populate_existing=True)
         if callback is None:
             return
-        now = utcnow()
-        callback.attempts += 1
-        callback.last_status_code = status_code
-        callback.last_error = error
-        if error is None:
-            callback.state = "delivered"
-            callback.delivered_at = now
-            callback.next_attempt_at = None
-        else:
-            following = now + retry_delay(callback.attempts)
-            if following <= callback.give_up_at:
-                callback.next_attempt_at = following
-                await enqueue(session, DELIVER_JOB, {"callback_id": str(callback_id)}, run_after=following)
-                return
-            callback.state = "failed"
-            callback.next_attempt_at = None
+        following = outbound.record_attempt(callback, attempt, utcnow())
+        if following is not None:
+            await enqueue(session, DELIVER_JOB, {"callback_id": str(callback_id)}, run_after=following)
+            return
         await session.flush()
         following_id = await _first_pending(session, callback.batch_id)
         if following_id is not None:
@@ -260,7 +210,7 @@ async def overdue(session: AsyncSession, *, now: datetime, limit: int = 200) -> 
     """Pending callbacks whose attempt is overdue (their job was lost): the sweeper rings again."""
     rows = await session.execute(
         select(BulkCallback.id)
-        .where(BulkCallback.state == "pending", BulkCallback.next_attempt_at <= now - LEASE)
+        .where(BulkCallback.state == "pending", BulkCallback.next_attempt_at <= now - outbound.LEASE)
         .order_by(BulkCallback.next_attempt_at)
         .limit(limit)
     )

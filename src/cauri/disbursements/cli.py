@@ -35,10 +35,10 @@ from cauri.disbursements import service
 from cauri.disbursements.callbacks import progress_percent
 from cauri.disbursements.errors import InvalidBulkFile
 from cauri.disbursements.models import FINAL_BATCH_STATES, BatchState, BulkBatch, BulkLine, LineState
-from cauri.disbursements.schemas import failure_message
 from cauri.disbursements.upload import UploadOptions, create_batch
 from cauri.identity.models import Membership, Organization, User
 from cauri.identity.permissions import Perm, has_permission
+from cauri.payments.outcomes import failure_message
 
 console = Console()
 bulk_app = typer.Typer(no_args_is_help=True, help="Bulk disbursements: pay a list of people from a file.")

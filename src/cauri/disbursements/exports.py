@@ -11,8 +11,10 @@ comma, which ``delimiter=";"`` gives. XLSX is written with openpyxl's write-only
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -152,6 +154,35 @@ class XlsxSheet:
 
     def save(self, out: IO[bytes]) -> None:
         self.workbook.save(out)
+
+
+XLSX_PAGE = 5000  # rows handed to the worker thread at once
+XLSX_SPOOL_BYTES = 8 << 20  # kept in memory below this size, spooled to disk beyond
+XLSX_BLOCK = 1 << 16
+
+
+async def aiter_xlsx(header: Sequence[str], rows: AsyncIterable[Sequence[Cell]]) -> AsyncIterator[bytes]:
+    """An .xlsx workbook of rows read asynchronously: built page by page in a worker thread (openpyxl is
+    synchronous), spooled, then read out in blocks. It is built while the bytes are consumed, i.e. once an HTTP
+    route has answered and its transaction is over (SQLite has one writer lock)."""
+    sheet = XlsxSheet(header)
+
+    def append(page: list[Sequence[Cell]]) -> None:
+        for row in page:
+            sheet.append(row)
+
+    page: list[Sequence[Cell]] = []
+    async for row in rows:
+        page.append(row)
+        if len(page) >= XLSX_PAGE:
+            await asyncio.to_thread(append, page)
+            page = []
+    await asyncio.to_thread(append, page)
+    with tempfile.SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES) as spool:
+        await asyncio.to_thread(sheet.save, spool)
+        spool.seek(0)
+        while block := await asyncio.to_thread(spool.read, XLSX_BLOCK):
+            yield block
 
 
 def write_xlsx(

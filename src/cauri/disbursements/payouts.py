@@ -45,25 +45,16 @@ from cauri.connectors.base import (
     PayoutRequest,
 )
 from cauri.connectors.credentials import ProviderCredential
-from cauri.connectors.errors import (
-    AuthError,
-    ConnectorError,
-    Declined,
-    InvalidRequest,
-    PaymentNotFound,
-    RateLimited,
-    Unavailable,
-    Unsupported,
-)
+from cauri.connectors.errors import ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
+from cauri.payments.outcomes import UNKNOWN, CallOutcome, of_send_error, of_status, of_status_error
+from cauri.payments.outcomes import Verdict as CallVerdict
 
 log = structlog.get_logger(__name__)
 
 _REFERENCE_NAMESPACE = uuid.UUID("5d0c3f6e-8a41-4f7b-b2a8-3c9e7d1f2a64")
-# A provider that still does not know an acknowledged payment this long after it was sent never got it.
-UNKNOWN_AT_PROVIDER_GRACE = timedelta(minutes=10)
 
 
 def provider_reference(batch_id: uuid.UUID, transfer_id: str, attempt: int) -> str:
@@ -239,21 +230,37 @@ async def _close_when_idle(link: ProviderLink) -> None:
     await link.aclose()
 
 
+_LINE_VERDICT: dict[CallVerdict, Verdict] = {
+    CallVerdict.SUCCEEDED: Verdict.COMPLETED,
+    CallVerdict.FAILED: Verdict.FAILED,
+    CallVerdict.PENDING: Verdict.PENDING,
+    CallVerdict.RETRY: Verdict.RETRY,
+}
+
+
+def _line(outcome: CallOutcome, payment_id: str | None = None, *, acknowledged: bool = False) -> LineOutcome:
+    """A line's record of an outcome read by the shared table (:mod:`cauri.payments.outcomes`)."""
+    return LineOutcome(
+        _LINE_VERDICT[outcome.verdict],
+        payment_id or None,
+        outcome.provider_status,
+        outcome.reason,
+        acknowledged=acknowledged,
+        retry_after=outcome.retry_after,
+    )
+
+
 def _of_provider(
-    status: PaymentStatus, payment_id: str, provider_status: str | None, reason: str | None
+    status: PaymentStatus, payment_id: str, provider_status: str | None, failure: FailureReason | None
 ) -> LineOutcome:
-    if status is PaymentStatus.SUCCEEDED:
-        return LineOutcome(Verdict.COMPLETED, payment_id or None, provider_status, acknowledged=True)
-    if status is PaymentStatus.PENDING:
-        return LineOutcome(Verdict.PENDING, payment_id or None, provider_status, acknowledged=True)
-    return LineOutcome(Verdict.FAILED, payment_id or None, provider_status, reason or status.value, acknowledged=True)
+    return _line(of_status(status, provider_status, failure), payment_id, acknowledged=True)
 
 
-def _refused(exc: ConnectorError, reason: str) -> LineOutcome:
-    return LineOutcome(Verdict.FAILED, provider_status=exc.provider_code, reason=reason)
+def _sent_for(submitted_at: datetime | None) -> timedelta | None:
+    return None if submitted_at is None else utcnow() - submitted_at
 
 
-async def pay_line(  # noqa: PLR0911 - one answer per kind of provider error
+async def pay_line(
     link: ProviderLink,
     order: LineOrder,
     *,
@@ -271,15 +278,10 @@ async def pay_line(  # noqa: PLR0911 - one answer per kind of provider error
             if order.maybe_sent and (stop or not connector.idempotent_creates):
                 if not connector.status_by_reference:
                     # It may be there and we cannot ask: pending until the provider's word or the expiry.
-                    return LineOutcome(Verdict.PENDING, provider_status="unknown")
+                    return LineOutcome(Verdict.PENDING, provider_status=UNKNOWN)
                 try:
                     found = await connector.payout_status(order.reference, None)
-                    return _of_provider(
-                        found.status,
-                        found.provider_reference,
-                        found.provider_status,
-                        found.failure.value if found.failure else None,
-                    )
+                    return _of_provider(found.status, found.provider_reference, found.provider_status, found.failure)
                 except PaymentNotFound:
                     pass  # it never arrived
             if stop:
@@ -295,29 +297,12 @@ async def pay_line(  # noqa: PLR0911 - one answer per kind of provider error
                     metadata=metadata,
                 )
             )
-        return _of_provider(
-            answer.status,
-            answer.provider_reference,
-            answer.provider_status,
-            answer.failure.value if answer.failure else None,
-        )
-    except Declined as exc:
-        return _refused(exc, exc.reason.value)
-    except InvalidRequest as exc:
-        return _refused(exc, exc.reason.value if exc.reason else "invalid_request")
-    except Unsupported as exc:
-        return _refused(exc, "unsupported")
-    except AuthError as exc:
-        log.error("bulk_provider_auth_failed", provider=link.provider, code=exc.code)
-        return _refused(exc, "provider_auth_failed")
-    except (RateLimited, Unavailable) as exc:
-        if exc.outcome_unknown:
-            return LineOutcome(Verdict.PENDING, provider_status="unknown")
-        return LineOutcome(Verdict.RETRY, provider_status=exc.code, retry_after=getattr(exc, "retry_after", None))
+        return _of_provider(answer.status, answer.provider_reference, answer.provider_status, answer.failure)
     except ConnectorError as exc:
-        # A timeout after sending, or an answer we could not read: the provider may have it.
-        log.info("bulk_payout_outcome_unknown", provider=link.provider, error=exc.code)
-        return LineOutcome(Verdict.PENDING, provider_status="unknown")
+        outcome = of_send_error(exc)
+        if outcome.unknown:
+            log.info("bulk_payout_outcome_unknown", provider=link.provider, error=exc.code)
+        return _line(outcome)
 
 
 async def check_line(link: ProviderLink, order: LineOrder) -> LineOutcome:
@@ -325,19 +310,11 @@ async def check_line(link: ProviderLink, order: LineOrder) -> LineOutcome:
     try:
         async with link.slot() as connector:
             found = await connector.payout_status(order.reference, order.provider_payment_id)
-    except PaymentNotFound:
-        sent_long_ago = order.submitted_at is not None and utcnow() - order.submitted_at > UNKNOWN_AT_PROVIDER_GRACE
-        if sent_long_ago:
-            return LineOutcome(Verdict.FAILED, order.provider_payment_id, "not_found", "provider_error")
-        return LineOutcome(Verdict.PENDING, order.provider_payment_id, "not_found")
-    except Unsupported:
-        return LineOutcome(Verdict.PENDING, order.provider_payment_id, "unknown")
     except ConnectorError as exc:
-        log.info("bulk_payout_status_unavailable", provider=link.provider, error=exc.code)
-        return LineOutcome(Verdict.PENDING, order.provider_payment_id, "unknown")
-    return _of_provider(
-        found.status, found.provider_reference, found.provider_status, found.failure.value if found.failure else None
-    )
+        if not isinstance(exc, PaymentNotFound):
+            log.info("bulk_payout_status_unavailable", provider=link.provider, error=exc.code)
+        return _line(of_status_error(exc, sent_for=_sent_for(order.submitted_at)), order.provider_payment_id)
+    return _of_provider(found.status, found.provider_reference, found.provider_status, found.failure)
 
 
 async def look_up_payee(link: ProviderLink, phone: str) -> AccountHolder | None:
@@ -373,9 +350,8 @@ def _group_outcomes(result: BulkPayoutResult, orders: list[LineOrder]) -> dict[i
         if item is None:
             outcomes[order.line_number] = LineOutcome(Verdict.PENDING, provider_status=result.state, acknowledged=True)
             continue
-        reason = item.failure.value if item.failure else None
         outcomes[order.line_number] = _of_provider(
-            item.status, item.provider_reference or "", item.provider_status, reason
+            item.status, item.provider_reference or "", item.provider_status, item.failure
         )
     return outcomes
 
@@ -392,11 +368,11 @@ def _bulk_lines(orders: list[LineOrder]) -> tuple[list[BulkPayoutLine], dict[int
         try:
             lines.append(BulkPayoutLine(order.reference, order.amount, order.currency, order.phone, order.payee_name))
         except InvalidRequest as exc:
-            outcomes[order.line_number] = _refused(exc, exc.reason.value if exc.reason else "invalid_request")
+            outcomes[order.line_number] = _line(of_send_error(exc))
     return lines, outcomes
 
 
-async def pay_group(  # noqa: PLR0911 - one answer per kind of provider error
+async def pay_group(  # noqa: PLR0911 - one answer per way a bulk send ends
     link: ProviderLink,
     reference: str,
     orders: list[LineOrder],
@@ -424,23 +400,15 @@ async def pay_group(  # noqa: PLR0911 - one answer per kind of provider error
                 return outcomes | _every(sendable, LineOutcome(Verdict.NOT_SENT))
             await connector.bulk_payout(reference, lines)
         return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="RECEIVED", acknowledged=True))
-    except Declined as exc:
-        return outcomes | _every(sendable, _refused(exc, exc.reason.value))
     except InvalidRequest as exc:
         if maybe_sent:  # e.g. "modified request": an earlier send of this bulk did arrive; ask again later
-            return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="unknown"))
-        return outcomes | _every(sendable, _refused(exc, exc.reason.value if exc.reason else "invalid_request"))
-    except AuthError as exc:
-        log.error("bulk_provider_auth_failed", provider=link.provider, code=exc.code)
-        return outcomes | _every(sendable, _refused(exc, "provider_auth_failed"))
-    except (RateLimited, Unavailable) as exc:
-        if exc.outcome_unknown:
-            return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="unknown"))
-        retry = LineOutcome(Verdict.RETRY, provider_status=exc.code, retry_after=getattr(exc, "retry_after", None))
-        return outcomes | _every(sendable, retry)
+            return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status=UNKNOWN))
+        return outcomes | _every(sendable, _line(of_send_error(exc)))
     except ConnectorError as exc:
-        log.info("bulk_group_outcome_unknown", provider=link.provider, error=exc.code)
-        return outcomes | _every(sendable, LineOutcome(Verdict.PENDING, provider_status="unknown"))
+        outcome = of_send_error(exc)
+        if outcome.unknown:
+            log.info("bulk_group_outcome_unknown", provider=link.provider, error=exc.code)
+        return outcomes | _every(sendable, _line(outcome))
 
 
 async def check_group(link: ProviderLink, reference: str, orders: list[LineOrder]) -> dict[int, LineOutcome]:
@@ -448,11 +416,9 @@ async def check_group(link: ProviderLink, reference: str, orders: list[LineOrder
     try:
         async with link.slot() as connector:
             return _group_outcomes(await connector.bulk_payout_status(reference), orders)
-    except PaymentNotFound:
-        submitted = [order.submitted_at for order in orders if order.submitted_at is not None]
-        if submitted and utcnow() - min(submitted) > UNKNOWN_AT_PROVIDER_GRACE:
-            return _every(orders, LineOutcome(Verdict.FAILED, None, "not_found", "provider_error"))
-        return _every(orders, LineOutcome(Verdict.PENDING, provider_status="not_found"))
     except ConnectorError as exc:
-        log.info("bulk_group_status_unavailable", provider=link.provider, error=exc.code)
-        return _every(orders, LineOutcome(Verdict.PENDING, provider_status="unknown"))
+        if not isinstance(exc, PaymentNotFound):
+            log.info("bulk_group_status_unavailable", provider=link.provider, error=exc.code)
+        submitted = [order.submitted_at for order in orders if order.submitted_at is not None]
+        sent_for = _sent_for(min(submitted)) if submitted else None
+        return _every(orders, _line(of_status_error(exc, sent_for=sent_for)))

@@ -8,17 +8,20 @@ import binascii
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.core.errors import field_error
-from cauri.core.i18n import Language
-from cauri.disbursements.exports import Cell, result_row
-from cauri.disbursements.models import FINAL_BATCH_STATES, BulkBatch, BulkLine, LineState
+from cauri.core.i18n import Language, pick
+from cauri.core.responses import Download
+from cauri.disbursements.exports import Cell, aiter_csv, aiter_xlsx, issue_table, result_header, result_row
+from cauri.disbursements.ingest.messages import Issue
+from cauri.disbursements.models import FINAL_BATCH_STATES, BulkBatch, BulkLine, LineState, PayeeCheck, PayeeStatus
 from cauri.disbursements.payees import FLAGGED
-from cauri.disbursements.schemas import BulkProgress, failure_message, progress_of
+from cauri.disbursements.schemas import BulkProgress, progress_of
+from cauri.payments.outcomes import failure_message
 
 EXPORT_PAGE = 5000
 
@@ -132,11 +135,24 @@ async def result_rows(
         after = rows[-1].line_number
 
 
-async def watch_progress(
-    sessionmaker: async_sessionmaker[AsyncSession], batch_id: uuid.UUID, interval: float
+async def unsupported_payees(session: AsyncSession, batch: BulkBatch) -> int:
+    """Lines the provider could not check (it has no account-holder lookup): the answer to a payee check asked of
+    such a provider."""
+    if batch.payee_check == PayeeCheck.NOT_REQUESTED or batch.payees_checked == 0:
+        return 0
+    counted = await session.execute(
+        select(func.count()).where(
+            BulkLine.batch_id == batch.id, BulkLine.payee_status == PayeeStatus.UNSUPPORTED.value
+        )
+    )
+    return int(counted.scalar_one())
+
+
+async def progress_updates(
+    sessionmaker: async_sessionmaker[AsyncSession], batch_id: uuid.UUID, *, interval: float
 ) -> AsyncIterator[BulkProgress]:
-    """The batch's progress every ``interval`` seconds, read from the database in a short transaction each time
-    (any API process can serve a stream); ends after the progress that shows the batch ended, or when it is gone."""
+    """The batch's progress every ``interval`` seconds, each read in its own short transaction (any API process
+    can serve it), until the one that shows the batch ended (or the batch is gone)."""
     while True:
         async with sessionmaker() as reader:
             batch = await reader.get(BulkBatch, batch_id)
@@ -148,3 +164,45 @@ async def watch_progress(
         if progress.state in FINAL_BATCH_STATES:
             return
         await asyncio.sleep(interval)
+
+
+ExportFormat = Literal["csv", "xlsx"]
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def _download(
+    header: list[str], rows: AsyncIterator[list[Cell]], stem: str, format: ExportFormat, delimiter: str
+) -> Download:
+    if format == "xlsx":
+        return Download(f"{stem}.xlsx", XLSX_MEDIA_TYPE, aiter_xlsx(header, rows))
+    return Download(f"{stem}.csv", CSV_MEDIA_TYPE, aiter_csv(header, rows, delimiter=delimiter))
+
+
+def results_export(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    batch: BulkBatch,
+    filters: LineFilter,
+    *,
+    language: Language,
+    format: ExportFormat,
+    delimiter: str,
+) -> Download:
+    """The results file of a batch (one row per line), read page by page while it is sent."""
+    rows = result_rows(sessionmaker, batch, filters, language)
+    stem = pick("resultats", "results", language) + f"-{batch.id}"
+    return _download(result_header(language), rows, stem, format, delimiter)
+
+
+def issues_export(batch: BulkBatch, *, language: Language, format: ExportFormat, delimiter: str) -> Download:
+    """The validation report's issues (file-wide ones first), to fix the file from."""
+    report = batch.report or {}
+    issues = [Issue.from_dict(item) for item in (report.get("file_issues") or []) + (report.get("issues") or [])]
+    header, rows = issue_table(issues, language)
+
+    async def all_rows() -> AsyncIterator[list[Cell]]:
+        for row in rows:
+            yield row
+
+    stem = pick("anomalies", "issues", language) + f"-{batch.id}"
+    return _download(header, all_rows(), stem, format, delimiter)

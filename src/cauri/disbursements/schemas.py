@@ -8,34 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cauri.connectors.errors import FailureReason
-from cauri.core.i18n import Language, pick
+from cauri.core.i18n import Language
 from cauri.disbursements.callbacks import progress_percent
 from cauri.disbursements.models import BatchState, BulkBatch, BulkLine, LineState
-
-# Failure reasons that are Cauri's own, not a provider's (those are FailureReason).
-_OWN_REASONS: dict[str, tuple[str, str]] = {
-    "provider_auth_failed": (
-        "Le fournisseur a refusé nos identifiants : vérifiez la configuration du connecteur.",
-        "The provider refused our credentials: check the connector's configuration.",
-    ),
-    "invalid_request": ("Le fournisseur a refusé la demande.", "The provider refused the request."),
-    "unsupported": (
-        "Le fournisseur ne permet pas ce paiement.",
-        "The provider does not allow this payment.",
-    ),
-    "failed": ("Le paiement a échoué.", "The payment failed."),
-}
-
-
-def failure_message(reason: str | None, language: Language | None = None) -> str | None:
-    """The operator's explanation of a line's failure, in their language."""
-    if reason is None:
-        return None
-    if reason in FailureReason.__members__.values():
-        return FailureReason(reason).message(language)
-    fr, en = _OWN_REASONS.get(reason, _OWN_REASONS["failed"])
-    return pick(fr, en, language)
+from cauri.payments.outcomes import failure_message
 
 
 class BulkBatchRead(BaseModel):

@@ -33,6 +33,7 @@ from cauri.core.config import Environment, Settings
 from cauri.core.db import utcnow
 from cauri.core.principal import Principal
 from cauri.core.security import Encryptor
+from cauri.core.signing import new_secret
 from cauri.disbursements.errors import (
     BatchNotFound,
     InvalidBulkFile,
@@ -55,7 +56,6 @@ from cauri.disbursements.payouts import policy_overrides
 from cauri.disbursements.validation import ValidatedChunk, ValidationOptions, validate_bulk_file
 from cauri.identity.audit import record_audit
 from cauri.identity.models import Organization
-from cauri.payments.signing import new_secret
 
 CHUNK_SIZE = 2000
 # On PostgreSQL each chunk is one COPY statement, its rows written where they were checked: larger chunks spend

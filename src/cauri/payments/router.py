@@ -23,10 +23,11 @@ from cauri.core.principal import Principal
 from cauri.core.routing import SessionDep, api_router
 from cauri.identity.audit import record_audit
 from cauri.identity.models import Organization
-from cauri.identity.permissions import Perm, require, require_org
+from cauri.identity.permissions import require_org
 from cauri.payments import callbacks, providers, reconciliation, service, submission, webhooks
 from cauri.payments.errors import PaymentNotFound
 from cauri.payments.models import Payment, PaymentTransition, ReconciliationRun, WebhookDelivery
+from cauri.payments.permissions import PaymentCreator, PaymentReader, WebhookManager
 from cauri.payments.schemas import (
     CollectionCreate,
     CollectionDetail,
@@ -52,9 +53,8 @@ from cauri.payments.views import collection_detail, collection_read, payout_deta
 router = api_router()
 public_router = api_router(tags=["webhooks"])
 
-Creator = Annotated[Principal, Depends(require(Perm.PAYMENTS_CREATE))]
-Reader = Annotated[Principal, Depends(require(Perm.PAYMENTS_READ))]
-WebhookManager = Annotated[Principal, Depends(require(Perm.WEBHOOKS_MANAGE))]
+Creator = PaymentCreator  # the module's aliases (payments/permissions.py), short names in this file
+Reader = PaymentReader
 Paging = Annotated[PageParams, Depends(page_params)]
 
 

@@ -151,6 +151,17 @@ class PayoutDetail(PayoutRead):
 EVENT_TYPES: tuple[str, ...] = tuple(
     f"{kind.value}.{status.value}" for kind in PaymentKind for status in Status if status is not Status.CREATED
 )
+# Events of the modules above payments that announce to the same endpoints (bulk.completed…): they name them with
+# register_event_types when imported, since payments may not import them.
+_MODULE_EVENT_TYPES: set[str] = set()
+
+
+def register_event_types(*event_types: str) -> None:
+    _MODULE_EVENT_TYPES.update(event_types)
+
+
+def known_event_types() -> frozenset[str]:
+    return frozenset(EVENT_TYPES) | _MODULE_EVENT_TYPES
 
 
 class WebhookEndpointCreate(BaseModel):
@@ -170,7 +181,7 @@ class WebhookEndpointCreate(BaseModel):
     @field_validator("event_types")
     @classmethod
     def _known_events(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(EVENT_TYPES))
+        unknown = sorted(set(value) - known_event_types())
         if unknown:
             raise ValueError(f"Événements inconnus : {', '.join(unknown)}.|Unknown events: {', '.join(unknown)}.")
         return sorted(set(value))

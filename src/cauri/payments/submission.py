@@ -18,30 +18,26 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import CollectRequest, PaymentConnector, PayoutRequest, ProviderPayment
-from cauri.connectors.errors import (
-    AuthError,
-    ConnectorError,
-    Declined,
-    InvalidRequest,
-    PaymentNotFound,
-    RateLimited,
-    Unavailable,
-    Unsupported,
-)
+from cauri.connectors.errors import ConnectorError, PaymentNotFound
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
 from cauri.payments import providers
 from cauri.payments.models import Payment
+from cauri.payments.outcomes import (
+    UNKNOWN,
+    CallOutcome,
+    Verdict,
+    of_send_error,
+    of_status_error,
+    submit_retry_delay,
+)
 from cauri.payments.settlement import Outcome, apply_outcome, lock_payment, next_poll_delay, record_transition
 from cauri.payments.states import OPEN_STATUSES, Cause, PaymentKind, Status
 
 log = structlog.get_logger(__name__)
 
 SUBMIT_JOB = "payments.submit"
-# A provider that still does not know a payment this long after we sent it never received it.
-UNKNOWN_AT_PROVIDER_GRACE = timedelta(minutes=10)
-SUBMIT_BACKOFF_SECONDS: tuple[int, ...] = (2, 5, 15, 30, 60, 120, 300)
 
 
 @dataclass(frozen=True)
@@ -139,40 +135,32 @@ class _RetryLater:
     error: str
 
 
-async def _submit_call(  # noqa: PLR0911 - one answer per kind of provider error
-    connector: PaymentConnector, snapshot: Snapshot, settings: Settings
-) -> Outcome | _RetryLater:
+def _of_error(outcome: CallOutcome, attempts: int) -> Outcome | _RetryLater:
+    """A payment's record of what the shared table (:mod:`cauri.payments.outcomes`) made of a send's error."""
+    if outcome.verdict is Verdict.RETRY:
+        return _RetryLater(submit_retry_delay(outcome, attempts), outcome.error or "")
+    if outcome.verdict is Verdict.FAILED:
+        detail = {"code": outcome.error}
+        return Outcome(Status.FAILED, provider_status=outcome.provider_status, reason=outcome.reason, detail=detail)
+    return Outcome(Status.PENDING, provider_status=UNKNOWN, detail={"error": outcome.error})
+
+
+async def _submit_call(connector: PaymentConnector, snapshot: Snapshot, settings: Settings) -> Outcome | _RetryLater:
     """Send the payment (or find out that an earlier attempt already did) and say what happened."""
     try:
         if snapshot.submit_attempts > 1 and not connector.idempotent_creates:
             # An earlier attempt may have reached the provider before this process lost track of it.
             if not connector.status_by_reference:
-                return Outcome(Status.PENDING, provider_status="unknown", detail={"resent": False})
+                return Outcome(Status.PENDING, provider_status=UNKNOWN, detail={"resent": False})
             try:
                 return Outcome.of_provider(await query_status(connector, snapshot), found_by="status_query")
             except PaymentNotFound:
                 pass  # it never arrived: send it now, under the same reference
         return Outcome.of_provider(await _send(connector, snapshot, settings))
-    except Declined as exc:
-        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason=exc.reason.value)
-    except InvalidRequest as exc:
-        reason = exc.reason.value if exc.reason else "invalid_request"
-        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason=reason, detail={"code": exc.code})
-    except Unsupported:
-        return Outcome(Status.FAILED, reason="unsupported")
-    except AuthError as exc:
-        log.error("provider_auth_failed", provider=snapshot.provider, code=exc.code)
-        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason="provider_auth_failed")
-    except (RateLimited, Unavailable) as exc:
-        if exc.outcome_unknown:
-            return Outcome(Status.PENDING, provider_status="unknown", detail={"error": exc.code})
-        delay = getattr(exc, "retry_after", None)
-        index = min(snapshot.submit_attempts, len(SUBMIT_BACKOFF_SECONDS)) - 1
-        seconds = delay if delay is not None else SUBMIT_BACKOFF_SECONDS[max(index, 0)]
-        return _RetryLater(timedelta(seconds=seconds), exc.code)
     except ConnectorError as exc:
-        # A timeout after sending, or an answer we could not read: the provider may have it. Pending; ask later.
-        return Outcome(Status.PENDING, provider_status="unknown", detail={"error": exc.code})
+        # Declined, invalid or unsupported: failed. Rate-limited or down before sending: send again later. A
+        # timeout after sending, or an answer we could not read: the provider may have it. Pending; ask later.
+        return _of_error(of_send_error(exc), snapshot.submit_attempts)
 
 
 async def submit(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, payment_id: uuid.UUID) -> None:
@@ -217,16 +205,19 @@ async def refresh(
         if can_query(connector, snapshot):
             try:
                 outcome = Outcome.of_provider(await query_status(connector, snapshot))
-            except PaymentNotFound:
-                if snapshot.status is Status.PENDING and snapshot.created_at_age > UNKNOWN_AT_PROVIDER_GRACE:
+            except ConnectorError as exc:
+                # Only a payment we know was sent (pending) can be believed lost when the provider does not know it.
+                sent_for = snapshot.created_at_age if snapshot.status is Status.PENDING else None
+                learnt = of_status_error(exc, sent_for=sent_for)
+                if learnt.verdict is Verdict.FAILED:
                     outcome = Outcome(
                         Status.FAILED,
-                        provider_status="not_found",
-                        reason="provider_error",
+                        provider_status=learnt.provider_status,
+                        reason=learnt.reason,
                         detail={"unknown_at_provider": True},
                     )
-            except ConnectorError as exc:
-                log.info("payment_status_unavailable", payment_id=str(payment_id), error=exc.code)
+                else:
+                    log.info("payment_status_unavailable", payment_id=str(payment_id), error=exc.code)
     async with unit_of_work(sessionmaker) as session:
         payment = await lock_payment(session, payment_id)
         if payment is None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cauri.payments.errors import failure_message
 from cauri.payments.models import Payment, PaymentTransition
+from cauri.payments.outcomes import failure_message
 from cauri.payments.schemas import (
     CollectionDetail,
     CollectionRead,

@@ -1,19 +1,19 @@
 """Bulk payment pages: list, upload, validation report, submit / approve / cancel / retry, live progress, results.
 
-Handlers call :mod:`cauri.disbursements.service` (and its upload and report functions) in the request's unit
-of work, with the same permission dependencies as ``/api/v1/bulk-transfers``. The live stream and the exports
-are the API's own handlers called with the console's principal, so the browser receives exactly what an API
-client would, through the session cookie.
+Handlers call :mod:`cauri.disbursements.service` (and its upload, payee and report functions) in the request's
+unit of work, with the permission dependencies of :mod:`cauri.disbursements.permissions`, as
+``/api/v1/bulk-transfers`` does. The live stream and the exports are the same report functions the API streams
+(:mod:`cauri.disbursements.reports`), so the browser receives exactly what an API client would. The console
+imports no API router and runs no query of its own.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -25,18 +25,27 @@ from cauri.core.errors import AppError, field_error
 from cauri.core.i18n import pick
 from cauri.core.pagination import PageParams
 from cauri.core.principal import Principal
+from cauri.core.responses import attachment, event_stream
 from cauri.core.routing import SessionDep
-from cauri.disbursements import router as bulk_api
-from cauri.disbursements import service
+from cauri.disbursements import reports, service
 from cauri.disbursements.errors import InvalidBulkFile
-from cauri.disbursements.models import BatchState, BulkBatch, BulkLine, LineState, PayeeCheck, PayeeStatus
+from cauri.disbursements.models import BatchState, BulkBatch, LineState
 from cauri.disbursements.payees import request_payee_check
-from cauri.disbursements.reports import LineFilter, counts_by_state, lines_page
-from cauri.disbursements.schemas import failure_message, progress_of
+from cauri.disbursements.permissions import BulkApprover, BulkCreator, BulkReader, actor, operation
+from cauri.disbursements.reports import (
+    ExportFormat,
+    LineFilter,
+    counts_by_state,
+    lines_page,
+    progress_updates,
+    unsupported_payees,
+)
+from cauri.disbursements.schemas import progress_of
 from cauri.disbursements.upload import UploadOptions, create_batch
 from cauri.identity.deps import client_ip
-from cauri.identity.permissions import Perm, has_permission, require, require_org
+from cauri.identity.permissions import Perm, has_permission, require_org
 from cauri.ledger import service as ledger
+from cauri.payments.outcomes import failure_message
 from cauri.web.auth import Console, ConsoleSession, require_console, verify_csrf
 from cauri.web.batch_views import (
     BATCH_STATES,
@@ -73,9 +82,6 @@ router = APIRouter(
     dependencies=[Depends(require_console)],
 )
 
-Reader = Annotated[Principal, Depends(require(Perm.BULK_READ))]
-Creator = Annotated[Principal, Depends(require(Perm.BULK_CREATE))]
-Approver = Annotated[Principal, Depends(require(Perm.BULK_APPROVE))]
 CsrfChecked = Annotated[None, Depends(verify_csrf)]
 
 
@@ -95,7 +101,7 @@ async def recent_batches(session: AsyncSession, console: ConsoleSession) -> list
 
 
 @router.get("")
-async def batch_list(request: Request, console: Console, principal: Reader, session: SessionDep) -> Response:
+async def batch_list(request: Request, console: Console, principal: BulkReader, session: SessionDep) -> Response:
     language = page_language(request)
     raw_state = request.query_params.get("state") or None
     state = BatchState(raw_state) if raw_state in BATCH_STATES else None
@@ -156,12 +162,12 @@ async def _upload_page(
 
 
 @router.get("/new")
-async def upload_form(request: Request, principal: Creator, session: SessionDep) -> Response:
+async def upload_form(request: Request, principal: BulkCreator, session: SessionDep) -> Response:
     return await _upload_page(request, session, principal)
 
 
 @router.post("")
-async def upload(request: Request, principal: Creator, session: SessionDep, _csrf: CsrfChecked) -> Response:
+async def upload(request: Request, principal: BulkCreator, session: SessionDep, _csrf: CsrfChecked) -> Response:
     form = await request.form()
     upload = form.get("file")
     provider = str(form.get("provider") or "").strip() or None
@@ -216,19 +222,6 @@ def _payee_flagged_only(request: Request) -> bool:
     return request.query_params.get("payee") == "flagged"
 
 
-async def _unsupported_payees(session: AsyncSession, batch: BulkBatch) -> int:
-    """Lines the provider could not check (it has no account-holder lookup): the service's answer to a check
-    asked of such a provider."""
-    if batch.payee_check == PayeeCheck.NOT_REQUESTED or batch.payees_checked == 0:
-        return 0
-    counted = await session.execute(
-        select(func.count()).where(
-            BulkLine.batch_id == batch.id, BulkLine.payee_status == PayeeStatus.UNSUPPORTED.value
-        )
-    )
-    return int(counted.scalar_one())
-
-
 async def _batch_page(
     request: Request,
     console: ConsoleSession,
@@ -273,7 +266,7 @@ async def _batch_page(
         review_only=review_only,
         flagged_only=flagged_only,
         line_states=LINE_STATES,
-        payees=payee_check_view(batch, await _unsupported_payees(session, batch)),
+        payees=payee_check_view(batch, await unsupported_payees(session, batch)),
         payee_flag=payee_flag,
         provider_name_differs=provider_name_differs,
         names=await user_names(session, [batch.created_by, batch.submitted_by, batch.approved_by]),
@@ -286,99 +279,90 @@ async def _batch_page(
 
 @router.get("/{batch_id}")
 async def batch_detail(
-    request: Request, batch_id: uuid.UUID, console: Console, _reader: Reader, session: SessionDep
+    request: Request, batch_id: uuid.UUID, console: Console, _reader: BulkReader, session: SessionDep
 ) -> Response:
     return await _batch_page(request, console, session, batch_id)
 
 
-async def _act(
-    request: Request, console: ConsoleSession, session: AsyncSession, batch_id: uuid.UUID, action: str
+CreatorAction = Literal["submit", "cancel", "retry", "payee-check", "discard"]  # the batch maker's (bulk_create)
+ConsoleAction = CreatorAction | Literal["approve"]
+
+
+async def _run(
+    request: Request, console: ConsoleSession, session: AsyncSession, batch_id: uuid.UUID, action: ConsoleAction
+) -> None:
+    """The service function of one operator action, called directly."""
+    who = actor(console.principal, client_ip(request))
+    money = operation(console.principal, client_ip(request), _settings(request))
+    match action:
+        case "submit":
+            await service.submit(session, batch_id=batch_id, **money)
+        case "approve":
+            await service.approve(session, batch_id=batch_id, **money)
+        case "cancel":
+            await service.cancel(session, batch_id=batch_id, **money)
+        case "retry":
+            await service.retry(session, batch_id=batch_id, **money)
+        case "payee-check":
+            await request_payee_check(session, batch_id=batch_id, **who)
+        case "discard":
+            await service.discard(session, batch_id=batch_id, **who)
+
+
+async def _perform(
+    request: Request, console: ConsoleSession, session: AsyncSession, batch_id: uuid.UUID, action: ConsoleAction
 ) -> Response:
-    """Run one operator action through the service; on refusal, the batch page with the reason (nothing saved)."""
-    principal = console.principal
-    arguments: dict[str, Any] = {
-        "organization_id": require_org(principal),
-        "batch_id": batch_id,
-        "principal": principal,
-        "ip": client_ip(request),
-    }
+    """Run one operator action; on refusal, the batch page with the reason (nothing saved)."""
     try:
-        if action == "discard":
-            await service.discard(session, **arguments)
-            return RedirectResponse("/console/batches", status_code=303)
-        if action == "payee-check":
-            await request_payee_check(session, **arguments)
-            return RedirectResponse(f"/console/batches/{batch_id}?done={action}", status_code=303)
-        operations = {
-            "submit": service.submit,
-            "approve": service.approve,
-            "cancel": service.cancel,
-            "retry": service.retry,
-        }
-        await operations[action](session, settings=_settings(request), **arguments)
+        await _run(request, console, session, batch_id, action)
     except AppError as exc:
         await rollback(session)
-        language = page_language(request)
-        message = pick(exc.message_fr, exc.message_en, language)
+        message = pick(exc.message_fr, exc.message_en, page_language(request))
         return await _batch_page(request, console, session, batch_id, status=exc.status, error=message)
+    if action == "discard":
+        return RedirectResponse("/console/batches", status_code=303)
     return RedirectResponse(f"/console/batches/{batch_id}?done={action}", status_code=303)
-
-
-@router.post("/{batch_id}/submit")
-async def submit(
-    request: Request, batch_id: uuid.UUID, console: Console, _: Creator, session: SessionDep, _csrf: CsrfChecked
-) -> Response:
-    return await _act(request, console, session, batch_id, "submit")
 
 
 @router.post("/{batch_id}/approve")
 async def approve(
-    request: Request, batch_id: uuid.UUID, console: Console, _: Approver, session: SessionDep, _csrf: CsrfChecked
+    request: Request,
+    batch_id: uuid.UUID,
+    console: Console,
+    _: BulkApprover,
+    session: SessionDep,
+    _csrf: CsrfChecked,
 ) -> Response:
-    return await _act(request, console, session, batch_id, "approve")
+    return await _perform(request, console, session, batch_id, "approve")
 
 
-@router.post("/{batch_id}/cancel")
-async def cancel(
-    request: Request, batch_id: uuid.UUID, console: Console, _: Creator, session: SessionDep, _csrf: CsrfChecked
+@router.post("/{batch_id}/{action}")
+async def act(
+    request: Request,
+    batch_id: uuid.UUID,
+    action: CreatorAction,
+    console: Console,
+    _: BulkCreator,
+    session: SessionDep,
+    _csrf: CsrfChecked,
 ) -> Response:
-    return await _act(request, console, session, batch_id, "cancel")
-
-
-@router.post("/{batch_id}/retry")
-async def retry(
-    request: Request, batch_id: uuid.UUID, console: Console, _: Creator, session: SessionDep, _csrf: CsrfChecked
-) -> Response:
-    return await _act(request, console, session, batch_id, "retry")
-
-
-@router.post("/{batch_id}/payee-check")
-async def payee_check(
-    request: Request, batch_id: uuid.UUID, console: Console, _: Creator, session: SessionDep, _csrf: CsrfChecked
-) -> Response:
-    """Start (or restart) the payee check: ``payees.request_payee_check``, as ``POST …/payee-check`` of the API."""
-    return await _act(request, console, session, batch_id, "payee-check")
-
-
-@router.post("/{batch_id}/discard")
-async def discard(
-    request: Request, batch_id: uuid.UUID, console: Console, _: Creator, session: SessionDep, _csrf: CsrfChecked
-) -> Response:
-    return await _act(request, console, session, batch_id, "discard")
+    """Submit, cancel, retry, start the payee check (``payees.request_payee_check``, as ``POST …/payee-check`` of
+    the API) or discard: the actions of the batch's maker."""
+    return await _perform(request, console, session, batch_id, action)
 
 
 # --- live progress and exports ---------------------------------------------------------------------------------
 
 
 @router.get("/{batch_id}/status")
-async def batch_status(batch_id: uuid.UUID, principal: Reader, session: SessionDep) -> JSONResponse:
+async def batch_status(batch_id: uuid.UUID, principal: BulkReader, session: SessionDep) -> JSONResponse:
     """The stream's event, once: what the page polls every 2 s when ``EventSource`` cannot stay open."""
     batch = await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
     return JSONResponse(progress_of(batch).model_dump(mode="json"))
 
 
 @router.get("/{batch_id}/payee-check")
-async def payee_check_status(batch_id: uuid.UUID, principal: Reader, session: SessionDep) -> JSONResponse:
+async def payee_check_status(batch_id: uuid.UUID, principal: BulkReader, session: SessionDep) -> JSONResponse:
     """The payee check's progress, which the page polls every 2 s while it runs: the batch's own fields
     (``payee_check``, ``payees_checked``, ``payees_flagged``, as the API's batch has them)."""
     batch = await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
@@ -392,32 +376,35 @@ async def payee_check_status(batch_id: uuid.UUID, principal: Reader, session: Se
 
 
 @router.get("/{batch_id}/stream")
-async def batch_stream(request: Request, batch_id: uuid.UUID, principal: Reader, session: SessionDep) -> Response:
-    return await bulk_api.stream_bulk_transfer(request, session, principal, batch_id)
+async def batch_stream(request: Request, batch_id: uuid.UUID, principal: BulkReader, session: SessionDep) -> Response:
+    await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
+    interval = _settings(request).bulk_stream_interval_seconds
+    updates = progress_updates(request.app.state.sessionmaker, batch_id, interval=interval)
+    return event_stream(updates, event="progress")
+
+
+def _export_format(request: Request) -> ExportFormat:
+    return "xlsx" if request.query_params.get("format") == "xlsx" else "csv"
 
 
 @router.get("/{batch_id}/results")
-async def results_export(request: Request, batch_id: uuid.UUID, principal: Reader, session: SessionDep) -> Response:
+async def results_export(request: Request, batch_id: uuid.UUID, principal: BulkReader, session: SessionDep) -> Response:
+    batch = await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
     line_state, _ = _line_filter(request)
-    return await bulk_api.export_bulk_transfer_results(
-        request=request,
-        session=session,
-        principal=principal,
-        batch_id=batch_id,
-        format="xlsx" if request.query_params.get("format") == "xlsx" else "csv",
+    sessionmaker = request.app.state.sessionmaker
+    download = reports.results_export(
+        sessionmaker,
+        batch,
+        LineFilter(state=line_state),
         language=page_language(request),
+        format=_export_format(request),
         delimiter=";",
-        state=line_state,
     )
+    return attachment(download)
 
 
 @router.get("/{batch_id}/issues")
-async def issues_export(request: Request, batch_id: uuid.UUID, principal: Reader, session: SessionDep) -> Response:
-    return await bulk_api.export_bulk_transfer_issues(
-        session=session,
-        principal=principal,
-        batch_id=batch_id,
-        format="xlsx" if request.query_params.get("format") == "xlsx" else "csv",
-        language=page_language(request),
-        delimiter=";",
-    )
+async def issues_export(request: Request, batch_id: uuid.UUID, principal: BulkReader, session: SessionDep) -> Response:
+    batch = await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
+    language = page_language(request)
+    return attachment(reports.issues_export(batch, language=language, format=_export_format(request), delimiter=";"))

@@ -23,9 +23,9 @@ from cauri.core.routing import SessionDep, api_router
 from cauri.disbursements import service
 from cauri.disbursements.callbacks import progress_percent
 from cauri.disbursements.models import BatchState, BulkBatch, BulkLine, LineState
-from cauri.disbursements.reports import LineFilter, lines_page, watch_progress
-from cauri.disbursements.router import create_bulk_transfer
+from cauri.disbursements.reports import LineFilter, lines_page, progress_updates
 from cauri.disbursements.schemas import BulkProgress
+from cauri.disbursements.upload_form import create_batch_from_form
 from cauri.identity.deps import client_ip
 from cauri.identity.permissions import Perm, require
 from cauri.surfaces.registry import operator_id
@@ -128,7 +128,14 @@ def _transfer(line: BulkLine) -> IndividualTransfer:
     summary="Create a bulk transfer from a CSV (file, callback_url) and start it",
 )
 async def create(request: Request, response: Response, session: SessionDep, principal: Creator) -> BulkTransferCreated:
-    created = await create_bulk_transfer(request, response, session, principal)
+    created, secret = await create_batch_from_form(
+        request,
+        session,
+        principal=principal,
+        organization_id=operator_id(request),
+        settings=_settings(request),
+        ip=client_ip(request),
+    )
     batch = await service.submit(
         session,
         organization_id=operator_id(request),
@@ -138,9 +145,7 @@ async def create(request: Request, response: Response, session: SessionDep, prin
         ip=client_ip(request),
     )
     response.headers["Location"] = f"{request.url.path}/{batch.id}/status"
-    return BulkTransferCreated(
-        bulk_transfer_id=batch.id, state=SEED_STATES[batch.state], callback_secret=created.callback_secret
-    )
+    return BulkTransferCreated(bulk_transfer_id=batch.id, state=SEED_STATES[batch.state], callback_secret=secret)
 
 
 @router.get(
@@ -200,7 +205,8 @@ async def stream(
     request: Request, session: SessionDep, principal: Reader, bulk_transfer_id: uuid.UUID
 ) -> EventSourceResponse:
     batch: BulkBatch = await service.get_batch(session, organization_id=operator_id(request), batch_id=bulk_transfer_id)
-    updates = watch_progress(request.app.state.sessionmaker, batch.id, _settings(request).bulk_stream_interval_seconds)
+    interval = _settings(request).bulk_stream_interval_seconds
+    updates = progress_updates(request.app.state.sessionmaker, batch.id, interval=interval)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         async for progress in updates:
