@@ -26,11 +26,14 @@ from cauri.core.idempotency import idempotency_guard
 from cauri.core.jobs import runtime as job_runtime
 from cauri.core.logging import configure_logging
 from cauri.core.observability import RequestContextMiddleware, metrics_endpoint
+from cauri.core.openapi import install_docs, install_openapi
 from cauri.core.principal import require_principal
 from cauri.core.routing import api_router
 from cauri.modules import import_all, import_optional
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = "/openapi.json"
+TOKEN_URL = f"{API_PREFIX}/auth/token"
 
 
 def custom_operation_id(route: APIRoute) -> str:
@@ -66,9 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Collecter et payer par mobile money. Collect and pay out by mobile money.",
         lifespan=_lifespan(settings),
         generate_unique_id_function=custom_operation_id,
-        docs_url="/docs",
-        redoc_url="/redoc",
-        openapi_url="/openapi.json",
+        docs_url=None,  # served by install_docs, from local assets
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
     )
     app.state.settings = settings
     app.state.startup_hooks = []
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(public, prefix=API_PREFIX, dependencies=[Depends(idempotency_guard)])
 
     app.include_router(_operations_router())
+    install_openapi(app, api_prefix=API_PREFIX, token_url=TOKEN_URL)
+    install_docs(app, openapi_url=OPENAPI_URL)
     _install_embedded_sandbox(app, settings)
     _install_web(app)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import Request, Response, status
+from typing import Annotated
 
+from fastapi import Form, Request, Response, status
+
+from cauri.core.errors import field_error
 from cauri.core.principal import CurrentPrincipal
 from cauri.core.routing import SessionDep, api_router
 from cauri.identity import service
 from cauri.identity.deps import client_ip, settings_of, transaction_kept_on_refusal, user_agent
 from cauri.identity.registration import register as register_account
 from cauri.identity.schemas import (
+    PASSWORD_MAX,
     LoginRequest,
     Me,
     PasswordChange,
@@ -19,6 +23,7 @@ from cauri.identity.schemas import (
     TokenPair,
     UserRead,
     UserUpdate,
+    normalise_email,
 )
 from cauri.identity.throttle import login_throttle
 
@@ -33,20 +38,45 @@ async def register(body: RegisterRequest, request: Request, session: SessionDep)
     )
 
 
-@public_router.post("/login", summary="Log in with e-mail or phone and password")
-async def login(body: LoginRequest, request: Request) -> TokenPair:
+async def _log_in(request: Request, *, email: str | None, phone: str | None, password: str) -> TokenPair:
     settings = settings_of(request)
-    identifier = service.identifier_of(body.email, body.phone, settings.default_region)
+    identifier = service.identifier_of(email, phone, settings.default_region)
     async with transaction_kept_on_refusal(request) as session:
         return await service.log_in(
             session,
             settings,
             login_throttle(request.app),
             identifier=identifier,
-            password=body.password,
+            password=password,
             ip=client_ip(request),
             user_agent=user_agent(request),
         )
+
+
+@public_router.post("/login", summary="Log in with e-mail or phone and password", responses={429: {}})
+async def login(body: LoginRequest, request: Request) -> TokenPair:
+    return await _log_in(request, email=body.email, phone=body.phone, password=body.password)
+
+
+@public_router.post(
+    "/token",
+    summary="OAuth 2 password grant (form-encoded): username is an e-mail or a phone number",
+    responses={429: {}},
+)
+async def token(
+    request: Request,
+    username: Annotated[str, Form(min_length=1, max_length=254, description="E-mail or phone number")],
+    password: Annotated[str, Form(min_length=1, max_length=PASSWORD_MAX)],
+    grant_type: Annotated[str, Form(pattern="^password$")] = "password",
+) -> TokenPair:
+    """The same login as ``/login``, in the shape OAuth 2 clients (and /docs' Authorize button) send."""
+    if "@" not in username:
+        return await _log_in(request, email=None, phone=username.strip(), password=password)
+    try:
+        email = normalise_email(username.strip())
+    except ValueError:
+        raise field_error("username", "invalid_email", "Adresse e-mail invalide.", "Invalid e-mail address.") from None
+    return await _log_in(request, email=email, phone=None, password=password)
 
 
 @public_router.post("/refresh", summary="Exchange a refresh token for new tokens (rotation)")
