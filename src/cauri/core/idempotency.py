@@ -33,6 +33,7 @@ HEADER = "Idempotency-Key"
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IN_PROGRESS_LEASE = timedelta(seconds=60)
 REPLAYED_HEADERS = ("content-type", "location", "content-language")
+FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 class IdempotencyRecord(IdMixin, Base):
@@ -148,6 +149,26 @@ async def _claim(
         return Claim(record.id, owner)
 
 
+async def _request_body(request: Request) -> bytes:
+    """The body to fingerprint. A form route's body was streamed into the parsed form before this guard ran
+    (Starlette keeps the form, not the bytes), so the form stands in for it: fields and each file's content."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(FORM_CONTENT_TYPES):
+        return await request.body()
+    digest = hashlib.sha256()
+    for name, value in (await request.form()).multi_items():
+        digest.update(name.encode() + b"\0")
+        if isinstance(value, str):
+            digest.update(value.encode() + b"\0")
+            continue
+        digest.update((value.filename or "").encode() + b"\0")
+        while chunk := await value.read(1 << 16):
+            digest.update(chunk)
+        await value.seek(0)  # the endpoint reads the file after us
+        digest.update(b"\0")
+    return digest.digest()
+
+
 async def idempotency_guard(request: Request, principal: OptionalPrincipal) -> None:
     """Route dependency installed on every API route; a no-op without the header or on reads."""
     if request.method not in MUTATING_METHODS:
@@ -163,7 +184,7 @@ async def idempotency_guard(request: Request, principal: OptionalPrincipal) -> N
             "La clé d'idempotence doit faire de 1 à 255 caractères imprimables.",
             "The idempotency key must be 1 to 255 printable characters.",
         )
-    body = await request.body()
+    body = await _request_body(request)
     fingerprint = request_fingerprint(request.method, request.url.path, request.url.query, body)
     scope = principal.scope_key if principal else "anonymous"
     request.state.idempotency_claim = await _claim(

@@ -13,15 +13,12 @@ once when the batch was created. Receivers verify it exactly as docs/payments.md
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import json
 import random
 import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -30,9 +27,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.core.config import Environment, Settings
+from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
+from cauri.core.outbound import refused_target
 from cauri.core.security import Encryptor
 from cauri.disbursements.models import BulkBatch, BulkCallback
 from cauri.payments.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
@@ -149,22 +147,6 @@ async def enqueue_final_callback(session: AsyncSession, batch: BulkBatch, settin
 def retry_delay(attempts: int) -> timedelta:
     base = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
     return timedelta(seconds=base * random.uniform(0.9, 1.1))  # noqa: S311 - jitter, not cryptography
-
-
-async def refused_target(url: str, settings: Settings) -> str | None:
-    """In production, never post to private, loopback or link-local addresses (SSRF)."""
-    if settings.env is not Environment.PRODUCTION:
-        return None
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return "cannot resolve host"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return "refused: private address"
-    return None
 
 
 async def _lease(

@@ -10,25 +10,23 @@ Every attempt is logged; a delivery can be replayed (same event id, so receivers
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import json
 import random
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.core.config import Environment, Settings
+from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.errors import Conflict
 from cauri.core.jobs import enqueue
+from cauri.core.outbound import refused_target
 from cauri.core.security import Encryptor
 from cauri.payments.errors import DeliveryNotFound, EndpointNotFound
 from cauri.payments.models import Payment, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -281,25 +279,9 @@ async def _lease(
         )
 
 
-async def _refused_target(url: str, settings: Settings) -> str | None:
-    """In production, refuse to post to private, loopback or link-local addresses (SSRF)."""
-    if settings.env is not Environment.PRODUCTION:
-        return None
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return "cannot resolve host"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return "refused: private address"
-    return None
-
-
 async def _post(send: _Send, settings: Settings) -> _Result:
     started = time.perf_counter()
-    refused = await _refused_target(send.url, settings)
+    refused = await refused_target(send.url, settings)
     if refused is not None:
         return _Result(None, refused, 0, None, None)
     body = send.payload.encode()
