@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
@@ -39,7 +40,10 @@ def fuzz_operation(operation: Any, base_url: str, headers: dict[str, str], statu
     """Up to EXAMPLES_PER_OPERATION generated calls; the failures schemathesis reports, as text."""
     failures: list[str] = []
 
-    @given(case=operation.as_strategy())
+    # Valid input reaches the services; invalid input (wrong types, missing fields) tests the refusals.
+    strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE)
+
+    @given(case=strategy)
     @hypothesis_settings(
         max_examples=EXAMPLES_PER_OPERATION,
         deadline=None,
