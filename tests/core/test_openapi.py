@@ -64,8 +64,9 @@ async def test_every_error_is_a_documented_problem(client: httpx.AsyncClient) ->
         for status, response in responses.items():
             if int(status) >= 400:
                 assert list(response["content"]) == [PROBLEM], (method, path, status)
-    login = schema["paths"]["/api/v1/auth/login"]["post"]["responses"]
-    assert "429" in login, "the login throttle's answer is documented"
+    throttled = ("login", "token", "password/change", "password/forgot", "password/reset", "verification/send")
+    for path in throttled:
+        assert "429" in schema["paths"][f"/api/v1/auth/{path}"]["post"]["responses"], path
 
 
 async def test_an_error_answered_matches_its_documentation(client: httpx.AsyncClient) -> None:
@@ -103,6 +104,18 @@ async def test_the_token_endpoint_logs_in_with_an_email_or_a_phone(client: httpx
     assert malformed.status_code == 422
     assert malformed.json()["field"] == "username"
     assert malformed.json()["detail"] == "Invalid e-mail address."
+
+
+async def test_the_token_endpoint_is_throttled_as_documented(client: httpx.AsyncClient) -> None:
+    owner = await create_org_with_user(client)
+    documented = (await client.get("/openapi.json")).json()["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    statuses = []
+    for _ in range(8):
+        answer = await client.post("/api/v1/auth/token", data={"username": owner.email, "password": "wrong-one"})
+        statuses.append(answer.status_code)
+        assert str(answer.status_code) in documented
+        assert answer.headers["content-type"] == PROBLEM
+    assert statuses[0] == 401 and statuses[-1] == 429, statuses
 
 
 async def test_an_idempotent_form_post_is_replayed(client: httpx.AsyncClient) -> None:

@@ -25,7 +25,7 @@ from cauri.identity.schemas import (
     UserUpdate,
     normalise_email,
 )
-from cauri.identity.throttle import login_throttle
+from cauri.identity.throttle import THROTTLED, login_throttle
 
 public_router = api_router(prefix="/auth", tags=["auth"])
 router = api_router(prefix="/auth", tags=["auth"])
@@ -53,7 +53,7 @@ async def _log_in(request: Request, *, email: str | None, phone: str | None, pas
         )
 
 
-@public_router.post("/login", summary="Log in with e-mail or phone and password", responses={429: {}})
+@public_router.post("/login", summary="Log in with e-mail or phone and password", responses=THROTTLED)
 async def login(body: LoginRequest, request: Request) -> TokenPair:
     return await _log_in(request, email=body.email, phone=body.phone, password=body.password)
 
@@ -61,7 +61,7 @@ async def login(body: LoginRequest, request: Request) -> TokenPair:
 @public_router.post(
     "/token",
     summary="OAuth 2 password grant (form-encoded): username is an e-mail or a phone number",
-    responses={429: {}},
+    responses=THROTTLED,
 )
 async def token(
     request: Request,
@@ -104,7 +104,10 @@ async def update_me(body: UserUpdate, principal: CurrentPrincipal, session: Sess
 
 
 @router.post(
-    "/password/change", status_code=status.HTTP_204_NO_CONTENT, summary="Change my password (ends other sessions)"
+    "/password/change",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change my password (ends other sessions)",
+    responses=THROTTLED,
 )
 async def change_password(
     body: PasswordChange, principal: CurrentPrincipal, request: Request, session: SessionDep
