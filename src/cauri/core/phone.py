@@ -35,15 +35,21 @@ def country_name(region: str, language: str) -> str:
     return f"{name} ({region}, +{code})" if code else f"{name} ({region})"
 
 
+def _international(raw: str) -> str:
+    """The number as typed, "00" read as "+" (how West Africans often write the international prefix)."""
+    text = (raw or "").strip()
+    return "+" + text[2:] if text.startswith("00") else text
+
+
 def invalid_phone(
     raw: str, field: str, default_region: str, region_reason: tuple[str, str] = ORGANIZATION_REGION
 ) -> ValidationFailed:
     """A 422 that says which country the number was read in, and why, so the fix is obvious."""
-    text = (raw or "").strip()
+    text = _international(raw)
     region = default_region.upper()
-    if text.startswith(("+", "00")):
+    if text.startswith("+"):
         try:
-            number = phonenumbers.parse("+" + text[2:] if text.startswith("00") else text, None)
+            number = phonenumbers.parse(text, None)
             region = phonenumbers.region_code_for_number(number) or ""
         except phonenumbers.NumberParseException:
             region = ""
@@ -80,11 +86,8 @@ def parse_phone(
     region_reason: tuple[str, str] = ORGANIZATION_REGION,
 ) -> PhoneInfo:
     """Parse a number as people type it ("690 00 00 00", "+237 6 90 00 00 00", "00237690000000")."""
-    text = (raw or "").strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, default_region.upper())
+        number = phonenumbers.parse(_international(raw), default_region.upper())
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
