@@ -33,7 +33,6 @@ HEADER = "Idempotency-Key"
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IN_PROGRESS_LEASE = timedelta(seconds=60)
 REPLAYED_HEADERS = ("content-type", "location", "content-language")
-FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 class IdempotencyRecord(IdMixin, Base):
@@ -150,13 +149,14 @@ async def _claim(
 
 
 async def _request_body(request: Request) -> bytes:
-    """The body to fingerprint. A form route's body was streamed into the parsed form before this guard ran
-    (Starlette keeps the form, not the bytes), so the form stands in for it: fields and each file's content."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith(FORM_CONTENT_TYPES):
+    """The bytes to fingerprint: the raw body, or, when FastAPI already parsed a declared form (it streams the body
+    into the form and keeps only the form), the form's fields and each file's content."""
+    try:
         return await request.body()
+    except RuntimeError:  # Starlette's "Stream consumed": the form was parsed before this guard ran
+        form = await request.form()  # the parsed form, kept by the request
     digest = hashlib.sha256()
-    for name, value in (await request.form()).multi_items():
+    for name, value in form.multi_items():
         digest.update(name.encode() + b"\0")
         if isinstance(value, str):
             digest.update(value.encode() + b"\0")
