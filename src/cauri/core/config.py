@@ -196,7 +196,8 @@ class Settings(BaseSettings):
         driver = _DATABASE_SCHEMES.get(scheme.lower()) if separator else None
         if driver is None:
             accepted = ", ".join(f"{name}://" for name in _DATABASE_SCHEMES)
-            raise ValueError(f"CAURI_DATABASE_URL must start with one of {accepted} (got {scheme!r}://…)")
+            given = f"{scheme}://…" if separator else "no scheme"
+            raise ValueError(f"CAURI_DATABASE_URL must start with one of {accepted} (got {given})")
         return f"{driver}://{rest}"
 
     @field_validator("broker_url", mode="before")
