@@ -96,6 +96,13 @@ async def test_the_token_endpoint_logs_in_with_an_email_or_a_phone(client: httpx
         assert tokens["token_type"] == "bearer"
         me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert me.status_code == 200, me.text
+    # Swagger's Authorize form also sends the OAuth client's Basic credentials (an empty client id by default).
+    swagger = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": email, "password": DEFAULT_PASSWORD, "scope": ""},
+        headers={"Authorization": "Basic Og=="},
+    )
+    assert swagger.status_code == 200, swagger.text
     wrong = await client.post("/api/v1/auth/token", data={"username": email, "password": "not-the-password"})
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
     malformed = await client.post(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Form, Request, Response, status
+from fastapi import APIRouter, Form, Request, Response, status
 
 from cauri.core.errors import field_error
 from cauri.core.principal import CurrentPrincipal
-from cauri.core.routing import SessionDep, api_router
+from cauri.core.routing import Handler, SessionDep, UnitOfWorkRoute, api_router
 from cauri.identity import service
 from cauri.identity.deps import client_ip, settings_of, transaction_kept_on_refusal, user_agent
 from cauri.identity.registration import register as register_account
@@ -58,7 +58,27 @@ async def login(body: LoginRequest, request: Request) -> TokenPair:
     return await _log_in(request, email=body.email, phone=body.phone, password=body.password)
 
 
-@public_router.post(
+class OAuthTokenRoute(UnitOfWorkRoute):
+    """At a token endpoint, ``Authorization: Basic`` authenticates the OAuth *client* (RFC 6749 §2.3.1), not a
+    user: Swagger's Authorize form sends one by default, with an empty client id. Cauri has no OAuth clients, so
+    it is ignored here, where elsewhere any credential that is not ours is refused as a malformed one."""
+
+    def get_route_handler(self) -> Handler:
+        handle = super().get_route_handler()
+
+        async def ignoring_client_authentication(request: Request) -> Response:
+            scheme = request.headers.get("Authorization", "").strip().partition(" ")[0]
+            if scheme.lower() == "basic":
+                request.state.principal = None  # read by optional_principal instead of resolving the header
+            return await handle(request)
+
+        return ignoring_client_authentication
+
+
+token_router = APIRouter(tags=["auth"], route_class=OAuthTokenRoute)
+
+
+@token_router.post(
     "/token",
     summary="OAuth 2 password grant (form-encoded): username is an e-mail or a phone number",
     responses=THROTTLED,
@@ -77,6 +97,9 @@ async def token(
     except ValueError:
         raise field_error("username", "invalid_email", "Adresse e-mail invalide.", "Invalid e-mail address.") from None
     return await _log_in(request, email=email, phone=None, password=password)
+
+
+public_router.include_router(token_router)
 
 
 @public_router.post("/refresh", summary="Exchange a refresh token for new tokens (rotation)")
