@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from cauri.connectors.testing import free_port
 from cauri.core.config import Settings
 
 
@@ -47,12 +47,6 @@ def test_an_unknown_database_scheme_is_refused_clearly(url: str) -> None:
         Settings(database_url=url)
     message = str(raised.value)
     assert "CAURI_DATABASE_URL" in message and "postgresql://" in message and "sqlite+aiosqlite://" in message
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_serve_on_another_port_pays_out_through_that_port(tmp_path: Path, project_root: Path) -> None:

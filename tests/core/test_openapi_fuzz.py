@@ -3,7 +3,8 @@
 schemathesis's own ASGI transport runs the app on an event loop of its own, which cannot share the
 session-wide database engine of the ``app`` fixture; so the app under test is a second instance on the same
 database, served by uvicorn in a thread on a free loopback port, and schemathesis calls it over HTTP.
-Outbound webhooks cannot reach anyone: the settings forbid every outbound target (``outbound_targets="none"``).
+Outbound webhooks cannot reach anyone: the settings forbid every outbound target (``outbound_targets="none"``),
+and payments go to the sandbox embedded in the served app itself.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from cauri.app import create_app
-from cauri.connectors.testing import serve_app_in_thread
+from cauri.connectors.testing import free_port, serve_app_in_thread
 from cauri.core.config import Settings
 from cauri.core.openapi import API_KEY_HEADER
 from tests.conftest import make_settings
@@ -90,9 +91,13 @@ def fuzz_all(schema: dict[str, Any], base_url: str, callers: list[Caller]) -> tu
 
 @pytest.mark.slow
 async def test_schemathesis_finds_no_server_error_nor_undocumented_answer(settings: Settings, tmp_path: Path) -> None:
-    fuzzed_settings = make_settings(settings.database_url, tmp_path, outbound_targets="none")
+    # The port is chosen first so that the public address (and the embedded sandbox payments are sent to) is this
+    # server's own, not :8000, where something else may listen on a shared machine.
+    port = free_port()
+    fuzzed_settings = make_settings(settings.database_url, tmp_path, outbound_targets="none", port=port)
     fuzzed_app = create_app(fuzzed_settings)
-    with serve_app_in_thread(fuzzed_app) as base_url:
+    with serve_app_in_thread(fuzzed_app, port=port) as base_url:
+        assert base_url == fuzzed_settings.public_base_url
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
             owner = await create_org_with_user(http, role="owner")
             key = await create_api_key(http, owner, role="admin")
