@@ -138,7 +138,11 @@ def _operations_router() -> Any:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready", summary="Readiness: database and broker reachable")
+    @router.get(
+        "/ready",
+        summary="Readiness: database and broker reachable",
+        responses={503: {"description": "A dependency is down (see `checks`)", "content": {"application/json": {}}}},
+    )
     async def ready(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
         try:
