@@ -32,6 +32,7 @@ from cauri.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from cauri.core.idempotency import MUTATING_METHODS, idempotency_guard
 from cauri.core.principal import require_principal
 
+# The headers identity's resolver reads (the core cannot import identity: arrows point down).
 ORGANIZATION_HEADER = "X-Organization-ID"
 API_KEY_HEADER = "X-API-Key"
 BEARER_SCHEME = "bearerAuth"
