@@ -3,36 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-from playwright.async_api import BrowserContext, Route, async_playwright, expect
+from playwright.async_api import BrowserContext, Route, expect
 
 from cauri.demo import DEMO_PASSWORD
-from tests.e2e.conftest import CHROMIUM_ARGS, ConsoleServer, chromium_path
+from tests.e2e.conftest import ConsoleServer
 
 OWNER = "directrice@demo.cauri.africa"
 
 
-@pytest.fixture
-async def desktop(tmp_path: Path) -> AsyncIterator[BrowserContext]:
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=chromium_path(),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            await context.close()
-
-
-async def test_docs_work_offline_and_authorize_logs_in(console_server: ConsoleServer, desktop: BrowserContext) -> None:
+async def test_docs_work_offline_and_authorize_logs_in(console_server: ConsoleServer, phone: BrowserContext) -> None:
     outside: list[str] = []
 
     async def local_only(route: Route) -> None:
@@ -42,8 +23,9 @@ async def test_docs_work_offline_and_authorize_logs_in(console_server: ConsoleSe
             outside.append(route.request.url)
             await route.abort()
 
-    await desktop.route("**/*", local_only)
-    page = await desktop.new_page()
+    await phone.route("**/*", local_only)
+    page = await phone.new_page()
+    await page.set_viewport_size({"width": 1280, "height": 900})  # Swagger UI is a desktop page
     await page.goto(f"{console_server.base_url}/docs")
     await expect(page.locator(".information-container .title")).to_contain_text("Cauri")
 
