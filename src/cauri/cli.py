@@ -21,8 +21,8 @@ console = Console()
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind (default CAURI_HOST, 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default CAURI_PORT, 8000)")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default CAURI_LISTEN_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CAURI_LISTEN_PORT, 8000)")] = None,
     workers: Annotated[int, typer.Option(help="API processes (use a broker when > 1)")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code change (development)")] = False,
 ) -> None:
@@ -34,9 +34,9 @@ def serve(
     # The app is built by uvicorn (in each worker) from the environment: --host and --port go there too, so the
     # public base URL, hence the embedded sandbox's address given to payouts, follows them.
     if host is not None:
-        os.environ["CAURI_HOST"] = host
+        os.environ["CAURI_LISTEN_HOST"] = host
     if port is not None:
-        os.environ["CAURI_PORT"] = str(port)
+        os.environ["CAURI_LISTEN_PORT"] = str(port)
     settings = get_settings()
     if workers > 1 and settings.broker_url is None:
         console.print("[yellow]Several API processes without CAURI_BROKER_URL: each runs its own in-process jobs.[/]")
@@ -44,8 +44,8 @@ def serve(
     uvicorn.run(
         "cauri.app:create_app",
         factory=True,
-        host=settings.host,
-        port=settings.port,
+        host=settings.listen_host,
+        port=settings.listen_port,
         workers=workers,
         reload=reload,
         proxy_headers=True,
@@ -58,7 +58,7 @@ def serve_banner(settings: Settings) -> str:
     """Where everything is, as this process will really serve it."""
     base = settings.public_base_url.rstrip("/")
     lines = [
-        f"Cauri listening on {settings.host}:{settings.port}, public address {base}",
+        f"Cauri listening on {settings.listen_host}:{settings.listen_port}, public address {base}",
         f"  console   {base}/console",
         f"  API docs  {base}/docs",
     ]

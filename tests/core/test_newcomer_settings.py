@@ -18,13 +18,20 @@ from cauri.core.config import Settings
 
 def test_the_public_address_follows_host_and_port_unless_set() -> None:
     assert Settings().public_base_url == "http://127.0.0.1:8000"
-    moved = Settings(port=8100)
+    moved = Settings(listen_port=8100)
     assert moved.public_base_url == "http://127.0.0.1:8100"
     assert moved.sandbox_base_url == "http://127.0.0.1:8100/sandbox", "payouts reach the sandbox this process serves"
-    assert Settings(host="0.0.0.0", port=9000).public_base_url == "http://127.0.0.1:9000"
-    explicit = Settings(port=8100, public_base_url="https://pay.example.org")
+    assert Settings(listen_host="0.0.0.0", listen_port=9000).public_base_url == "http://127.0.0.1:9000"
+    explicit = Settings(listen_port=8100, public_base_url="https://pay.example.org")
     assert explicit.public_base_url == "https://pay.example.org"
     assert explicit.sandbox_base_url == "https://pay.example.org/sandbox"
+
+
+def test_kubernetes_service_variables_do_not_break_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Kubernetes service named "cauri" gives every pod CAURI_PORT=tcp://…: not a setting of ours.
+    monkeypatch.setenv("CAURI_PORT", "tcp://10.0.0.7:8000")
+    monkeypatch.setenv("CAURI_LISTEN_PORT", "8100")
+    assert Settings().public_base_url == "http://127.0.0.1:8100"
 
 
 @pytest.mark.parametrize(
@@ -60,7 +67,7 @@ def test_serve_on_another_port_pays_out_through_that_port(tmp_path: Path, projec
         "CAURI_LOG_LEVEL": "WARNING",
     }
     env.pop("CAURI_PUBLIC_BASE_URL", None)
-    env.pop("CAURI_PORT", None)
+    env.pop("CAURI_LISTEN_PORT", None)
     command = [sys.executable, "-c", "from cauri.cli import app; app()", "serve", "--port", str(port)]
     server = subprocess.Popen(
         command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

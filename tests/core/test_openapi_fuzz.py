@@ -94,7 +94,7 @@ async def test_schemathesis_finds_no_server_error_nor_undocumented_answer(settin
     # The port is chosen first so that the public address (and the embedded sandbox payments are sent to) is this
     # server's own, not :8000, where something else may listen on a shared machine.
     port = free_port()
-    fuzzed_settings = make_settings(settings.database_url, tmp_path, outbound_targets="none", port=port)
+    fuzzed_settings = make_settings(settings.database_url, tmp_path, outbound_targets="none", listen_port=port)
     fuzzed_app = create_app(fuzzed_settings)
     with serve_app_in_thread(fuzzed_app, port=port) as base_url:
         assert base_url == fuzzed_settings.public_base_url

@@ -93,10 +93,11 @@ class Settings(BaseSettings):
     default_region: str = Field(default="CM", min_length=2, max_length=2)
     default_language: str = Field(default="fr", pattern="^(fr|en)$")
     # Where `cauri serve` listens (its --host/--port options override these).
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    # (Not CAURI_HOST/CAURI_PORT: Kubernetes sets CAURI_PORT=tcp://… for a service named "cauri".)
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8000, ge=1, le=65535)
     # The address providers, e-mails and the embedded sandbox use to reach this service. Unset: it follows
-    # host and port, so `make run PORT=8100` pays out through http://127.0.0.1:8100/sandbox, not :8000.
+    # listen_host and listen_port, so `make run PORT=8100` pays out through http://127.0.0.1:8100/sandbox, not :8000.
     public_base_url: str = ""
     # Unset: "public" in production, "any" elsewhere.
     outbound_targets: OutboundTargets | None = None
@@ -178,13 +179,13 @@ class Settings(BaseSettings):
     def _public_base_url_follows_host_and_port(cls, data: object) -> object:
         if not isinstance(data, dict) or data.get("public_base_url"):
             return data
-        host = str(data.get("host") or "127.0.0.1")
+        host = str(data.get("listen_host") or "127.0.0.1")
         # Listening on every interface: this machine's own loopback address reaches it.
         if host in ("0.0.0.0", "::", ""):  # noqa: S104 (compared, not bound)
             host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
-        return {**data, "public_base_url": f"http://{host}:{data.get('port') or 8000}"}
+        return {**data, "public_base_url": f"http://{host}:{data.get('listen_port') or 8000}"}
 
     @field_validator("database_url", mode="before")
     @classmethod
