@@ -24,7 +24,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
-## make run: install, migrate, seed the demo organisation, serve http://127.0.0.1:8000
+## make run: install, migrate, seed the demo organisation, serve http://$(HOST):$(PORT) (make run PORT=8100)
 run: install
 	mkdir -p var
 	$(BIN)/cauri db upgrade

@@ -26,12 +26,16 @@ from cauri.core.idempotency import idempotency_guard
 from cauri.core.jobs import runtime as job_runtime
 from cauri.core.logging import configure_logging
 from cauri.core.observability import RequestContextMiddleware, metrics_endpoint
+from cauri.core.openapi import install_docs, install_openapi
 from cauri.core.principal import require_principal
 from cauri.core.routing import api_router
 from cauri.modules import import_all, import_optional
 from cauri.surfaces import install as install_surfaces
+from cauri.surfaces.registry import SURFACES
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = "/openapi.json"
+TOKEN_URL = f"{API_PREFIX}/auth/token"
 
 
 def custom_operation_id(route: APIRoute) -> str:
@@ -67,9 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Collecter et payer par mobile money. Collect and pay out by mobile money.",
         lifespan=_lifespan(settings),
         generate_unique_id_function=custom_operation_id,
-        docs_url="/docs",
-        redoc_url="/redoc",
-        openapi_url="/openapi.json",
+        docs_url=None,  # served by install_docs, from local assets
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
     )
     app.state.settings = settings
     app.state.startup_hooks = []
@@ -90,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_surfaces(app)  # the seeds' own APIs: /gateway, /kobiri, /lokahome (docs/compatibility.md)
     app.include_router(_operations_router())
+    # The native API and the seeds' surfaces (under their prefixes, or at the root: every seed's paths start
+    # with /api/) document their errors; pages and probes do not.
+    install_openapi(app, api_prefixes=("/api/", *(f"/{name}/" for name in SURFACES)), token_url=TOKEN_URL)
+    install_docs(app, openapi_url=OPENAPI_URL)
     _install_embedded_sandbox(app, settings)
     _install_web(app)
 
@@ -135,7 +143,11 @@ def _operations_router() -> Any:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready", summary="Readiness: database and broker reachable")
+    @router.get(
+        "/ready",
+        summary="Readiness: database and broker reachable",
+        responses={503: {"description": "A dependency is down (see `checks`)", "content": {"application/json": {}}}},
+    )
     async def ready(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
         try:

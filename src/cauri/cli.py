@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cauri.core.config import get_settings
+from cauri.core.config import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Cauri: collect and pay out by mobile money.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -21,28 +21,50 @@ console = Console()
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default CAURI_LISTEN_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CAURI_LISTEN_PORT, 8000)")] = None,
     workers: Annotated[int, typer.Option(help="API processes (use a broker when > 1)")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code change (development)")] = False,
 ) -> None:
     """Serve the API and the console."""
+    import os
+
     import uvicorn
 
+    # The app is built by uvicorn (in each worker) from the environment: --host and --port go there too, so the
+    # public base URL, hence the embedded sandbox's address given to payouts, follows them.
+    if host is not None:
+        os.environ["CAURI_LISTEN_HOST"] = host
+    if port is not None:
+        os.environ["CAURI_LISTEN_PORT"] = str(port)
     settings = get_settings()
     if workers > 1 and settings.broker_url is None:
         console.print("[yellow]Several API processes without CAURI_BROKER_URL: each runs its own in-process jobs.[/]")
+    console.print(serve_banner(settings), highlight=False)
     uvicorn.run(
         "cauri.app:create_app",
         factory=True,
-        host=host,
-        port=port,
+        host=settings.listen_host,
+        port=settings.listen_port,
         workers=workers,
         reload=reload,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
         access_log=False,  # our middleware writes one structured line per request
     )
+
+
+def serve_banner(settings: Settings) -> str:
+    """Where everything is, as this process will really serve it."""
+    base = settings.public_base_url.rstrip("/")
+    lines = [
+        f"Cauri listening on {settings.listen_host}:{settings.listen_port}, public address {base}",
+        f"  console   {base}/console",
+        f"  API docs  {base}/docs",
+    ]
+    if settings.embeds_sandbox:
+        lines.append(f"  sandbox   {settings.sandbox_base_url} (embedded payment provider)")
+    return "\n".join(lines)
 
 
 @app.command()

@@ -256,7 +256,7 @@ async def test_the_credentials_api_is_write_only_and_needs_the_permission(
         assert response.status_code == 200
         assert SECRET not in response.text and "whsec_api" not in response.text
     providers = await client.get("/api/v1/connectors/providers", headers=owner.headers)
-    assert "sandbox" in [p["name"] for p in providers.json()]
+    assert "sandbox" in [p["name"] for p in providers.json()["items"]]
 
     clerk = await add_member(client, owner, role="gestionnaire")
     assert (await client.get(url, headers=clerk.headers)).status_code == 403

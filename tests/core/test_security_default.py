@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, _iter_routes_with_context
+from fastapi.routing import APIRoute
 
+from cauri.core.openapi import api_routes as openapi_api_routes
 from cauri.core.principal import require_principal
 
 # Reviewed: each of these must be reachable without a login, and says why.
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/health"): "load balancer liveness",
     ("GET", "/ready"): "load balancer readiness",
-    ("GET", "/metrics"): "Prometheus scraping (counters and timings, no secrets; keep it off the public network)",
+    ("GET", "/metrics"): "Prometheus scraping (docs/operations.md), no business data",
     ("POST", "/api/v1/auth/register"): "sign up",
     ("POST", "/api/v1/auth/login"): "log in",
+    ("POST", "/api/v1/auth/token"): "log in, OAuth 2 password form (Swagger's Authorize button)",
+    ("GET", "/docs"): "API documentation (Swagger UI)",
+    ("GET", "/redoc"): "API documentation (ReDoc)",
     ("POST", "/api/v1/auth/refresh"): "exchange a refresh token",
     ("POST", "/api/v1/auth/password/forgot"): "request a reset code",
     ("POST", "/api/v1/auth/password/reset"): "reset with a code",
@@ -48,18 +51,9 @@ def needs_login(dependant: Dependant) -> bool:
     return any(d.call is require_principal or needs_login(d) for d in dependant.dependencies)
 
 
-def api_routes(app: FastAPI) -> list[Any]:
-    """Every API route with its full path and the dependencies of the routers that include it.
-
-    FastAPI keeps an included router as one ``_IncludedRouter`` in ``app.routes``: walking only the ``APIRoute``s
-    found there would check nothing of the modules' routers; their effective routes carry the real picture."""
-    routes: list[Any] = []
-    for route, context in _iter_routes_with_context(app.routes):
-        if context is not None and isinstance(context.original_route, APIRoute):
-            routes.append(context)
-        elif isinstance(route, APIRoute):
-            routes.append(route)
-    return routes
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    # FastAPI includes routers lazily: app.routes alone does not list the modules' routes.
+    return openapi_api_routes(app)
 
 
 def test_every_public_route_is_reviewed(app: FastAPI) -> None:

@@ -12,7 +12,7 @@ from openpyxl import Workbook
 
 from cauri.disbursements.validation import ValidationOptions, ValidationReport, ValidLine, collect
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "examples"  # the sample files shipped for newcomers
 BATCH_ID = uuid.UUID("3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b")
 
 

@@ -246,6 +246,11 @@ def test_xlsx_extra_filled_cells_right_of_the_header_are_reported() -> None:
         (b"%PDF-1.7\n" + bytes(100), "unsupported_file_type", ".pdf"),
         (b"PK\x03\x04\x14\x00\x00\x08\x00\x00mimetypeapplication/vnd.oasis.opendocument.spreadsheet", None, ".ods"),
         (b"\x00\x01\x02binary", "unsupported_file_type", ".bin"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "unsupported_file_type", ".png"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(100), "unsupported_file_type", ".jpg"),
+        (b"GIF89a" + bytes(100), "unsupported_file_type", ".gif"),
+        (b"\x00\x00\x00\x18ftypheic" + bytes(100), "unsupported_file_type", ".heic"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(100), "unsupported_file_type", ".webp"),
         (b"PK\x03\x04 this is not a workbook", "unreadable_xlsx", None),
         (b"type_id;valeur_id;devise;montant\r\n", "no_lines", None),
     ],
@@ -263,12 +268,31 @@ def test_files_that_are_not_payment_lists_are_refused_as_a_whole(
         assert kind in report.file_issues[0].message_en
 
 
-def test_a_zip_that_is_not_a_workbook_is_unreadable() -> None:
+def zipped(*names: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("hello.txt", "hello")
+        for name in names:
+            archive.writestr(name, "hello")
+    return buffer.getvalue()
 
-    report, _ = check(buffer.getvalue())
+
+@pytest.mark.parametrize(
+    ("names", "fr", "en"),
+    [
+        (["hello.txt"], "archive ZIP, .zip", "ZIP archive, .zip"),
+        (["[Content_Types].xml", "word/document.xml"], "document Word, .docx", "Word document, .docx"),
+    ],
+)
+def test_a_zip_that_is_not_a_workbook_is_named_by_what_it_is(names: list[str], fr: str, en: str) -> None:
+    report, _ = check(zipped(*names))
+
+    assert file_codes(report) == ["unsupported_file_type"]
+    assert f"({fr})" in report.file_issues[0].message_fr
+    assert f"({en})" in report.file_issues[0].message_en
+
+
+def test_a_damaged_zip_claiming_to_be_a_workbook_is_unreadable() -> None:
+    report, _ = check(zipped("xl/workbook.xml"))
 
     assert file_codes(report) == ["unreadable_xlsx"]
 

@@ -1,6 +1,6 @@
 """A batch from upload to the last line, over HTTP, on SQLite and PostgreSQL, paid through the sandbox simulator.
 
-Each sample file in the formats users send (tests/disbursements/data, the same as ../shared/data), and the French
+Each sample file in the formats users send (examples/, shipped with the repository), and the French
 Excel one saved as .xlsx: validated, submitted, reserved on the ledger, paid line by line, and checked against
 the simulator's own books (each line paid once, to the right number, the right amount) and against the ledger
 (posted = paid lines, nothing left held).

@@ -352,3 +352,13 @@ async def test_provider_calls_never_exceed_the_concurrency_bound(
     assert done["state"] == "COMPLETED"
     # Two worker jobs claim up to ten lines each, but the process sends at most bulk_provider_concurrency at once.
     assert sandbox.calls.peak == settings.bulk_provider_concurrency == 4
+
+
+async def test_a_photo_uploaded_instead_of_the_list_is_named_as_a_photo(client: httpx.AsyncClient) -> None:
+    people = await team(client)
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200)
+    refused = await upload(client, people.maker, png, filename="liste.csv", expect=422)
+    assert refused["report"]["file_issues"][0]["code"] == "unsupported_file_type"
+    assert "(image PNG, .png)" in refused["detail"], "named by its content, not by its name"
+    english = await upload(client, people.maker, png, expect=422, headers={"Accept-Language": "en"})
+    assert "(PNG image, .png)" in english["detail"]

@@ -17,7 +17,7 @@ from playwright.async_api import BrowserContext, Dialog, Page, Request, expect
 from cauri.demo import DEMO_PASSWORD
 from tests.e2e.conftest import ConsoleServer
 
-SAMPLE = Path(__file__).resolve().parents[1] / "disbursements" / "data" / "bulk_excel_fr.csv"
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bulk_excel_fr.csv"
 MAKER = "gestionnaire1@demo.cauri.africa"
 CHECKER = "gestionnaire2@demo.cauri.africa"
 # bulk_excel_fr.csv: 12 lines, all valid, 810 000 F CFA (babel writes narrow no-break spaces).

@@ -27,7 +27,7 @@ def members_url(actor: Actor, organization_id: uuid.UUID | None = None) -> str:
 
 
 async def member_id_of(client: httpx.AsyncClient, owner: Actor, user_id: uuid.UUID) -> str:
-    members = (await client.get(members_url(owner), headers=owner.headers)).json()
+    members = (await client.get(members_url(owner), headers=owner.headers)).json()["items"]
     return next(m["id"] for m in members if m["user_id"] == str(user_id))
 
 
@@ -50,7 +50,7 @@ async def test_a_logged_in_user_creates_an_organisation_and_owns_it(client: http
     assert organization["require_maker_checker"] is True
     assert organization["webhook_url"] == "https://erp.example.org/hooks/cauri"
     mine = await client.get("/api/v1/organizations", headers=actor.headers)
-    assert [o["id"] for o in mine.json()] == [organization["id"]]
+    assert mine.json() == {"items": [organization], "next_cursor": None}
     headers = {**actor.headers, "X-Organization-ID": organization["id"]}
     me = (await client.get("/api/v1/auth/me", headers=headers)).json()
     assert me["roles"] == ["owner"]
@@ -249,7 +249,7 @@ async def test_another_organisations_objects_do_not_exist_for_me(client: httpx.A
     events = (await client.get("/api/v1/audit-events?limit=500", headers=mine.headers)).json()["items"]
     assert events and {e["organization_id"] for e in events} == {str(mine.organization_id)}
     # Nothing changed on their side.
-    members = (await client.get(f"{their_org}/members", headers=theirs.headers)).json()
+    members = (await client.get(f"{their_org}/members", headers=theirs.headers)).json()["items"]
     assert {m["role"] for m in members} == {"owner", "member"}
     assert (await client.get("/api/v1/auth/me", headers=their_key.headers)).status_code == 200
 
@@ -324,3 +324,31 @@ async def test_secrets_never_reach_the_audit_trail(
         "password": "***",
         "nested": [{"api_key": "***", "refresh_token": "***"}],
     }
+
+
+async def walk_pages(client: httpx.AsyncClient, url: str, actor: Actor) -> list[list[str]]:
+    """The ids of each page of ``url`` at one item a page, following ``next_cursor`` to the end."""
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(url, params=params, headers=actor.headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert set(page) == {"items", "next_cursor"}
+        pages.append([item["id"] for item in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+async def test_organisations_and_members_are_pages_like_every_list(client: httpx.AsyncClient) -> None:
+    owner = await create_org_with_user(client, role="owner")
+    clerk = await add_member(client, owner, role="gestionnaire")
+    second = await client.post("/api/v1/organizations", json={"name": "Deuxième"}, headers=owner.headers)
+    assert second.status_code == 201, second.text
+    member_pages = await walk_pages(client, members_url(owner), owner)
+    assert len(member_pages) == 2 and all(len(page) == 1 for page in member_pages)
+    assert member_pages[0] == [await member_id_of(client, owner, clerk.user_id)], "newest first"
+    organization_pages = await walk_pages(client, "/api/v1/organizations", owner)
+    assert organization_pages == [[second.json()["id"]], [str(owner.organization_id)]]

@@ -100,7 +100,8 @@ async def test_a_succeeded_collection_is_announced_signed(
     secret = endpoint["secret"]
     assert secret.startswith("whsec_")
     listed = await client.get("/api/v1/webhook-endpoints", headers=owner.headers)
-    assert "secret" not in listed.json()[0]
+    assert listed.json()["next_cursor"] is None
+    assert "secret" not in listed.json()["items"][0]
     async with sessionmaker() as session:
         stored = await session.get(WebhookEndpoint, uuid.UUID(endpoint["id"]))
         assert stored is not None and secret not in stored.secret_encrypted  # encrypted at rest
@@ -221,7 +222,7 @@ async def test_endpoints_and_deliveries_are_private_and_validated(
         "/api/v1/webhook-endpoints", json={"url": receiver.url, "event_types": ["nope"]}, headers=owner.headers
     )
     assert bad_event.status_code == 422 and bad_event.json()["field"] == "event_types"
-    assert (await client.get("/api/v1/webhook-endpoints", headers=stranger.headers)).json() == []
+    assert (await client.get("/api/v1/webhook-endpoints", headers=stranger.headers)).json()["items"] == []
     assert (
         await client.delete(f"/api/v1/webhook-endpoints/{endpoint['id']}", headers=stranger.headers)
     ).status_code == 404

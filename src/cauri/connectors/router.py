@@ -13,6 +13,7 @@ from cauri.connectors.schemas import CredentialFieldRead, CredentialsRead, Crede
 from cauri.core.config import Settings
 from cauri.core.errors import NotFound
 from cauri.core.i18n import pick
+from cauri.core.pagination import Page
 from cauri.core.principal import CurrentPrincipal, Principal
 from cauri.core.routing import SessionDep, api_router
 from cauri.identity.audit import record_audit
@@ -36,8 +37,8 @@ def _not_configured(provider: str) -> NotFound:
     )
 
 
-@router.get("/providers", summary="Providers Cauri can talk to, and the credentials each needs")
-async def list_providers(_principal: CurrentPrincipal) -> list[ProviderRead]:
+@router.get("/providers", summary="Providers Cauri can talk to, and the credentials each needs (one page)")
+async def list_providers(_principal: CurrentPrincipal) -> Page[ProviderRead]:
     providers = []
     for name in registry.names():
         spec = registry.get(name)
@@ -55,13 +56,15 @@ async def list_providers(_principal: CurrentPrincipal) -> list[ProviderRead]:
                 settings=list(spec.setting_names),
             )
         )
-    return providers
+    # The registry's few providers always fit one page; the envelope is the same as every other list's.
+    return Page[ProviderRead](items=providers)
 
 
-@router.get("/credentials", summary="The organisation's configured providers (never a secret)")
-async def list_credentials(principal: ConnectorsManager, session: SessionDep) -> list[CredentialsRead]:
+@router.get("/credentials", summary="The organisation's configured providers, never a secret (one page)")
+async def list_credentials(principal: ConnectorsManager, session: SessionDep) -> Page[CredentialsRead]:
+    # At most one row per registered provider: always one page.
     rows = await service.list_credentials(session, organization_id=require_org(principal))
-    return [CredentialsRead(**asdict(row)) for row in rows]
+    return Page[CredentialsRead](items=[CredentialsRead(**asdict(row)) for row in rows])
 
 
 @router.get("/credentials/{provider}", summary="One provider's configuration (never a secret)")

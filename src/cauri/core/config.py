@@ -25,6 +25,24 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class OutboundTargets(StrEnum):
+    """Where outbound webhooks and callbacks may be posted (organisations choose the URLs: SSRF)."""
+
+    ANY = "any"  # development and tests: a receiver on 127.0.0.1 is the usual target
+    PUBLIC = "public"  # production: never a private, loopback, link-local or reserved address
+    NONE = "none"  # nothing leaves the process (fuzzing, demos without network)
+
+
+# Accepted database URL schemes, and the async driver the plain ones stand for.
+_DATABASE_SCHEMES = {
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CAURI_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
@@ -74,7 +92,15 @@ class Settings(BaseSettings):
     # People and places
     default_region: str = Field(default="CM", min_length=2, max_length=2)
     default_language: str = Field(default="fr", pattern="^(fr|en)$")
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where `cauri serve` listens (its --host/--port options override these).
+    # (Not CAURI_HOST/CAURI_PORT: Kubernetes sets CAURI_PORT=tcp://… for a service named "cauri".)
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8000, ge=1, le=65535)
+    # The address providers, e-mails and the embedded sandbox use to reach this service. Unset: it follows
+    # listen_host and listen_port, so `make run PORT=8100` pays out through http://127.0.0.1:8100/sandbox, not :8000.
+    public_base_url: str = ""
+    # Unset: "public" in production, "any" elsewhere.
+    outbound_targets: OutboundTargets | None = None
 
     # Notifications: "console" prints; "smtp" sends through smtp_host.
     email_backend: str = Field(default="console", pattern="^(console|smtp)$")
@@ -155,6 +181,33 @@ class Settings(BaseSettings):
             raise ValueError(f"production refuses default or missing secrets: {', '.join(weak)}")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _public_base_url_follows_host_and_port(cls, data: object) -> object:
+        if not isinstance(data, dict) or data.get("public_base_url"):
+            return data
+        host = str(data.get("listen_host") or "127.0.0.1")
+        # Listening on every interface: this machine's own loopback address reaches it.
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 (compared, not bound)
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return {**data, "public_base_url": f"http://{host}:{data.get('listen_port') or 8000}"}
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _async_driver_for_database_url(cls, value: object) -> object:
+        """``postgresql://`` and ``postgres://`` (as hosting providers give them) mean asyncpg; sqlite, aiosqlite."""
+        if not isinstance(value, str):
+            return value
+        scheme, separator, rest = value.partition("://")
+        driver = _DATABASE_SCHEMES.get(scheme.lower()) if separator else None
+        if driver is None:
+            accepted = ", ".join(f"{name}://" for name in _DATABASE_SCHEMES)
+            given = f"{scheme}://…" if separator else "no scheme"
+            raise ValueError(f"CAURI_DATABASE_URL must start with one of {accepted} (got {given})")
+        return f"{driver}://{rest}"
+
     @field_validator("broker_url", mode="before")
     @classmethod
     def _check_broker_url(cls, value: object) -> object:
@@ -186,6 +239,12 @@ class Settings(BaseSettings):
     @property
     def embeds_sandbox(self) -> bool:
         return self.sandbox_url is None and self.env is not Environment.PRODUCTION
+
+    @property
+    def effective_outbound_targets(self) -> OutboundTargets:
+        if self.outbound_targets is not None:
+            return self.outbound_targets
+        return OutboundTargets.PUBLIC if self.env is Environment.PRODUCTION else OutboundTargets.ANY
 
     @property
     def sandbox_base_url(self) -> str:

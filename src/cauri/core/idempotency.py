@@ -148,6 +148,27 @@ async def _claim(
         return Claim(record.id, owner)
 
 
+async def _request_body(request: Request) -> bytes:
+    """The bytes to fingerprint: the raw body, or, when FastAPI already parsed a declared form (it streams the body
+    into the form and keeps only the form), the form's fields and each file's content."""
+    try:
+        return await request.body()
+    except RuntimeError:  # Starlette's "Stream consumed": the form was parsed before this guard ran
+        form = await request.form()  # the parsed form, kept by the request
+    digest = hashlib.sha256()
+    for name, value in form.multi_items():
+        digest.update(name.encode() + b"\0")
+        if isinstance(value, str):
+            digest.update(value.encode() + b"\0")
+            continue
+        digest.update((value.filename or "").encode() + b"\0")
+        while chunk := await value.read(1 << 16):
+            digest.update(chunk)
+        await value.seek(0)  # the endpoint reads the file after us
+        digest.update(b"\0")
+    return digest.digest()
+
+
 async def idempotency_guard(request: Request, principal: OptionalPrincipal) -> None:
     """Route dependency installed on every API route; a no-op without the header or on reads."""
     if request.method not in MUTATING_METHODS:
@@ -163,7 +184,7 @@ async def idempotency_guard(request: Request, principal: OptionalPrincipal) -> N
             "La clé d'idempotence doit faire de 1 à 255 caractères imprimables.",
             "The idempotency key must be 1 to 255 printable characters.",
         )
-    body = await request.body()
+    body = await _request_body(request)
     fingerprint = request_fingerprint(request.method, request.url.path, request.url.query, body)
     scope = principal.scope_key if principal else "anonymous"
     request.state.idempotency_claim = await _claim(

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
-from cauri.core.config import Environment, Settings
+from cauri.core.config import OutboundTargets, Settings
 from cauri.core.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 
 log = structlog.get_logger(__name__)
@@ -95,8 +95,16 @@ class Attempt:
 
 
 async def refused_target(url: str, settings: Settings) -> str | None:
-    """In production, refuse to post to private, loopback, link-local or reserved addresses (SSRF)."""
-    if settings.env is not Environment.PRODUCTION:
+    """Why ``url`` must not be called, or None when it may.
+
+    With ``public`` (the production default), the host is resolved and refused when any of its addresses is
+    private, loopback, link-local or reserved: a receiver URL is typed by a customer and must never make us call
+    our own network. ``none`` refuses everything before any DNS lookup, so a fuzzed URL reaches nobody.
+    """
+    targets = settings.effective_outbound_targets
+    if targets is OutboundTargets.NONE:
+        return "refused: outbound calls are disabled (CAURI_OUTBOUND_TARGETS=none)"
+    if targets is OutboundTargets.ANY:
         return None
     host = urlsplit(url).hostname or ""
     try:

@@ -11,7 +11,6 @@ Line numbers are the ones a spreadsheet shows: the header is line 1 (blank lines
 
 from __future__ import annotations
 
-import codecs
 import csv
 import unicodedata
 from collections.abc import Generator, Iterator
@@ -20,6 +19,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import IO, Any, Final
 
+from cauri.disbursements.ingest.filetypes import XLSX, sniff, zip_kind
 from cauri.disbursements.ingest.messages import BulkFileError, Issue, IssueCode, make_issue
 from cauri.disbursements.ingest.text import LineState, TextDecoder, decoded_blocks, physical_lines
 
@@ -149,36 +149,15 @@ def open_bulk_file(
     head = source.read(block_size)
     if not head:
         raise BulkFileError(make_issue(IssueCode.EMPTY_FILE))
-    kind = _binary_kind(head)
-    if kind == ".xlsx":
+    kind = sniff(head)
+    if kind is XLSX and source.seekable():
+        kind = zip_kind(source, start) or XLSX
+    if kind is XLSX:
         source.seek(start)
         return _open_xlsx(source, max_line_length)
     if kind is not None:
-        raise BulkFileError(make_issue(IssueCode.UNSUPPORTED_FILE_TYPE, kind=kind))
+        raise BulkFileError(make_issue(IssueCode.UNSUPPORTED_FILE_TYPE, kind=kind.described()))
     return _open_csv(source, head, max_line_length, block_size)
-
-
-# Signatures of files people upload by mistake, with the extension the message names.
-_SIGNATURES: Final = (
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls"),
-    (b"%PDF", ".pdf"),
-    (b"\x1f\x8b", ".gz"),
-    (b"7z\xbc\xaf", ".7z"),
-    (b"Rar!", ".rar"),
-)
-
-
-def _binary_kind(head: bytes) -> str | None:
-    """The extension of a file that is not text: ".xlsx" for a workbook, another one for what cannot be read."""
-    if head.startswith(b"PK\x03\x04"):
-        is_ods = b"mimetypeapplication/vnd.oasis.opendocument" in head[:100]
-        return ".ods" if is_ods else ".xlsx"
-    for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
-            return kind
-    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return ".bin"
-    return None
 
 
 def _is_blank(line: str) -> bool:

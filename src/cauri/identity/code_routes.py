@@ -17,13 +17,18 @@ from cauri.identity.schemas import (
     VerificationConfirm,
     VerificationRequest,
 )
-from cauri.identity.throttle import login_throttle
+from cauri.identity.throttle import THROTTLED, login_throttle
 
 public_router = api_router(prefix="/auth", tags=["auth"])
 router = api_router(prefix="/auth", tags=["auth"])
 
 
-@public_router.post("/password/forgot", status_code=status.HTTP_202_ACCEPTED, summary="Send a password reset code")
+@public_router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a password reset code",
+    responses=THROTTLED,
+)
 async def forgot_password(body: ForgotPassword, request: Request, session: SessionDep) -> Accepted:
     settings = settings_of(request)
     identifier = service.identifier_of(body.email, body.phone, settings.default_region)
@@ -40,7 +45,10 @@ async def forgot_password(body: ForgotPassword, request: Request, session: Sessi
 
 
 @public_router.post(
-    "/password/reset", status_code=status.HTTP_204_NO_CONTENT, summary="Choose a new password with a reset code"
+    "/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Choose a new password with a reset code",
+    responses=THROTTLED,
 )
 async def reset_password(body: ResetPassword, request: Request) -> Response:
     settings = settings_of(request)
@@ -59,7 +67,10 @@ async def reset_password(body: ResetPassword, request: Request) -> Response:
 
 
 @router.post(
-    "/verification/send", status_code=status.HTTP_202_ACCEPTED, summary="Send a code to verify my e-mail or phone"
+    "/verification/send",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a code to verify my e-mail or phone",
+    responses=THROTTLED,
 )
 async def send_verification_code(
     body: VerificationRequest, principal: CurrentPrincipal, request: Request, session: SessionDep

@@ -42,17 +42,16 @@ async def create_organization(
     return OrganizationRead.model_validate(organization)
 
 
-@router.get("", summary="The organisations I belong to")
-async def list_my_organizations(principal: CurrentPrincipal, session: SessionDep) -> list[OrganizationRead]:
+@router.get("", summary="The organisations I belong to, newest first")
+async def list_my_organizations(
+    principal: CurrentPrincipal, session: SessionDep, params: PageParams = Depends(page_params)
+) -> Page[OrganizationRead]:
     if principal.user_id is None:  # an API key belongs to exactly one organisation
         assert principal.organization_id is not None
-        return [
-            OrganizationRead.model_validate(
-                await organizations.get_organization(session, principal, principal.organization_id)
-            )
-        ]
-    rows = await organizations.organizations_of_user(session, principal.user_id)
-    return [OrganizationRead.model_validate(row) for row in rows]
+        own = await organizations.get_organization(session, principal, principal.organization_id)
+        return Page[OrganizationRead](items=[OrganizationRead.model_validate(own)])
+    rows, cursor = await organizations.organizations_page(session, principal.user_id, params)
+    return Page[OrganizationRead](items=[OrganizationRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 @router.get("/{organization_id}", summary="An organisation")
@@ -79,14 +78,16 @@ async def update_organization(
     return OrganizationRead.model_validate(updated)
 
 
-@router.get("/{organization_id}/members", summary="Members and their roles")
+@router.get("/{organization_id}/members", summary="Members and their roles, newest first")
 async def list_members(
     organization_id: uuid.UUID,
     principal: Annotated[Principal, Depends(require(Perm.ORG_READ))],
     session: SessionDep,
-) -> list[MemberRead]:
+    params: PageParams = Depends(page_params),
+) -> Page[MemberRead]:
     organization = await organizations.get_organization(session, principal, organization_id)
-    return await organizations.list_members(session, organization.id)
+    members, cursor = await organizations.list_members(session, organization.id, params)
+    return Page[MemberRead](items=members, next_cursor=cursor)
 
 
 @router.post(

@@ -173,6 +173,18 @@ async def organizations_of_user(session: AsyncSession, user_id: uuid.UUID) -> li
     return list(rows.scalars().all())
 
 
+async def organizations_page(
+    session: AsyncSession, user_id: uuid.UUID, params: PageParams
+) -> tuple[list[Organization], str | None]:
+    """A page of the organisations ``user_id`` belongs to, newest first."""
+    statement = (
+        select(Organization)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user_id)
+    )
+    return await paginate(session, statement, params, created_at=Organization.created_at, row_id=Organization.id)
+
+
 async def all_organizations(session: AsyncSession, params: PageParams) -> tuple[list[Organization], str | None]:
     return await paginate(
         session, select(Organization), params, created_at=Organization.created_at, row_id=Organization.id
@@ -225,14 +237,17 @@ async def members_slice(
     return [(membership, user) for membership, user in rows]
 
 
-async def list_members(session: AsyncSession, organization_id: uuid.UUID) -> list[MemberRead]:
-    rows = await session.execute(
-        select(Membership, User)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == organization_id)
-        .order_by(Membership.created_at, Membership.id)
+async def list_members(
+    session: AsyncSession, organization_id: uuid.UUID, params: PageParams
+) -> tuple[list[MemberRead], str | None]:
+    """A page of the organisation's members, newest first."""
+    statement = select(Membership).where(Membership.organization_id == organization_id)
+    memberships, cursor = await paginate(
+        session, statement, params, created_at=Membership.created_at, row_id=Membership.id
     )
-    return [_member_read(membership, user) for membership, user in rows]
+    user_ids = [membership.user_id for membership in memberships]
+    users = {user.id: user for user in (await session.execute(select(User).where(User.id.in_(user_ids)))).scalars()}
+    return [_member_read(membership, users[membership.user_id]) for membership in memberships], cursor
 
 
 def _ensure_may_touch_owner_role(actor: Principal, *roles: str) -> None:

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.config import Settings
-from cauri.core.phone import normalise_phone
+from cauri.core.phone import GIVEN_REGION, PLATFORM_REGION, normalise_phone
 from cauri.identity import errors
 from cauri.identity.audit import record_audit
 from cauri.identity.organizations import add_membership, create_organization
@@ -28,7 +28,8 @@ async def register(
     if not data.email and not data.phone:
         raise errors.email_or_phone_required()
     region = data.region or settings.default_region
-    phone = normalise_phone(data.phone, region, field="phone") if data.phone else None
+    reason = GIVEN_REGION if data.region else PLATFORM_REGION
+    phone = normalise_phone(data.phone, region, field="phone", region_reason=reason) if data.phone else None
     user = await create_user(
         session,
         email=data.email,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
-from cauri.core.phone import mask_phone, normalise_phone
+from cauri.core.phone import PLATFORM_REGION, mask_phone, normalise_phone
 from cauri.core.principal import Principal
 from cauri.core.security import DUMMY_PASSWORD_HASH, hash_password, random_token, verify_password
 from cauri.identity import errors
@@ -53,7 +53,7 @@ def identifier_of(email: str | None, phone: str | None, region: str) -> Identifi
     if email:
         return Identifier("email", email)
     if phone:
-        return Identifier("phone", normalise_phone(phone, region, field="phone"))
+        return Identifier("phone", normalise_phone(phone, region, field="phone", region_reason=PLATFORM_REGION))
     raise errors.email_or_phone_required()
 
 

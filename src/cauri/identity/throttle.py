@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any, Final
 
 from fastapi import FastAPI
 from limits import RateLimitItem, RateLimitItemPerMinute
@@ -38,6 +39,10 @@ def _storage(settings: Settings) -> Storage:
         storage = storage_from_string(url, wrap_exceptions=True)
     assert isinstance(storage, Storage)
     return storage
+
+
+# OpenAPI: the routes that consult the throttle can answer 429 (cauri.core.openapi gives it the Problem schema).
+THROTTLED: Final[dict[int | str, dict[str, Any]]] = {429: {}}
 
 
 def _too_many_attempts(retry_after: int) -> TooManyRequests:

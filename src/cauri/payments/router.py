@@ -343,10 +343,14 @@ def _endpoint_fields(endpoint: object) -> dict[str, object]:
     return WebhookEndpointRead.model_validate(endpoint).model_dump()
 
 
-@router.get("/webhook-endpoints", tags=["webhooks"], summary="The organisation's webhook endpoints")
-async def list_webhook_endpoints(session: SessionDep, principal: WebhookManager) -> list[WebhookEndpointRead]:
-    rows = await webhooks.list_endpoints(session, organization_id=require_org(principal))
-    return [WebhookEndpointRead.model_validate(row) for row in rows]
+@router.get("/webhook-endpoints", tags=["webhooks"], summary="The organisation's webhook endpoints, newest first")
+async def list_webhook_endpoints(
+    session: SessionDep, principal: WebhookManager, params: PageParams = Depends(page_params)
+) -> Page[WebhookEndpointRead]:
+    rows, cursor = await webhooks.list_endpoints(session, organization_id=require_org(principal), params=params)
+    return Page[WebhookEndpointRead](
+        items=[WebhookEndpointRead.model_validate(row) for row in rows], next_cursor=cursor
+    )
 
 
 @router.delete(

@@ -26,6 +26,7 @@ from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.errors import Conflict
 from cauri.core.jobs import enqueue
+from cauri.core.pagination import PageParams, paginate
 from cauri.core.security import Encryptor
 from cauri.core.signing import new_secret
 from cauri.payments.errors import DeliveryNotFound, EndpointNotFound
@@ -75,13 +76,12 @@ async def get_endpoint(session: AsyncSession, *, organization_id: uuid.UUID, end
     return endpoint
 
 
-async def list_endpoints(session: AsyncSession, *, organization_id: uuid.UUID) -> list[WebhookEndpoint]:
-    rows = await session.execute(
-        select(WebhookEndpoint)
-        .where(WebhookEndpoint.organization_id == organization_id)
-        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-    )
-    return list(rows.scalars().all())
+async def list_endpoints(
+    session: AsyncSession, *, organization_id: uuid.UUID, params: PageParams
+) -> tuple[list[WebhookEndpoint], str | None]:
+    """A page of the organisation's endpoints, newest first."""
+    statement = select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id)
+    return await paginate(session, statement, params, created_at=WebhookEndpoint.created_at, row_id=WebhookEndpoint.id)
 
 
 async def rotate_secret(session: AsyncSession, endpoint: WebhookEndpoint, *, settings: Settings) -> str:

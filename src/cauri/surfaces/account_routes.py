@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -44,8 +44,18 @@ from cauri.identity.schemas import (
     VerificationConfirm,
     VerificationRequest,
 )
+from cauri.identity.throttle import THROTTLED
 from cauri.surfaces.accounts import join_name, log_in_with_username, operator_role, read_body, split_name
 from cauri.surfaces.registry import operator_id
+
+# An API key acts for an organisation, not a person: "my profile" and "my password" answer 400 to one.
+PERSON_ONLY: Final[dict[int | str, dict[str, Any]]] = {400: {}}
+# Without a code the route sends one (202); with it, it verifies and answers the profile (200).
+VERIFY_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    202: {"model": Accepted, "description": "A code was sent"},
+    **PERSON_ONLY,
+    **THROTTLED,
+}
 
 
 class SeedLogin(BaseModel):
@@ -160,7 +170,9 @@ def account_routers(register_body: RegisterBody, role_of: RoleOf) -> tuple[APIRo
         assert user is not None, "just created"
         return await profile(session, request, user)
 
-    @public.post("/auth/login", summary="Log in: username (e-mail or phone) and password, JSON or form")
+    @public.post(
+        "/auth/login", summary="Log in: username (e-mail or phone) and password, JSON or form", responses=THROTTLED
+    )
     async def login(request: Request) -> TokenPair:
         body = await read_body(request, SeedLogin)
         return await log_in_with_username(request, body.username, body.password)
@@ -169,11 +181,13 @@ def account_routers(register_body: RegisterBody, role_of: RoleOf) -> tuple[APIRo
     async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
         return await auth_routes.refresh(body, request)
 
-    @public.post("/auth/forgot-password", status_code=status.HTTP_202_ACCEPTED, summary="Send a reset code")
+    @public.post(
+        "/auth/forgot-password", status_code=status.HTTP_202_ACCEPTED, summary="Send a reset code", responses=THROTTLED
+    )
     async def forgot_password(body: ForgotPassword, request: Request, session: SessionDep) -> Accepted:
         return await code_routes.forgot_password(body, request, session)
 
-    @public.post("/auth/reset-password", summary="A new password with the reset code")
+    @public.post("/auth/reset-password", summary="A new password with the reset code", responses=THROTTLED)
     async def reset_password(body: ResetPassword, request: Request) -> Detail:
         await code_routes.reset_password(body, request)
         return Detail(detail=pick("Mot de passe changé.", "Password changed."))
@@ -182,7 +196,11 @@ def account_routers(register_body: RegisterBody, role_of: RoleOf) -> tuple[APIRo
     async def logout(principal: CurrentPrincipal, request: Request, session: SessionDep) -> Response:
         return await auth_routes.logout(principal, request, session)
 
-    @guarded.post("/auth/change-password", summary="Change my password (ends my other sessions)")
+    @guarded.post(
+        "/auth/change-password",
+        summary="Change my password (ends my other sessions)",
+        responses={**PERSON_ONLY, **THROTTLED},
+    )
     async def change_password(
         body: PasswordChange, principal: CurrentPrincipal, request: Request, session: SessionDep
     ) -> Detail:
@@ -208,27 +226,35 @@ def account_routers(register_body: RegisterBody, role_of: RoleOf) -> tuple[APIRo
         )
         return await profile(session, request, await service.current_user(session, principal))
 
-    @guarded.post("/auth/verify-email", summary="Without a code: send one to my e-mail; with it: verify")
+    @guarded.post(
+        "/auth/verify-email",
+        summary="Without a code: send one to my e-mail; with it: verify",
+        responses=VERIFY_RESPONSES,
+    )
     async def verify_email(
         body: VerificationCode, principal: CurrentPrincipal, request: Request, session: SessionDep, response: Response
     ) -> SeedUser | Accepted:
         return await verify("email", body, principal=principal, request=request, session=session, response=response)
 
-    @guarded.post("/auth/verify-phone", summary="Without a code: send one by SMS; with it: verify my phone")
+    @guarded.post(
+        "/auth/verify-phone",
+        summary="Without a code: send one by SMS; with it: verify my phone",
+        responses=VERIFY_RESPONSES,
+    )
     async def verify_phone(
         body: VerificationCode, principal: CurrentPrincipal, request: Request, session: SessionDep, response: Response
     ) -> SeedUser | Accepted:
         return await verify("phone", body, principal=principal, request=request, session=session, response=response)
 
-    @guarded.get("/auth/me", summary="My profile (Kobiri's path)")
+    @guarded.get("/auth/me", summary="My profile (Kobiri's path)", responses=PERSON_ONLY)
     async def auth_me(principal: CurrentPrincipal, request: Request, session: SessionDep) -> SeedUser:
         return await profile(session, request, await service.current_user(session, principal))
 
-    @guarded.get("/users/me", summary="My profile")
+    @guarded.get("/users/me", summary="My profile", responses=PERSON_ONLY)
     async def users_me(principal: CurrentPrincipal, request: Request, session: SessionDep) -> SeedUser:
         return await auth_me(principal, request, session)
 
-    @guarded.put("/users/me", summary="Change my names or language")
+    @guarded.put("/users/me", summary="Change my names or language", responses=PERSON_ONLY)
     async def update_me(
         body: SeedUserUpdate, principal: CurrentPrincipal, request: Request, session: SessionDep
     ) -> SeedUser:

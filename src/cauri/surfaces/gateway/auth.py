@@ -15,6 +15,8 @@ from cauri.core.routing import SessionDep, api_router
 from cauri.identity import organizations, service
 from cauri.identity.deps import client_ip, settings_of, transaction_kept_on_refusal
 from cauri.identity.schemas import PASSWORD_MAX
+from cauri.identity.throttle import THROTTLED
+from cauri.surfaces.account_routes import PERSON_ONLY
 from cauri.surfaces.accounts import log_in_with_username, operator_role, split_name
 from cauri.surfaces.registry import operator_id
 
@@ -68,7 +70,9 @@ class Detail(BaseModel):
     detail: str
 
 
-@public_router.post("/login", summary="Log in: {username (e-mail or phone), password} → {access, refresh}")
+@public_router.post(
+    "/login", summary="Log in: {username (e-mail or phone), password} → {access, refresh}", responses=THROTTLED
+)
 async def login(body: GatewayLogin, request: Request) -> GatewayTokens:
     tokens = await log_in_with_username(request, body.username, body.password)
     return GatewayTokens(access=tokens.access_token, refresh=tokens.refresh_token)
@@ -89,7 +93,7 @@ async def logout(body: GatewayLogout, principal: CurrentPrincipal, request: Requ
     return Detail(detail=pick("Déconnecté.", "Logged out."))
 
 
-@router.get("/me", summary="The logged-in person, their role and organisation")
+@router.get("/me", summary="The logged-in person, their role and organisation", responses=PERSON_ONLY)
 async def me(principal: CurrentPrincipal, request: Request, session: SessionDep) -> GatewayProfile:
     user = await service.current_user(session, principal)
     organization = await organizations.get_organization(session, principal, operator_id(request))
