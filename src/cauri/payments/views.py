@@ -14,7 +14,7 @@ from cauri.payments.schemas import (
 )
 from cauri.payments.states import PaymentKind, Status
 
-_CHARGED = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED})
+CHARGED_STATUSES = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED})
 
 
 def _fields(payment: Payment) -> dict[str, object]:
@@ -24,7 +24,7 @@ def _fields(payment: Payment) -> dict[str, object]:
         "amount": payment.amount,
         "currency": payment.currency,
         # The provider's fee is only charged on a success; before that it is an estimate, not shown.
-        "fee": payment.fee if payment.status in _CHARGED else None,
+        "fee": payment.fee if payment.status in CHARGED_STATUSES else None,
         "phone": payment.phone,
         "operator": payment.phone_operator,
         "provider": payment.provider,
