@@ -28,7 +28,7 @@ from cauri.core.db import new_id, utcnow
 from cauri.core.jobs import enqueue
 from cauri.payments.models import Payment, SettlementDelivery, SettlementEventRecord
 from cauri.payments.states import Status
-from cauri.payments.views import CHARGED_STATUSES
+from cauri.payments.views import charged_fee
 
 log = structlog.get_logger(__name__)
 
@@ -151,8 +151,7 @@ async def record_settlement_event(
             previous_status=previous_status.value if previous_status else None,
             amount=payment.amount,
             currency=payment.currency,
-            # The provider's fee is charged only on a success; before that it is an estimate, not announced.
-            fee=payment.fee if status in CHARGED_STATUSES else None,
+            fee=charged_fee(payment),  # record_transition has already set the new status
             provider=payment.provider,
             refund_id=refund_id,
             refund_amount=refund_amount,
