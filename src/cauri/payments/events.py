@@ -162,7 +162,7 @@ async def record_settlement_event(
     return event_id
 
 
-def _delivery_dedupe_key(event_id: uuid.UUID, name: str) -> str:
+def delivery_dedupe_key(event_id: uuid.UUID, name: str) -> str:
     key = f"settlement:{event_id}:{name}"
     if len(key) <= _DEDUPE_KEY_MAX:
         return key
@@ -180,7 +180,7 @@ async def dispatch(session: AsyncSession, event_id: uuid.UUID) -> int:
             session,
             DELIVER_JOB,
             {"event_id": str(event_id), "subscriber": subscription.name},
-            dedupe_key=_delivery_dedupe_key(event_id, subscription.name),
+            dedupe_key=delivery_dedupe_key(event_id, subscription.name),
         )
     return len(subscriptions)
 
