@@ -1,31 +1,10 @@
 """Payments: collections and payouts, provider callbacks, webhooks to organisations, reconciliation.
 
-Read docs/payments.md. Business modules use :mod:`cauri.payments.public` (re-exported here): ``collect``,
+Read docs/payments.md. Business modules use :mod:`cauri.payments.public`, re-exported here: ``collect``,
 ``payout``, ``cancel``, ``get`` and ``on_settled`` settlement events.
 """
 
-from cauri.payments.public import (
-    Counterparty,
-    PaymentView,
-    PhoneCounterparty,
-    SettlementEvent,
-    cancel,
-    collect,
-    get,
-    on_settled,
-    payout,
-    record_settlement_event,
-)
+from cauri.payments import public
+from cauri.payments.public import *  # noqa: F403 - the public API is exactly public.__all__
 
-__all__ = [
-    "Counterparty",
-    "PaymentView",
-    "PhoneCounterparty",
-    "SettlementEvent",
-    "cancel",
-    "collect",
-    "get",
-    "on_settled",
-    "payout",
-    "record_settlement_event",
-]
+__all__ = public.__all__
