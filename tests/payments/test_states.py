@@ -41,9 +41,11 @@ def test_any_sequence_of_reports_gives_a_sane_history(targets: list[Status]) -> 
     for position, status in enumerate(path):
         if status in MONEY_NEVER_MOVED:
             assert position == len(path) - 1
-    # A reversal or refund is only ever of a success.
+    # A reversal or refund is only ever of a success (possibly already partly refunded).
     for before, after in itertools.pairwise(path):
         if after in (Status.REVERSED, Status.REFUNDED):
+            assert before in (Status.SUCCEEDED, Status.PARTIALLY_REFUNDED)
+        if after is Status.PARTIALLY_REFUNDED:
             assert before is Status.SUCCEEDED
     # Success comes at most once and only from an open status.
     if Status.SUCCEEDED in path:
@@ -84,6 +86,9 @@ def test_every_final_status_is_reachable_from_created() -> None:
         (Status.EXPIRED, Status.SUCCEEDED),
         (Status.PENDING, Status.CREATED),
         (Status.CREATED, Status.REFUNDED),
+        (Status.PENDING, Status.PARTIALLY_REFUNDED),
+        (Status.REFUNDED, Status.PARTIALLY_REFUNDED),
+        (Status.PARTIALLY_REFUNDED, Status.SUCCEEDED),
         (Status.REVERSED, Status.SUCCEEDED),
     ],
 )

@@ -66,7 +66,7 @@ _HOOKS: dict[Capability, tuple[str, ...]] = {
     Capability.PAYOUT_STATUS: ("_payout_status",),
     Capability.BALANCE: ("_balance",),
     Capability.ACCOUNT_HOLDER: ("_account_holder",),
-    Capability.REFUND: ("_refund",),
+    Capability.REFUND: ("_refund", "_refund_status"),
     Capability.CALLBACKS: ("_verify_callback", "_parse_callback"),
     Capability.BULK_PAYOUT: ("_bulk_payout", "_bulk_payout_status"),
 }
@@ -201,11 +201,17 @@ class BulkPayoutResult:
 
 @dataclass(frozen=True, slots=True)
 class RefundRequest:
+    """Give back ``amount`` (all or part) of a succeeded collection. ``reference`` is ours, unique, chosen before any
+    call and sent again unchanged on every retry and status query (the provider's idempotency key or reference id).
+    ``payer_phone`` is the collection's payer (the refund's recipient), for providers whose refund names it."""
+
     reference: str  # our reference for the refund itself
-    provider_reference: str  # the collection being refunded
+    provider_reference: str  # the provider's id of the collection being refunded
     amount: int
     currency: str
     reason: str = ""
+    collection_reference: str | None = None  # the reference we sent with the collection, when the provider wants it
+    payer_phone: str | None = None
 
     def __post_init__(self) -> None:
         _check_reference(self.reference)
@@ -308,6 +314,8 @@ class PaymentConnector(ABC):
     # BULK_PAYOUT providers: the most lines one bulk may hold. A bulk is recognised by our reference, so sending
     # the same one again never pays twice.
     max_bulk_lines: ClassVar[int] = 0
+    # REFUND providers: whether a refund may give back part of a collection (several refunds, up to its amount).
+    partial_refunds: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -393,8 +401,16 @@ class PaymentConnector(ABC):
         return await self._account_holder(phone)
 
     async def refund(self, request: RefundRequest) -> ProviderPayment:
+        """Refund a succeeded collection (``kind`` payout: money going back). Often answers *pending*; ask
+        :meth:`refund_status` with the same request later. Sending the same reference again never refunds twice."""
         self.require(Capability.REFUND)
         return await self._refund(request)
+
+    async def refund_status(self, request: RefundRequest, provider_reference: str | None = None) -> ProviderPayment:
+        """Where the refund sent as ``request`` stands (``provider_reference``: the provider's id of the refund, when
+        it gave one). PaymentNotFound when the provider never got it."""
+        self.require(Capability.REFUND)
+        return await self._refund_status(request, provider_reference)
 
     async def bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
         """Hand the provider up to :attr:`max_bulk_lines` payouts at once under our ``reference``; returns once
@@ -449,6 +465,9 @@ class PaymentConnector(ABC):
         raise Unsupported(self.name, Capability.ACCOUNT_HOLDER.value)
 
     async def _refund(self, request: RefundRequest) -> ProviderPayment:
+        raise Unsupported(self.name, Capability.REFUND.value)
+
+    async def _refund_status(self, request: RefundRequest, provider_reference: str | None) -> ProviderPayment:
         raise Unsupported(self.name, Capability.REFUND.value)
 
     async def _bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:

@@ -27,6 +27,7 @@ from cauri.identity.permissions import Perm, require, require_org
 from cauri.payments import callbacks, providers, reconciliation, service, submission, webhooks
 from cauri.payments.errors import PaymentNotFound
 from cauri.payments.models import Payment, PaymentTransition, ReconciliationRun, WebhookDelivery
+from cauri.payments.refund_routes import router as refund_router
 from cauri.payments.schemas import (
     CollectionCreate,
     CollectionDetail,
@@ -51,6 +52,7 @@ from cauri.payments.views import collection_detail, collection_read, payout_deta
 
 router = api_router()
 public_router = api_router(tags=["webhooks"])
+router.include_router(refund_router)
 
 Creator = Annotated[Principal, Depends(require(Perm.PAYMENTS_CREATE))]
 Reader = Annotated[Principal, Depends(require(Perm.PAYMENTS_READ))]

@@ -134,14 +134,33 @@ async def _send(connector: PaymentConnector, snapshot: Snapshot, settings: Setti
 
 
 @dataclass(frozen=True)
-class _RetryLater:
+class RetryLater:
     delay: timedelta
     error: str
 
 
-async def _submit_call(  # noqa: PLR0911 - one answer per kind of provider error
-    connector: PaymentConnector, snapshot: Snapshot, settings: Settings
-) -> Outcome | _RetryLater:
+def outcome_of_error(exc: ConnectorError, *, provider: str, attempts: int) -> Outcome | RetryLater:
+    """What a provider's refusal of a create call (a payment, a refund) means: one answer per kind of error."""
+    if isinstance(exc, Declined):
+        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason=exc.reason.value)
+    if isinstance(exc, InvalidRequest):
+        reason = exc.reason.value if exc.reason else "invalid_request"
+        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason=reason, detail={"code": exc.code})
+    if isinstance(exc, Unsupported):
+        return Outcome(Status.FAILED, reason="unsupported")
+    if isinstance(exc, AuthError):
+        log.error("provider_auth_failed", provider=provider, code=exc.code)
+        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason="provider_auth_failed")
+    if isinstance(exc, RateLimited | Unavailable) and not exc.outcome_unknown:
+        delay = getattr(exc, "retry_after", None)
+        index = min(attempts, len(SUBMIT_BACKOFF_SECONDS)) - 1
+        seconds = delay if delay is not None else SUBMIT_BACKOFF_SECONDS[max(index, 0)]
+        return RetryLater(timedelta(seconds=seconds), exc.code)
+    # A timeout after sending, or an answer we could not read: the provider may have it. Pending; ask later.
+    return Outcome(Status.PENDING, provider_status="unknown", detail={"error": exc.code})
+
+
+async def _submit_call(connector: PaymentConnector, snapshot: Snapshot, settings: Settings) -> Outcome | RetryLater:
     """Send the payment (or find out that an earlier attempt already did) and say what happened."""
     try:
         if snapshot.submit_attempts > 1 and not connector.idempotent_creates:
@@ -153,26 +172,8 @@ async def _submit_call(  # noqa: PLR0911 - one answer per kind of provider error
             except PaymentNotFound:
                 pass  # it never arrived: send it now, under the same reference
         return Outcome.of_provider(await _send(connector, snapshot, settings))
-    except Declined as exc:
-        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason=exc.reason.value)
-    except InvalidRequest as exc:
-        reason = exc.reason.value if exc.reason else "invalid_request"
-        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason=reason, detail={"code": exc.code})
-    except Unsupported:
-        return Outcome(Status.FAILED, reason="unsupported")
-    except AuthError as exc:
-        log.error("provider_auth_failed", provider=snapshot.provider, code=exc.code)
-        return Outcome(Status.FAILED, provider_status=exc.provider_code, reason="provider_auth_failed")
-    except (RateLimited, Unavailable) as exc:
-        if exc.outcome_unknown:
-            return Outcome(Status.PENDING, provider_status="unknown", detail={"error": exc.code})
-        delay = getattr(exc, "retry_after", None)
-        index = min(snapshot.submit_attempts, len(SUBMIT_BACKOFF_SECONDS)) - 1
-        seconds = delay if delay is not None else SUBMIT_BACKOFF_SECONDS[max(index, 0)]
-        return _RetryLater(timedelta(seconds=seconds), exc.code)
     except ConnectorError as exc:
-        # A timeout after sending, or an answer we could not read: the provider may have it. Pending; ask later.
-        return Outcome(Status.PENDING, provider_status="unknown", detail={"error": exc.code})
+        return outcome_of_error(exc, provider=snapshot.provider, attempts=snapshot.submit_attempts)
 
 
 async def submit(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, payment_id: uuid.UUID) -> None:
@@ -190,7 +191,7 @@ async def submit(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
         payment = await lock_payment(session, payment_id)
         if payment is None:
             return
-        if isinstance(result, _RetryLater):
+        if isinstance(result, RetryLater):
             if payment.status == Status.CREATED and utcnow() + result.delay < payment.expires_at:
                 log.info("payment_submit_retry", payment_id=str(payment_id), error=result.error)
                 await enqueue(session, SUBMIT_JOB, {"payment_id": str(payment_id)}, run_after=utcnow() + result.delay)

@@ -14,7 +14,7 @@ from cauri.payments.schemas import (
 )
 from cauri.payments.states import PaymentKind, Status
 
-_CHARGED = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED})
+_CHARGED = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED, Status.PARTIALLY_REFUNDED})
 
 
 def _fields(payment: Payment) -> dict[str, object]:

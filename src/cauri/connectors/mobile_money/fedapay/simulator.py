@@ -374,7 +374,8 @@ class FedaPaySimulator:
         transaction = self.transactions.get(request.path_params["id"])
         if transaction is None:
             return _error(404, "Transaction not found")
-        if transaction.status not in ("approved", "transferred"):
+        # A partly refunded transaction reads "refunded" and stays refundable for what remains.
+        if transaction.status not in ("approved", "transferred", "refunded"):
             return _error(422, "The given data was invalid.", {"status": ["transaction is not refundable"]})
         raw = await request.body()
         body = json.loads(raw) if raw else {}

@@ -65,6 +65,7 @@ class WaveConnector(PaymentConnector):
         }
     )
     currencies = frozenset(WAVE_LIMITS)
+    partial_refunds = False  # a checkout session is refunded in full only
     amount_limits: ClassVar[Mapping[str, AmountLimits]] = {
         currency: AmountLimits(low, high) for currency, (low, high) in WAVE_LIMITS.items()
     }
@@ -155,6 +156,11 @@ class WaveConnector(PaymentConnector):
             provider_status="refunded",
             raw=answer,
         )
+
+    async def _refund_status(self, request: RefundRequest, provider_reference: str | None) -> ProviderPayment:
+        # Wave has no refund object to read: the same refund sent again under the same idempotency key is answered
+        # with the first answer (a 2xx once refunded), and never refunds twice.
+        return await self._refund(request)
 
     # -- payouts ----------------------------------------------------------------------------------------------
 

@@ -1,0 +1,61 @@
+"""HTTP routes of refunds: ``POST`` and ``GET /api/v1/collections/{id}/refunds`` (included by :mod:`.router`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request, Response, status
+
+from cauri.core.config import Settings
+from cauri.core.idempotency import HEADER as IDEMPOTENCY_HEADER
+from cauri.core.pagination import Page
+from cauri.core.principal import Principal
+from cauri.core.routing import SessionDep, api_router
+from cauri.identity.permissions import Perm, require, require_org
+from cauri.payments import refunds
+from cauri.payments.refund_schemas import RefundCreate, RefundView
+
+router = api_router(tags=["collections"])
+
+Creator = Annotated[Principal, Depends(require(Perm.PAYMENTS_CREATE))]
+Reader = Annotated[Principal, Depends(require(Perm.PAYMENTS_READ))]
+
+
+@router.post(
+    "/collections/{collection_id}/refunds",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Give back all (no amount) or part of a succeeded collection (sent to the provider after the commit)",
+)
+async def create_refund(  # noqa: PLR0917 - FastAPI injects each by name
+    collection_id: uuid.UUID,
+    body: RefundCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Creator,
+) -> RefundView:
+    settings: Settings = request.app.state.settings
+    # The Idempotency-Key (answered again by the idempotency layer on a retry) also names the refund in the
+    # service, so a caller outside HTTP gets the same guarantee. Without one, each request is a new refund.
+    key = request.headers.get(IDEMPOTENCY_HEADER) or uuid.uuid4().hex
+    view = await refunds.refund(
+        session,
+        organization_id=require_org(principal),
+        payment_id=collection_id,
+        amount=body.amount,
+        currency=body.currency,
+        reason=body.reason,
+        idempotency_key=key[:255],
+        actor=principal,
+        settings=settings,
+        ip=request.client.host if request.client else None,
+    )
+    response.headers["Location"] = f"/api/v1/collections/{collection_id}/refunds"
+    return view
+
+
+@router.get("/collections/{collection_id}/refunds", summary="The refunds of a collection, oldest first")
+async def list_refunds(collection_id: uuid.UUID, session: SessionDep, principal: Reader) -> Page[RefundView]:
+    items = await refunds.list_refunds(session, organization_id=require_org(principal), payment_id=collection_id)
+    return Page[RefundView](items=items, next_cursor=None)

@@ -1,0 +1,401 @@
+"""Refunds of succeeded collections: full or partial, each its own row with its own status (no HTTP here).
+
+:func:`refund` runs in the caller's transaction and never commits. Holding the collection's row lock
+(:func:`settlement.lock_payment`), it checks what remains refundable (the collection's amount less every refund
+pending or succeeded), so two refunds racing on one collection can never give back more than was collected. Then:
+
+* the provider has a refund operation (``Capability.REFUND``): the money is held in the ledger at once (a pending
+  transfer, the collection's account -> the provider's clearing account) and the ``payments.refund_submit`` job
+  sends the refund after the commit (:mod:`.refund_submission`); its success posts the hold, its failure voids it;
+* it has none but pays out: a payout back to the payer through the ordinary payout path
+  (:func:`service.create_payment`), which reserves, posts or releases the same money; the refund follows it.
+
+A refund that succeeds moves the collection to ``partially_refunded`` or, once everything is given back,
+``refunded`` (:func:`apply_refund_outcome`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cauri.connectors.base import Capability
+from cauri.connectors.errors import AuthError
+from cauri.core.config import Settings
+from cauri.core.db import utcnow
+from cauri.core.errors import Conflict, field_error
+from cauri.core.jobs import enqueue
+from cauri.core.principal import Principal
+from cauri.identity.audit import record_audit
+from cauri.ledger import service as ledger
+from cauri.ledger.errors import InsufficientFunds
+from cauri.payments import providers, webhooks
+from cauri.payments.errors import PaymentNotFound
+from cauri.payments.models import Payment, PaymentRefund
+from cauri.payments.refund_schemas import RefundMethod, RefundStatus, RefundView
+from cauri.payments.schemas import PayoutCreate
+from cauri.payments.service import create_payment
+from cauri.payments.settlement import Outcome, lock_payment, next_poll_delay, record_transition, transfer_id
+from cauri.payments.states import REFUNDABLE_STATUSES, Cause, PaymentKind, Status
+
+REFUND_SUBMIT_JOB = "payments.refund_submit"
+# Refunds that still hold money: what remains refundable excludes them.
+_HOLDING = (RefundStatus.PENDING.value, RefundStatus.SUCCEEDED.value)
+
+
+def refund_view(refund: PaymentRefund) -> RefundView:
+    return RefundView.model_validate(refund)
+
+
+async def lock_refund(session: AsyncSession, refund_id: uuid.UUID) -> PaymentRefund | None:
+    """Lock the refund row; callers lock its payment first (:func:`lock_payment`), always in that order."""
+    statement = (
+        select(PaymentRefund)
+        .where(PaymentRefund.id == refund_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def _sum_of(session: AsyncSession, payment_id: uuid.UUID, statuses: tuple[str, ...]) -> int:
+    total = await session.execute(
+        select(func.coalesce(func.sum(PaymentRefund.amount), 0)).where(
+            PaymentRefund.payment_id == payment_id, PaymentRefund.status.in_(statuses)
+        )
+    )
+    return int(total.scalar_one())
+
+
+async def refundable_amount(session: AsyncSession, payment: Payment) -> int:
+    """What may still be refunded: the amount collected less every refund pending or succeeded."""
+    return payment.amount - await _sum_of(session, payment.id, _HOLDING)
+
+
+def _not_refundable(payment: Payment) -> Conflict:
+    if payment.kind != PaymentKind.COLLECTION:
+        return Conflict(
+            "Seul un encaissement peut être remboursé.",
+            "Only a collection can be refunded.",
+            code="not_a_collection",
+        )
+    return Conflict(
+        f"Un encaissement « {payment.status} » ne peut pas être remboursé : il doit avoir réussi.",
+        f"A '{payment.status}' collection cannot be refunded: it must have succeeded.",
+        code="payment_not_refundable",
+        extra={"status": payment.status},
+    )
+
+
+def _checked_amount(payment: Payment, amount: int | None, currency: str | None, remaining: int) -> int:
+    """The amount to refund (None: all that remains), or a 422 naming the field at fault."""
+    if currency is not None and currency.upper() != payment.currency:
+        raise field_error(
+            "currency",
+            "currency_mismatch",
+            f"L'encaissement est en {payment.currency}, pas en {currency.upper()}.",
+            f"The collection is in {payment.currency}, not {currency.upper()}.",
+        )
+    if amount is not None and amount <= 0:
+        raise field_error(
+            "amount",
+            "amount_not_positive",
+            "Le montant doit être supérieur à zéro.",
+            "The amount must be greater than zero.",
+        )
+    wanted = remaining if amount is None else amount
+    if remaining <= 0:
+        raise field_error(
+            "amount",
+            "nothing_to_refund",
+            "Cet encaissement est déjà entièrement remboursé (ou en cours de remboursement).",
+            "This collection is already refunded in full (or being refunded).",
+        )
+    if wanted > remaining:
+        raise field_error(
+            "amount",
+            "refund_exceeds_remaining",
+            f"Au plus {remaining} {payment.currency} peuvent encore être remboursés.",
+            f"At most {remaining} {payment.currency} can still be refunded.",
+        )
+    return wanted
+
+
+async def _method(
+    session: AsyncSession, payment: Payment, *, amount: int, remaining: int, settings: Settings
+) -> RefundMethod:
+    """How this provider gives money back: its refund operation, else a payout to the payer."""
+    try:
+        connector = await providers.connector_for(
+            session, organization_id=payment.organization_id, provider=payment.provider, settings=settings
+        )
+    except AuthError:
+        raise Conflict(
+            f"Le fournisseur « {payment.provider} » n'est plus configuré pour votre organisation.",
+            f"Provider '{payment.provider}' is no longer configured for your organisation.",
+            code="provider_not_configured",
+        ) from None
+    async with connector:
+        if connector.supports(Capability.REFUND):
+            if amount != remaining and not connector.partial_refunds:
+                raise field_error(
+                    "amount",
+                    "partial_refund_unsupported",
+                    f"« {payment.provider} » ne rembourse que la totalité restante ({remaining}).",
+                    f"'{payment.provider}' only refunds everything that remains ({remaining}).",
+                )
+            return RefundMethod.REFUND
+        if connector.supports(Capability.PAYOUT):
+            return RefundMethod.PAYOUT
+    raise Conflict(
+        f"« {payment.provider} » ne permet ni remboursement ni envoi d'argent : remboursez le payeur autrement.",
+        f"'{payment.provider}' offers neither refunds nor payouts: refund the payer another way.",
+        code="refund_unsupported",
+    )
+
+
+def _ledger_metadata(payment: Payment, refund: PaymentRefund) -> dict[str, Any]:
+    return {
+        "payment_id": str(payment.id),
+        "refund_id": str(refund.id),
+        "reference": payment.reference,
+        "provider": payment.provider,
+    }
+
+
+async def _hold(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> None:
+    """The money leaves the collection's account at once, pending: it cannot be spent while the refund runs."""
+    clearing = await ledger.clearing_account(session, payment.organization_id, payment.provider, payment.currency)
+    spec = ledger.TransferSpec(
+        id=transfer_id(refund.id, "refund.reserve"),
+        debit_account_id=payment.account_id,
+        credit_account_id=clearing.id,
+        amount=refund.amount,
+        code="refund",
+        pending=True,
+        metadata=_ledger_metadata(payment, refund),
+    )
+    try:
+        await ledger.create_transfers(session, [spec])
+    except InsufficientFunds:
+        raise field_error(
+            "amount",
+            "insufficient_funds",
+            "Le solde du compte crédité par cet encaissement ne couvre pas ce remboursement.",
+            "The balance of the account this collection credited does not cover this refund.",
+        ) from None
+
+
+async def _payout_back(
+    session: AsyncSession, payment: Payment, refund: PaymentRefund, *, actor: Principal, settings: Settings
+) -> Payment:
+    body = PayoutCreate(
+        amount=refund.amount,
+        currency=payment.currency,
+        phone=payment.phone,
+        reference=f"refund-{refund.id.hex}",
+        description=f"Refund {payment.reference}"[:160],
+        account_id=payment.account_id,
+        provider=payment.provider,
+        metadata={"refund_id": str(refund.id), "collection_id": str(payment.id)},
+    )
+    return await create_payment(
+        session,
+        kind=PaymentKind.PAYOUT,
+        body=body,
+        principal=actor,
+        organization_id=payment.organization_id,
+        settings=settings,
+    )
+
+
+async def refund(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    amount: int | None,
+    reason: str,
+    idempotency_key: str,
+    actor: Principal,
+    settings: Settings,
+    currency: str | None = None,
+    ip: str | None = None,
+) -> RefundView:
+    """Refund ``amount`` (None: all that remains) of a succeeded collection. The same ``idempotency_key`` again
+    answers the first refund; with another amount or reason it is a 409. Nothing is written on any refusal."""
+    payment = await lock_payment(session, payment_id)
+    if payment is None or payment.organization_id != organization_id:
+        raise PaymentNotFound()
+    if payment.kind != PaymentKind.COLLECTION:
+        raise _not_refundable(payment)
+    known = (
+        await session.execute(
+            select(PaymentRefund).where(
+                PaymentRefund.payment_id == payment.id, PaymentRefund.idempotency_key == idempotency_key
+            )
+        )
+    ).scalar_one_or_none()
+    if known is not None:
+        if (amount is not None and amount != known.amount) or reason != known.reason:
+            raise Conflict(
+                "Cette clé d'idempotence a déjà servi à un autre remboursement de ce paiement.",
+                "This idempotency key was already used for another refund of this payment.",
+                code="idempotency_key_reused",
+                extra={"refund_id": str(known.id)},
+            )
+        return refund_view(known)
+    if Status(payment.status) not in REFUNDABLE_STATUSES:
+        raise _not_refundable(payment)
+    remaining = await refundable_amount(session, payment)
+    wanted = _checked_amount(payment, amount, currency, remaining)
+    method = await _method(session, payment, amount=wanted, remaining=remaining, settings=settings)
+    now = utcnow()
+    row = PaymentRefund(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        payment_id=payment.id,
+        method=method.value,
+        status=RefundStatus.PENDING.value,
+        amount=wanted,
+        currency=payment.currency,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        provider=payment.provider,
+        outbound_reference=uuid.uuid4().hex,
+        submit_attempts=0,
+        poll_attempts=0,
+        created_by_user_id=actor.user_id,
+        created_by_api_key_id=actor.api_key_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    if method is RefundMethod.REFUND:
+        await _hold(session, payment, row)
+        await enqueue(
+            session, REFUND_SUBMIT_JOB, {"refund_id": str(row.id)}, dedupe_key=f"{REFUND_SUBMIT_JOB}:{row.id}"
+        )
+    else:
+        payout = await _payout_back(session, payment, row, actor=actor, settings=settings)
+        row.payout_id = payout.id
+        row.next_poll_at = now + next_poll_delay(settings, 0)  # the refund follows its payout (refund poller)
+    await record_audit(
+        session,
+        action="payments.collection.refund",
+        organization_id=organization_id,
+        actor=actor,
+        target_type="collection",
+        target_id=str(payment.id),
+        changes={"refund_id": str(row.id), "amount": wanted, "method": method.value, "reason": reason},
+        ip=ip,
+    )
+    return refund_view(row)
+
+
+async def list_refunds(session: AsyncSession, *, organization_id: uuid.UUID, payment_id: uuid.UUID) -> list[RefundView]:
+    """The refunds of one of the organisation's collections, oldest first (404 for anyone else's)."""
+    owner = await session.execute(
+        select(Payment.id).where(
+            Payment.id == payment_id,
+            Payment.organization_id == organization_id,
+            Payment.kind == PaymentKind.COLLECTION.value,
+        )
+    )
+    if owner.scalar_one_or_none() is None:
+        raise PaymentNotFound()
+    rows = await session.execute(
+        select(PaymentRefund)
+        .where(PaymentRefund.payment_id == payment_id)
+        .order_by(PaymentRefund.created_at, PaymentRefund.id)
+    )
+    return [refund_view(row) for row in rows.scalars()]
+
+
+# -- applying what the provider says ------------------------------------------------------------------------------
+
+
+async def _post(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> None:
+    await ledger.post_pending(
+        session,
+        id=transfer_id(refund.id, "refund.post"),
+        pending_id=transfer_id(refund.id, "refund.reserve"),
+        metadata=_ledger_metadata(payment, refund),
+    )
+
+
+async def _void(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> None:
+    await ledger.void_pending(
+        session,
+        id=transfer_id(refund.id, "refund.void"),
+        pending_id=transfer_id(refund.id, "refund.reserve"),
+        metadata=_ledger_metadata(payment, refund),
+    )
+
+
+async def _move_payment(
+    session: AsyncSession, payment: Payment, refund: PaymentRefund, *, cause: Cause, settings: Settings
+) -> None:
+    """``partially_refunded`` after a first partial refund, ``refunded`` once everything went back."""
+    await session.flush()
+    refunded = await _sum_of(session, payment.id, (RefundStatus.SUCCEEDED.value,))
+    previous = Status(payment.status)
+    target = Status.REFUNDED if refunded >= payment.amount else Status.PARTIALLY_REFUNDED
+    if target is not previous:
+        await record_transition(
+            session,
+            payment,
+            target,
+            cause=cause,
+            provider_status=refund.provider_status,
+            detail={"refund_id": str(refund.id), "refund_amount": refund.amount, "refunded": refunded},
+        )
+        await webhooks.emit_payment_event(session, payment, settings=settings)
+    # SETTLEMENT EVENT (h1-public, cauri/payments/events.py): one event per succeeded refund, written here in the
+    # same transaction, e.g. ``await events.record_settlement_event(session, payment=payment,
+    # previous_status=previous, status=Status(payment.status), refund_id=refund.id, refund_amount=refund.amount)``.
+
+
+async def apply_refund_outcome(
+    session: AsyncSession,
+    payment: Payment,
+    refund: PaymentRefund,
+    outcome: Outcome,
+    *,
+    cause: Cause,
+    settings: Settings,
+) -> bool:
+    """Move ``refund`` (its payment and itself locked by the caller) as ``outcome`` says; False when nothing changed.
+
+    A final refund ignores every later word. Any status other than a success or a failure (pending, unknown) keeps
+    it pending and schedules the next status query.
+    """
+    if refund.status != RefundStatus.PENDING:
+        return False
+    now = utcnow()
+    if outcome.provider_reference and not refund.provider_reference:
+        refund.provider_reference = outcome.provider_reference[:128]
+    if outcome.provider_status:
+        refund.provider_status = outcome.provider_status[:64]
+    refund.updated_at = now
+    if outcome.status in (Status.CREATED, Status.PENDING):
+        refund.submitted_at = refund.submitted_at or now
+        refund.next_poll_at = now + next_poll_delay(settings, refund.poll_attempts)
+        return False
+    refund.next_poll_at = None
+    refund.completed_at = now
+    if outcome.status is Status.SUCCEEDED:
+        if refund.method == RefundMethod.REFUND:
+            await _post(session, payment, refund)
+        refund.status = RefundStatus.SUCCEEDED.value
+        await _move_payment(session, payment, refund, cause=cause, settings=settings)
+        return True
+    if refund.method == RefundMethod.REFUND:
+        await _void(session, payment, refund)
+    refund.status = RefundStatus.FAILED.value
+    refund.failure_reason = (outcome.reason or "provider_error")[:40]
+    return True

@@ -1,0 +1,256 @@
+"""Refunds end to end over HTTP: our API, the provider's refund (or a payout back) over loopback HTTP, the ledger.
+
+The embedded sandbox (the default provider) refunds through its own refund endpoint; MTN MoMo, Wave and FedaPay
+through theirs, each against its simulator; FreeMoPay, which has no refund operation, by a payout back to the payer.
+After each refund the provider's own books (what it paid back to the payer) agree with ours (the ledger).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cauri.connectors.mobile_money.sandbox import Outcome
+from cauri.core.db import unit_of_work
+from cauri.ledger import service as ledger
+from cauri.ledger.models import LedgerTransfer
+from cauri.payments.models import PaymentRefund
+from cauri.payments.settlement import transfer_id
+from tests.payments.conftest import Sandbox
+from tests.payments.support import create, eventually, fund, get, wait_status, wallet, wallet_transfer_count
+from tests.support.identity import Actor, create_org_with_user
+
+REFUND_STEPS = ("refund.reserve", "refund.post", "refund.void")
+
+
+async def collected(client: httpx.AsyncClient, owner: Actor, amount: int = 5000, **fields: Any) -> dict[str, Any]:
+    """A succeeded sandbox collection of ``amount``."""
+    created = await create(client, owner, "collection", amount=amount, **fields)
+    done = await wait_status(client, owner, "collection", created["id"])
+    assert done["status"] == "succeeded", done
+    return done
+
+
+async def ask_refund(
+    client: httpx.AsyncClient,
+    owner: Actor,
+    collection_id: str,
+    *,
+    key: str | None = None,
+    language: str | None = None,
+    **body: Any,
+) -> httpx.Response:
+    headers = dict(owner.headers)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    if language is not None:
+        headers["Accept-Language"] = language
+    body.setdefault("reason", "Commande annulée")
+    return await client.post(f"/api/v1/collections/{collection_id}/refunds", json=body, headers=headers)
+
+
+async def refunds_of(client: httpx.AsyncClient, owner: Actor, collection_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/api/v1/collections/{collection_id}/refunds", headers=owner.headers)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def wait_refund(
+    client: httpx.AsyncClient, owner: Actor, collection_id: str, refund_id: str, *, within: float = 25.0
+) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def settled() -> bool:
+        found = {r["id"]: r for r in await refunds_of(client, owner, collection_id)}
+        seen.update(found[refund_id])
+        return seen["status"] != "pending"
+
+    await eventually(settled, within=within, what=f"refund {refund_id} to settle")
+    return seen
+
+
+async def refund_postings(sessionmaker: async_sessionmaker[AsyncSession], refund_id: str) -> dict[str, int]:
+    ids = {transfer_id(uuid.UUID(refund_id), step): step for step in REFUND_STEPS}
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(LedgerTransfer.id, LedgerTransfer.amount).where(LedgerTransfer.id.in_(list(ids)))
+        )
+        return {ids[row.id]: row.amount for row in rows}
+
+
+async def clearing_net(
+    sessionmaker: async_sessionmaker[AsyncSession], organization_id: uuid.UUID, provider: str, currency: str
+) -> int:
+    """What the provider owes us by our books: its clearing account's credits less debits (posted)."""
+    async with unit_of_work(sessionmaker) as session:
+        account = await ledger.clearing_account(session, organization_id, provider, currency)
+        balance = await ledger.balance(session, account.id)
+        return balance.posted
+
+
+async def refund_rows(sessionmaker: async_sessionmaker[AsyncSession], collection_id: str) -> int:
+    async with sessionmaker() as session:
+        count = await session.execute(
+            select(func.count()).where(PaymentRefund.payment_id == uuid.UUID(collection_id))
+        )
+        return int(count.scalar_one())
+
+
+# -- the embedded sandbox ---------------------------------------------------------------------------------------
+
+
+async def test_a_partial_then_a_full_refund_give_everything_back_once(
+    client: httpx.AsyncClient, sandbox: Sandbox, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await create_org_with_user(client)
+    await fund(sessionmaker, owner.organization_id, 1000)  # the sandbox kept its 1 % fee: the wallet covers it
+    collection = await collected(client, owner, 5000)
+
+    first = await ask_refund(client, owner, collection["id"], amount=2000, reason="Article manquant")
+    assert first.status_code == 202, first.text
+    partial = first.json()
+    assert (partial["status"], partial["method"], partial["amount"], partial["currency"]) == (
+        "pending",
+        "refund",
+        2000,
+        "XAF",
+    )
+    # Held at once, in the request's transaction: the refunded money cannot be spent meanwhile.
+    assert (await refund_postings(sessionmaker, partial["id"]))["refund.reserve"] == 2000
+    partial = await wait_refund(client, owner, collection["id"], partial["id"])
+    assert partial["status"] == "succeeded"
+    assert partial["provider_reference"].startswith("sbx_ref_")
+    assert (await get(client, owner, "collection", collection["id"]))["status"] == "partially_refunded"
+
+    second = await ask_refund(client, owner, collection["id"])  # no amount: everything that remains
+    assert second.status_code == 202, second.text
+    assert second.json()["amount"] == 3000
+    rest = await wait_refund(client, owner, collection["id"], second.json()["id"])
+    assert rest["status"] == "succeeded"
+
+    detail = await get(client, owner, "collection", collection["id"])
+    assert detail["status"] == "refunded"
+    steps = [(t["from_status"], t["to_status"], t["cause"]) for t in detail["transitions"]]
+    assert steps[-2:] == [
+        ("succeeded", "partially_refunded", steps[-2][2]),
+        ("partially_refunded", "refunded", steps[-1][2]),
+    ]
+    # The provider's books and ours: 5000 went back to the payer, once, and the clearing account is square.
+    assert sandbox.simulator.refunded(collection["outbound_reference"]) == 5000
+    assert await refund_postings(sessionmaker, partial["id"]) == {"refund.reserve": 2000, "refund.post": 2000}
+    assert await refund_postings(sessionmaker, rest["id"]) == {"refund.reserve": 3000, "refund.post": 3000}
+    assert await clearing_net(sessionmaker, owner.organization_id, "sandbox", "XAF") == 0
+    balance = await wallet(sessionmaker, owner.organization_id)
+    assert (balance.posted, balance.available) == (1000 + 5000 - 50 - 5000, 950)
+
+    again = await ask_refund(client, owner, collection["id"], amount=1)
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "payment_not_refundable"
+
+
+async def test_refusals_name_the_field_and_write_nothing(
+    client: httpx.AsyncClient, sandbox: Sandbox, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await create_org_with_user(client)
+    await fund(sessionmaker, owner.organization_id, 1000)
+    collection = await collected(client, owner, 5000)
+    transfers = await wallet_transfer_count(sessionmaker, owner.organization_id)
+
+    over = await ask_refund(client, owner, collection["id"], amount=5001, language="en")
+    assert over.status_code == 422, over.text
+    assert over.headers["content-type"].startswith("application/problem+json")
+    problem = over.json()
+    assert problem["errors"][0]["field"] == "amount"
+    assert problem["errors"][0]["code"] == "refund_exceeds_remaining"
+    assert "At most 5000 XAF" in problem["detail"]
+    french = await ask_refund(client, owner, collection["id"], amount=5001)
+    assert "Au plus 5000 XAF" in french.json()["detail"]
+
+    for body, field, code in [
+        ({"amount": 0}, "amount", "amount_not_positive"),
+        ({"amount": -5}, "amount", "amount_not_positive"),
+        ({"amount": 10, "currency": "XOF"}, "currency", "currency_mismatch"),
+    ]:
+        refused = await ask_refund(client, owner, collection["id"], **body)
+        assert refused.status_code == 422, refused.text
+        assert (refused.json()["errors"][0]["field"], refused.json()["errors"][0]["code"]) == (field, code)
+    for body in ({"amount": 12.5}, {"amount": "100"}, {"reason": ""}, {"amount": 10, "extra": 1}):
+        refused = await ask_refund(client, owner, collection["id"], **body)
+        assert refused.status_code == 422, refused.text
+
+    failed = await create(client, owner, "collection", outcome=Outcome.REJECTED_BY_PAYER)
+    failed = await wait_status(client, owner, "collection", failed["id"])
+    not_paid = await ask_refund(client, owner, failed["id"], language="en")
+    assert not_paid.status_code == 409
+    assert not_paid.json()["code"] == "payment_not_refundable"
+    assert "must have succeeded" in not_paid.json()["detail"]
+
+    stranger = await create_org_with_user(client)
+    assert (await ask_refund(client, stranger, collection["id"])).status_code == 404
+    listed = await client.get(f"/api/v1/collections/{collection['id']}/refunds", headers=stranger.headers)
+    assert listed.status_code == 404
+    assert (await ask_refund(client, owner, str(uuid.uuid4()))).status_code == 404
+
+    # Nothing written by any refusal: no refund, no ledger transfer, nothing at the provider.
+    assert await refund_rows(sessionmaker, collection["id"]) == 0
+    assert await refund_rows(sessionmaker, failed["id"]) == 0
+    assert await wallet_transfer_count(sessionmaker, owner.organization_id) == transfers
+    assert sandbox.simulator.refunded(collection["outbound_reference"]) == 0
+    assert (await get(client, owner, "collection", collection["id"]))["status"] == "succeeded"
+
+
+async def test_a_refund_the_wallet_cannot_cover_is_refused(
+    client: httpx.AsyncClient, sandbox: Sandbox, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await create_org_with_user(client)
+    collection = await collected(client, owner, 5000)  # the wallet holds 4950 after the sandbox's fee
+    refused = await ask_refund(client, owner, collection["id"])
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["code"] == "insufficient_funds"
+    assert await refund_rows(sessionmaker, collection["id"]) == 0
+    accepted = await ask_refund(client, owner, collection["id"], amount=4950)
+    assert accepted.status_code == 202, accepted.text
+
+
+async def test_the_same_idempotency_key_answers_the_first_refund(
+    client: httpx.AsyncClient, sandbox: Sandbox, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await create_org_with_user(client)
+    collection = await collected(client, owner, 5000)
+    key = f"refund-{uuid.uuid4().hex}"
+    first = await ask_refund(client, owner, collection["id"], key=key, amount=1000)
+    second = await ask_refund(client, owner, collection["id"], key=key, amount=1000)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    other_body = await ask_refund(client, owner, collection["id"], key=key, amount=2000)
+    assert other_body.status_code == 422, other_body.text
+    assert await refund_rows(sessionmaker, collection["id"]) == 1
+    done = await wait_refund(client, owner, collection["id"], first.json()["id"])
+    assert done["status"] == "succeeded"
+    assert sandbox.simulator.refunded(collection["outbound_reference"]) == 1000
+
+
+async def test_concurrent_refunds_never_give_back_more_than_was_collected(
+    backend: str, client: httpx.AsyncClient, sandbox: Sandbox, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("row locks race only on PostgreSQL; SQLite serialises every writer")
+    owner = await create_org_with_user(client)
+    await fund(sessionmaker, owner.organization_id, 10_000)
+    collection = await collected(client, owner, 5000)
+    answers = await asyncio.gather(*(ask_refund(client, owner, collection["id"], amount=2000) for _ in range(6)))
+    accepted = [a.json() for a in answers if a.status_code == 202]
+    assert len(accepted) == 2, [a.text for a in answers]
+    assert all(a.status_code in (202, 422, 503) for a in answers)
+    for refund in accepted:
+        assert (await wait_refund(client, owner, collection["id"], refund["id"]))["status"] == "succeeded"
+    assert sandbox.simulator.refunded(collection["outbound_reference"]) == 4000
+    assert await clearing_net(sessionmaker, owner.organization_id, "sandbox", "XAF") == -1000
+    assert (await get(client, owner, "collection", collection["id"]))["status"] == "partially_refunded"
