@@ -97,9 +97,7 @@ async def clearing_net(
 
 async def refund_rows(sessionmaker: async_sessionmaker[AsyncSession], collection_id: str) -> int:
     async with sessionmaker() as session:
-        count = await session.execute(
-            select(func.count()).where(PaymentRefund.payment_id == uuid.UUID(collection_id))
-        )
+        count = await session.execute(select(func.count()).where(PaymentRefund.payment_id == uuid.UUID(collection_id)))
         return int(count.scalar_one())
 
 

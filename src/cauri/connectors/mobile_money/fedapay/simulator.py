@@ -173,6 +173,11 @@ class FedaPaySimulator:
     def paid_out(self, reference: str) -> int:
         return 0  # FedaPay payouts are not part of this connector
 
+    def refunded(self, reference: str) -> int:
+        """What went back to the payer of the transaction made under our ``reference``."""
+        transaction = self._find(reference)
+        return self.accounts.moved(f"refund:{transaction.id}", credit=transaction.phone) if transaction else 0
+
     def merchant_balance(self, currency: str) -> int:
         return self.accounts.balance("merchant", currency)
 

@@ -224,8 +224,13 @@ class WaveSimulator:
             if p.client_reference == reference
         )
 
-    def refunded(self, session_id: str) -> int:
-        return self.accounts.moved(f"refund:{session_id}")
+    def refunded(self, reference: str) -> int:
+        """What went back to the payer of the checkout session made under our ``reference``."""
+        return sum(
+            self.accounts.moved(f"refund:{s.id}", credit=s.payer)
+            for s in self.sessions.values()
+            if s.client_reference == reference and s.payer
+        )
 
     def merchant_balance(self, currency: str) -> int:
         return self.accounts.balance("merchant", currency)
