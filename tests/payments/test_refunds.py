@@ -22,8 +22,10 @@ from cauri.ledger import service as ledger
 from cauri.ledger.models import LedgerTransfer
 from cauri.payments.models import PaymentRefund
 from cauri.payments.settlement import transfer_id
+from tests.payments import test_every_provider as every
 from tests.payments.conftest import Sandbox
 from tests.payments.support import create, eventually, fund, get, wait_status, wallet, wallet_transfer_count
+from tests.payments.test_every_provider import BY_NAME, SETTLE_WITHIN, Profile, World
 from tests.support.identity import Actor, create_org_with_user
 
 REFUND_STEPS = ("refund.reserve", "refund.post", "refund.void")
@@ -252,3 +254,78 @@ async def test_concurrent_refunds_never_give_back_more_than_was_collected(
     assert sandbox.simulator.refunded(collection["outbound_reference"]) == 4000
     assert await clearing_net(sessionmaker, owner.organization_id, "sandbox", "XAF") == -1000
     assert (await get(client, owner, "collection", collection["id"]))["status"] == "partially_refunded"
+
+
+# -- providers with a refund operation of their own, and one without -----------------------------------------------
+
+REFUND_PROVIDERS = ["mtn_momo", "wave", "fedapay", "freemopay"]
+# Each provider's simulator served on loopback and an organisation with its credentials, as in test_every_provider.
+simulators = every.simulators
+world = every.world
+
+
+@pytest.fixture(params=REFUND_PROVIDERS)
+def profile(request: pytest.FixtureRequest) -> Profile:
+    """Overrides ``test_every_provider``'s: the providers these refund tests drive."""
+    return BY_NAME[request.param]
+
+
+async def test_each_provider_gives_the_money_back_and_its_books_agree_with_ours(
+    world: World, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    profile = world.profile
+    owner = world.owner
+    assert owner.organization_id is not None
+    await fund(sessionmaker, owner.organization_id, profile.amount, profile.currency)  # covers the provider's fee
+    created = await client.post(
+        "/api/v1/collections",
+        json={
+            "amount": profile.amount,
+            "currency": profile.currency,
+            "phone": profile.phone_for("collection", Outcome.SUCCESS),
+            "reference": f"RF-{uuid.uuid4().hex[:12]}",
+            "provider": profile.name,
+        },
+        headers=owner.headers,
+    )
+    assert created.status_code == 202, created.text
+    collection = await wait_status(client, owner, "collection", created.json()["id"], within=SETTLE_WITHIN)
+    assert collection["status"] == "succeeded", collection
+
+    # Wave refunds a session in full only: asking for part of it is refused before anything is written.
+    partial_refunds = profile.name != "wave"
+    if not partial_refunds:
+        refused = await ask_refund(client, owner, collection["id"], amount=profile.amount // 2)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["code"] == "partial_refund_unsupported"
+    parts = [profile.amount // 2, None] if partial_refunds else [None]
+    for part in parts:
+        body = {} if part is None else {"amount": part}
+        asked = await ask_refund(client, owner, collection["id"], **body)
+        assert asked.status_code == 202, asked.text
+        refund = asked.json()
+        assert refund["method"] == ("payout" if profile.name == "freemopay" else "refund")
+        done = await wait_refund(client, owner, collection["id"], refund["id"], within=SETTLE_WITHIN)
+        assert done["status"] == "succeeded", done
+
+    detail = await get(client, owner, "collection", collection["id"])
+    assert detail["status"] == "refunded"
+    refunds = await refunds_of(client, owner, collection["id"])
+    assert sum(r["amount"] for r in refunds) == profile.amount
+    # The provider's books: what went back to the payer, once (FreeMoPay: the payouts back to the payer).
+    if profile.name == "freemopay":
+        paid_back = 0
+        for refund in refunds:
+            payout = await get(client, owner, "payout", refund["payout_id"])
+            assert payout["status"] == "succeeded" and payout["phone"] == collection["phone"]
+            paid_back += world.simulator.paid_out(payout["outbound_reference"])
+    else:
+        paid_back = world.simulator.refunded(collection["outbound_reference"])  # type: ignore[attr-defined]
+        for refund in refunds:
+            assert await refund_postings(sessionmaker, refund["id"]) == {
+                "refund.reserve": refund["amount"],
+                "refund.post": refund["amount"],
+            }
+    assert paid_back == profile.amount
+    # Ours: what the provider owes us for this organisation is square again.
+    assert await clearing_net(sessionmaker, owner.organization_id, profile.name, profile.currency) == 0
