@@ -29,6 +29,7 @@ PAYMENT_STEPS = (
     "payout.post",
     "payout.void",
     "payout.fee",
+    "payout.late",
 )
 
 

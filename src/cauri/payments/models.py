@@ -118,6 +118,33 @@ class PaymentRefund(IdMixin, TimestampMixin, Base):
     created_by_api_key_id: Mapped[uuid.UUID | None]
 
 
+class PaymentAttention(IdMixin, Base):
+    """Something about a payment that Cauri could not settle by itself and a person must look at.
+
+    Today: a success the provider reported after our expiry whose money could not be booked any more (a payout
+    whose released funds were spent since, an account that no longer accepts the credit). Listed at
+    ``GET /api/v1/payments/attention`` until a person marks it resolved.
+    """
+
+    __tablename__ = "payment_attention"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "kind"),  # a repeated callback lists it once
+        Index("ix_payment_attention_organization_id_resolved_at", "organization_id", "resolved_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(60))  # why Cauri could not apply it (the ledger's error code)
+    provider_status: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by_user_id: Mapped[uuid.UUID | None]
+
+
 class PaymentTransition(IdMixin, Base):
     """Every status change of a payment, with its cause and what the provider said."""
 

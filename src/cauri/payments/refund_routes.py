@@ -1,11 +1,13 @@
-"""HTTP routes of refunds: ``POST`` and ``GET /api/v1/collections/{id}/refunds`` (included by :mod:`.router`)."""
+"""HTTP routes of what happens after a payment settled (included by :mod:`.router`): refunds
+(``POST``/``GET /api/v1/collections/{id}/refunds``) and the late outcomes listed for a person
+(``GET /api/v1/payments/attention``, ``POST …/attention/{id}/resolve``)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 
 from cauri.core.config import Settings
 from cauri.core.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -13,7 +15,8 @@ from cauri.core.pagination import Page
 from cauri.core.principal import Principal
 from cauri.core.routing import SessionDep, api_router
 from cauri.identity.permissions import Perm, require, require_org
-from cauri.payments import refunds
+from cauri.payments import attention, refunds
+from cauri.payments.attention import AttentionView
 from cauri.payments.refund_schemas import RefundCreate, RefundView
 
 router = api_router(tags=["collections"])
@@ -59,3 +62,26 @@ async def create_refund(  # noqa: PLR0917 - FastAPI injects each by name
 async def list_refunds(collection_id: uuid.UUID, session: SessionDep, principal: Reader) -> Page[RefundView]:
     items = await refunds.list_refunds(session, organization_id=require_org(principal), payment_id=collection_id)
     return Page[RefundView](items=items, next_cursor=None)
+
+
+@router.get(
+    "/payments/attention",
+    tags=["payments"],
+    summary="Late provider outcomes Cauri could not book by itself (a success after expiry whose money is gone)",
+)
+async def list_attention(
+    session: SessionDep,
+    principal: Reader,
+    include_resolved: Annotated[bool, Query(description="Also the items already resolved")] = False,
+) -> Page[AttentionView]:
+    items = await attention.list_attention(
+        session, organization_id=require_org(principal), include_resolved=include_resolved
+    )
+    return Page[AttentionView](items=items, next_cursor=None)
+
+
+@router.post("/payments/attention/{attention_id}/resolve", tags=["payments"], summary="A person dealt with it")
+async def resolve_attention(attention_id: uuid.UUID, session: SessionDep, principal: Creator) -> AttentionView:
+    return await attention.resolve_attention(
+        session, organization_id=require_org(principal), attention_id=attention_id, actor=principal
+    )

@@ -3,6 +3,7 @@
 ``created → pending → succeeded | failed | expired | cancelled``; later a succeeded collection gives money back:
 ``succeeded → partially_refunded → … → refunded`` (each refund is a row of its own, see :mod:`.refunds`) or
 ``succeeded → reversed`` (the provider undid it).
+``expired → succeeded`` books a success the provider reported after our expiry.
 ``created`` may also jump straight to a final status when the provider answers the create call (or a callback
 arrives) with the result at once. Every transition is recorded with its cause and the provider's raw status;
 anything else is refused with :class:`ImpossibleTransition`.
@@ -65,7 +66,8 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.EXPIRED, Status.CANCELLED}),
     Status.SUCCEEDED: frozenset({Status.REVERSED, Status.REFUNDED, Status.PARTIALLY_REFUNDED}),
     Status.FAILED: frozenset(),
-    Status.EXPIRED: frozenset(),
+    # A success the provider reports after our expiry: the money did move, so it is booked late (settlement).
+    Status.EXPIRED: frozenset({Status.SUCCEEDED}),
     Status.CANCELLED: frozenset(),
     Status.REVERSED: frozenset(),
     Status.REFUNDED: frozenset(),
