@@ -1,7 +1,7 @@
 """payments: refunds of collections (each a row with its own status); late outcomes listed for a person
 
 Revision ID: h2r0001
-Revises: 0006
+Revises: h1_public_settlement_events (settlement events; both on the payments branch)
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "h2r0001"
-down_revision: str | None = "0006"
+down_revision: str | None = "h1_public_settlement_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -24,6 +24,7 @@ from cauri.connectors.testing import free_port, serve_app
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
+from tests.payments import fake_module
 
 
 @dataclass
@@ -71,6 +72,7 @@ async def payments_settings(
     url, admin_url = await _database(backend, directory)
     try:
         await asyncio.to_thread(upgrade, url)
+        await fake_module.create_tables(url)  # its "*" subscriber receives every payment's events
         port = free_port()
         yield make_settings(
             url,

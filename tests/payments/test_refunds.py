@@ -20,7 +20,7 @@ from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.db import unit_of_work
 from cauri.ledger import service as ledger
 from cauri.ledger.models import LedgerTransfer
-from cauri.payments.models import PaymentRefund
+from cauri.payments.models import PaymentRefund, SettlementEventRecord
 from cauri.payments.settlement import transfer_id
 from tests.payments import test_every_provider as every
 from tests.payments.conftest import Sandbox
@@ -153,6 +153,18 @@ async def test_a_partial_then_a_full_refund_give_everything_back_once(
     again = await ask_refund(client, owner, collection["id"], amount=1)
     assert again.status_code == 409, again.text
     assert again.json()["code"] == "payment_not_refundable"
+
+    # Business modules learn of each refund by a settlement event of its own, written with the refund's outcome.
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(SettlementEventRecord).where(SettlementEventRecord.payment_id == uuid.UUID(collection["id"]))
+        )
+        recorded = list(rows.scalars())
+    assert sorted((e.status, e.refund_amount) for e in recorded if e.refund_id is not None) == [
+        ("partially_refunded", 2000),
+        ("refunded", 3000),
+    ]
+    assert {str(e.refund_id) for e in recorded if e.refund_id is not None} == {partial["id"], rest["id"]}
 
 
 async def test_refusals_name_the_field_and_write_nothing(

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import Capability
-from cauri.connectors.registry import ConnectorRegistry
+from cauri.connectors.registry import ConnectorRegistry, registry
 from cauri.core.config import Settings
 from cauri.core.errors import ValidationFailed
 from cauri.core.phone import parse_phone
-from cauri.payments.providers import choose_provider
+from cauri.payments.providers import candidates_for, choose_provider, routing_table
 from tests.support.identity import create_org_with_user
 
 
@@ -98,3 +98,27 @@ async def test_bad_route_questions_name_the_field(client: httpx.AsyncClient) -> 
         response = await route(client, owner.headers, **params)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["field"] == field
+
+
+def test_every_provider_of_the_routing_table_is_a_registered_connector_serving_that_country() -> None:
+    wrong = [
+        (country, operator, name)
+        for (country, operator), names in routing_table().items()
+        for name in names
+        if name not in registry.names() or country not in registry.get(name).countries
+    ]
+    assert wrong == [], f"routing table names providers that are not registered or do not serve the country: {wrong}"
+
+
+@pytest.mark.parametrize(
+    ("number", "region", "first"),
+    [
+        ("+2290195000000", "BJ", "moov"),  # Benin Moov: Moov's own API first, not FedaPay
+        ("+22899000000", "TG", "moov"),
+        ("+2250100000000", "CI", "fedapay"),  # Moov's API does not serve Côte d'Ivoire: the aggregators do
+    ],
+)
+def test_moov_numbers_are_routed_to_the_registered_moov_connector_where_it_serves(
+    number: str, region: str, first: str
+) -> None:
+    assert candidates_for(parse_phone(number, region))[0] == first

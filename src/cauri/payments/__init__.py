@@ -1,4 +1,31 @@
 """Payments: collections and payouts, provider callbacks, webhooks to organisations, reconciliation.
 
-Read docs/payments.md; other modules use :mod:`cauri.payments.service`.
+Read docs/payments.md. Business modules use :mod:`cauri.payments.public` (re-exported here): ``collect``,
+``payout``, ``cancel``, ``get`` and ``on_settled`` settlement events.
 """
+
+from cauri.payments.public import (
+    Counterparty,
+    PaymentView,
+    PhoneCounterparty,
+    SettlementEvent,
+    cancel,
+    collect,
+    get,
+    on_settled,
+    payout,
+    record_settlement_event,
+)
+
+__all__ = [
+    "Counterparty",
+    "PaymentView",
+    "PhoneCounterparty",
+    "SettlementEvent",
+    "cancel",
+    "collect",
+    "get",
+    "on_settled",
+    "payout",
+    "record_settlement_event",
+]

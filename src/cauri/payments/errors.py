@@ -41,6 +41,26 @@ def duplicate_reference(reference: str, existing_id: str) -> Conflict:
     )
 
 
+def idempotency_key_reused(existing_id: str) -> ValidationFailed:
+    error = field_error(
+        "idempotency_key",
+        "idempotency_key_reused",
+        "Cette clé d'idempotence a déjà servi pour un autre paiement, avec d'autres données.",
+        "This idempotency key was already used for another payment, with other data.",
+    )
+    error.extra = {"existing_id": existing_id}
+    return error
+
+
+def not_cancellable(status: str) -> Conflict:
+    return Conflict(
+        "Ce paiement a déjà été envoyé au fournisseur (ou est terminé) : il ne peut plus être annulé.",
+        "This payment was already sent to the provider (or is over): it can no longer be cancelled.",
+        code="payment_not_cancellable",
+        extra={"status": status},
+    )
+
+
 def invalid_field(field: str, code: str, message_fr: str, message_en: str) -> ValidationFailed:
     return field_error(field, code, message_fr, message_en)
 

@@ -15,7 +15,7 @@ import structlog
 
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import JobContext, enqueue, job, periodic
-from cauri.payments import callbacks, reconciliation, refund_submission, refunds, submission, webhooks
+from cauri.payments import callbacks, events, reconciliation, refund_submission, refunds, submission, webhooks
 from cauri.payments.states import Cause, Status
 
 log = structlog.get_logger(__name__)
@@ -44,6 +44,17 @@ async def process_callback(ctx: JobContext, payload: dict[str, Any]) -> None:
 @job(webhooks.DELIVER_JOB)
 async def deliver_webhook(ctx: JobContext, payload: dict[str, Any]) -> None:
     await webhooks.deliver(ctx.sessionmaker, ctx.settings, uuid.UUID(payload["delivery_id"]))
+
+
+@job(events.DISPATCH_JOB)
+async def dispatch_settlement(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await events.dispatch(ctx.session, uuid.UUID(payload["event_id"]))
+
+
+@job(events.DELIVER_JOB)
+async def deliver_settlement(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """In the runner's transaction: the subscriber's writes, its delivery mark and this job's "done" are one commit."""
+    await events.deliver(ctx.session, uuid.UUID(payload["event_id"]), payload["subscriber"])
 
 
 @job(reconciliation.RECONCILE_JOB)

@@ -30,6 +30,9 @@ from cauri.core.key_rotation import EncryptedColumn
 
 REFERENCE_MAX = 100
 PROVIDER_MAX = 40
+PURPOSE_MAX = 60
+OWNER_ID_MAX = 100
+IDEMPOTENCY_KEY_MAX = 255
 
 
 class Payment(IdMixin, TimestampMixin, Base):
@@ -43,6 +46,9 @@ class Payment(IdMixin, TimestampMixin, Base):
         Index("ix_payments_organization_id_kind_created_at", "organization_id", "kind", "created_at"),
         Index("ix_payments_status_next_poll_at", "status", "next_poll_at"),
         Index("ix_payments_status_expires_at", "status", "expires_at"),
+        # A module's call retried with its idempotency key finds the first payment (public API only).
+        UniqueConstraint("organization_id", "idempotency_key"),
+        Index("ix_payments_organization_id_purpose_owner_id", "organization_id", "purpose", "owner_id"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
@@ -59,6 +65,11 @@ class Payment(IdMixin, TimestampMixin, Base):
     description: Mapped[str | None] = mapped_column(String(255))
     extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="RESTRICT"))
+    # What the money is for and whose it is, set by a business module through the public API (None over HTTP).
+    purpose: Mapped[str | None] = mapped_column(String(PURPOSE_MAX))
+    owner_id: Mapped[str | None] = mapped_column(String(OWNER_ID_MAX))
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_MAX))
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # of the public call's arguments
 
     # Ours, generated once at creation before any outbound call: the provider's idempotency key / external id.
     outbound_reference: Mapped[str] = mapped_column(String(64))
@@ -159,6 +170,39 @@ class PaymentTransition(IdMixin, Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettlementEventRecord(IdMixin, Base):
+    """The outbox of settlement events: written in the transaction that settled (or refunded) the payment."""
+
+    __tablename__ = "payment_settlement_events"
+    __table_args__ = (Index("ix_payment_settlement_events_payment_id_occurred_at", "payment_id", "occurred_at"),)
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    organization_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str | None] = mapped_column(String(PURPOSE_MAX))
+    owner_id: Mapped[str | None] = mapped_column(String(OWNER_ID_MAX))
+    status: Mapped[str] = mapped_column(String(20))
+    previous_status: Mapped[str | None] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    fee: Mapped[int | None] = mapped_column(BigInteger)
+    provider: Mapped[str] = mapped_column(String(PROVIDER_MAX))
+    refund_id: Mapped[uuid.UUID | None]
+    refund_amount: Mapped[int | None] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettlementDelivery(IdMixin, Base):
+    """One event delivered to one subscriber: written in the subscriber's own transaction, so exactly once."""
+
+    __tablename__ = "payment_settlement_deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "subscriber"),)
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_settlement_events.id", ondelete="CASCADE"))
+    subscriber: Mapped[str] = mapped_column(String(200))
+    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProviderEvent(IdMixin, Base):

@@ -42,29 +42,31 @@ _OPERATOR_NAMES: dict[str, str] = {
     "celtiis": "celtiis",
 }
 
-# (country, operator) -> providers that reach it, preferred first. Names are registry names; a provider that is
-# not (yet) registered is skipped, so this table can name the connectors of issue 4 before they land.
+# (country, operator) -> providers that reach it, preferred first. Names are the connectors' registered names and
+# each serves that country (a test holds both): a misspelt name here is silently skipped, which once sent every
+# Moov number to an aggregator. Moov's own API ("moov", Flooz) serves Benin and Togo only; elsewhere Moov numbers
+# go through aggregators.
 _ROUTES: dict[tuple[str, str], tuple[str, ...]] = {
     ("CM", "mtn"): ("mtn_momo", "freemopay"),
     ("CM", "orange"): ("orange_money", "freemopay"),
     ("CI", "mtn"): ("mtn_momo", "fedapay", "cinetpay"),
     ("CI", "orange"): ("orange_money", "cinetpay"),
-    ("CI", "moov"): ("moov_money", "fedapay", "cinetpay"),
+    ("CI", "moov"): ("fedapay", "cinetpay"),
     ("SN", "orange"): ("orange_money", "wave", "cinetpay"),
     ("SN", "yas"): ("wave", "cinetpay"),
     ("SN", "expresso"): ("wave", "cinetpay"),
     ("BJ", "mtn"): ("mtn_momo", "fedapay", "cinetpay"),
-    ("BJ", "moov"): ("moov_money", "fedapay", "cinetpay"),
+    ("BJ", "moov"): ("moov", "fedapay", "cinetpay"),
     ("BJ", "celtiis"): ("fedapay",),
-    ("TG", "moov"): ("moov_money", "fedapay", "cinetpay"),
+    ("TG", "moov"): ("moov", "fedapay", "cinetpay"),
     ("TG", "togocel"): ("fedapay", "cinetpay"),
     ("BF", "orange"): ("orange_money", "cinetpay"),
-    ("BF", "moov"): ("moov_money", "cinetpay"),
+    ("BF", "moov"): ("cinetpay",),
     ("ML", "orange"): ("orange_money", "cinetpay"),
-    ("ML", "moov"): ("moov_money", "cinetpay"),
+    ("ML", "moov"): ("cinetpay",),
     ("NE", "airtel"): ("cinetpay",),
     ("NE", "orange"): ("cinetpay",),  # Zamani Telecom (ex-Orange Niger)
-    ("NE", "moov"): ("moov_money",),
+    ("NE", "moov"): ("cinetpay",),
     ("GN", "orange"): ("orange_money", "cinetpay"),
     ("GN", "mtn"): ("mtn_momo", "cinetpay"),
 }
@@ -79,6 +81,11 @@ def operator_of(carrier: str) -> str:
         if name.startswith(prefix):
             return prefix
     return name
+
+
+def routing_table() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(country, operator) -> provider names, preferred first (a copy: for checks and documentation)."""
+    return dict(_ROUTES)
 
 
 def candidates_for(phone: PhoneInfo) -> tuple[str, ...]:

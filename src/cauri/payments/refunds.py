@@ -32,7 +32,7 @@ from cauri.core.principal import Principal
 from cauri.identity.audit import record_audit
 from cauri.ledger import service as ledger
 from cauri.ledger.errors import InsufficientFunds
-from cauri.payments import providers, webhooks
+from cauri.payments import events, providers, webhooks
 from cauri.payments.errors import PaymentNotFound
 from cauri.payments.models import Payment, PaymentRefund
 from cauri.payments.refund_schemas import RefundMethod, RefundStatus, RefundView
@@ -355,9 +355,15 @@ async def _move_payment(
             detail={"refund_id": str(refund.id), "refund_amount": refund.amount, "refunded": refunded},
         )
         await webhooks.emit_payment_event(session, payment, settings=settings)
-    # SETTLEMENT EVENT (h1-public, cauri/payments/events.py): one event per succeeded refund, written here in the
-    # same transaction, e.g. ``await events.record_settlement_event(session, payment=payment,
-    # previous_status=previous, status=Status(payment.status), refund_id=refund.id, refund_amount=refund.amount)``.
+    # One settlement event per succeeded refund, in this transaction (record_transition announces no refund status).
+    await events.record_settlement_event(
+        session,
+        payment=payment,
+        previous_status=previous,
+        status=Status(payment.status),
+        refund_id=refund.id,
+        refund_amount=refund.amount,
+    )
 
 
 async def apply_refund_outcome(

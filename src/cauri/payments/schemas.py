@@ -120,6 +120,8 @@ class PaymentRead(BaseModel):
     description: str | None
     metadata: dict[str, Any]
     account_id: uuid.UUID
+    purpose: str | None = Field(description="What the money is for, set by the Cauri module that asked for it")
+    owner_id: str | None = Field(description="The id of that module's object the payment belongs to")
     outbound_reference: str = Field(description="The reference Cauri sent to the provider (its idempotency key)")
     provider_reference: str | None = Field(description="The provider's own id for this payment")
     failure_reason: str | None

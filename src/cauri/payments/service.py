@@ -127,16 +127,31 @@ def _insufficient_funds() -> ValidationFailed:
     )
 
 
+@dataclass(frozen=True)
+class ModuleOrigin:
+    """Who asked through the public API (:mod:`cauri.payments.public`), and the key that makes the call idempotent."""
+
+    purpose: str
+    owner_id: str | None
+    idempotency_key: str
+    request_hash: str
+
+
 async def create_payment(
     session: AsyncSession,
     *,
     kind: PaymentKind,
     body: PaymentCreate,
-    principal: Principal,
+    principal: Principal | None,
     organization_id: uuid.UUID,
     settings: Settings,
     ip: str | None = None,
+    origin: ModuleOrigin | None = None,
 ) -> Payment:
+    """The one way a payment is created: the HTTP routes and the modules' public API both come here.
+
+    ``principal`` is the HTTP caller (``None`` for a module's call, which brings ``origin`` instead).
+    """
     amount = _amount(body)
     organization = await session.get(Organization, organization_id)
     if organization is None:
@@ -191,12 +206,16 @@ async def create_payment(
         description=body.description,
         extra=extra,
         account_id=account_id,
+        purpose=origin.purpose if origin else None,
+        owner_id=origin.owner_id if origin else None,
+        idempotency_key=origin.idempotency_key if origin else None,
+        request_hash=origin.request_hash if origin else None,
         outbound_reference=uuid.uuid4().hex,
         submit_attempts=0,
         poll_attempts=0,
         expires_at=now + timedelta(seconds=settings.payments_expiry_seconds),
-        created_by_user_id=principal.user_id,
-        created_by_api_key_id=principal.api_key_id,
+        created_by_user_id=principal.user_id if principal else None,
+        created_by_api_key_id=principal.api_key_id if principal else None,
         created_at=now,
         updated_at=now,
     )
@@ -215,7 +234,13 @@ async def create_payment(
         actor=principal,
         target_type=kind.value,
         target_id=str(payment.id),
-        changes={"amount": amount, "currency": body.currency, "provider": provider, "reference": body.reference},
+        changes={
+            "amount": amount,
+            "currency": body.currency,
+            "provider": provider,
+            "reference": body.reference,
+            **({"purpose": origin.purpose, "owner_id": origin.owner_id} if origin else {}),
+        },
         ip=ip,
     )
     await enqueue(session, SUBMIT_JOB, {"payment_id": str(payment.id)}, dedupe_key=f"{SUBMIT_JOB}:{payment.id}")

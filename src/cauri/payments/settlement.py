@@ -23,7 +23,7 @@ from cauri.core.config import Settings
 from cauri.core.db import utcnow
 from cauri.ledger import service as ledger
 from cauri.ledger.errors import InsufficientFunds, LedgerError
-from cauri.payments import webhooks
+from cauri.payments import events, webhooks
 from cauri.payments.attention import LATE_SUCCESS_NOT_APPLIED, record_attention
 from cauri.payments.models import Payment, PaymentTransition
 from cauri.payments.states import Cause, PaymentKind, Status, check_transition, is_final
@@ -31,6 +31,11 @@ from cauri.payments.states import Cause, PaymentKind, Status, check_transition, 
 log = structlog.get_logger(__name__)
 
 FEES_ACCOUNT_CODE = "provider_fees"
+# Statuses announced to subscribers by the transition itself. A refund is announced by the refunds code, once per
+# refund (with its id and amount), so ``refunded`` is not here: it would be announced twice.
+EVENT_STATUSES: frozenset[Status] = frozenset(
+    {Status.SUCCEEDED, Status.FAILED, Status.EXPIRED, Status.CANCELLED, Status.REVERSED}
+)
 _STATUS_OF: dict[PaymentStatus, Status] = {
     PaymentStatus.PENDING: Status.PENDING,
     PaymentStatus.SUCCEEDED: Status.SUCCEEDED,
@@ -116,6 +121,9 @@ async def record_transition(
         payment.next_poll_at = None
         if target is not Status.SUCCEEDED and reason:
             payment.failure_reason = reason[:40]
+    if target in EVENT_STATUSES:
+        # The outbox row commits with the transition, or neither does: no lost and no phantom event.
+        await events.record_settlement_event(session, payment=payment, previous_status=current, status=target)
 
 
 async def reserve_payout(session: AsyncSession, payment: Payment) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
 from cauri.payments.errors import failure_message
 from cauri.payments.models import Payment, PaymentTransition
 from cauri.payments.schemas import (
@@ -14,7 +18,12 @@ from cauri.payments.schemas import (
 )
 from cauri.payments.states import PaymentKind, Status
 
-_CHARGED = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED, Status.PARTIALLY_REFUNDED})
+CHARGED_STATUSES = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED, Status.PARTIALLY_REFUNDED})
+
+
+def charged_fee(payment: Payment) -> int | None:
+    """The provider's fee is only charged on a success; before that it is an estimate, not shown."""
+    return payment.fee if payment.status in CHARGED_STATUSES else None
 
 
 def _fields(payment: Payment) -> dict[str, object]:
@@ -23,8 +32,7 @@ def _fields(payment: Payment) -> dict[str, object]:
         "status": Status(payment.status),
         "amount": payment.amount,
         "currency": payment.currency,
-        # The provider's fee is only charged on a success; before that it is an estimate, not shown.
-        "fee": payment.fee if payment.status in _CHARGED else None,
+        "fee": charged_fee(payment),
         "phone": payment.phone,
         "operator": payment.phone_operator,
         "provider": payment.provider,
@@ -32,6 +40,8 @@ def _fields(payment: Payment) -> dict[str, object]:
         "description": payment.description,
         "metadata": dict(payment.extra or {}),
         "account_id": payment.account_id,
+        "purpose": payment.purpose,
+        "owner_id": payment.owner_id,
         "outbound_reference": payment.outbound_reference,
         "provider_reference": payment.provider_reference,
         "failure_reason": payment.failure_reason,
@@ -65,3 +75,48 @@ def collection_detail(payment: Payment, transitions: list[PaymentTransition]) ->
 
 def payout_detail(payment: Payment, transitions: list[PaymentTransition]) -> PayoutDetail:
     return PayoutDetail.model_validate({**_fields(payment), "transitions": _steps(transitions)})
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    """A payment as business modules read it (:mod:`cauri.payments.public`)."""
+
+    id: uuid.UUID
+    kind: PaymentKind
+    status: Status
+    amount: int
+    currency: str
+    fee: int | None  # the provider's fee, once charged (a success)
+    provider: str
+    purpose: str | None
+    owner_id: str | None
+    phone: str  # the counterparty's, E.164
+    reference: str
+    account_id: uuid.UUID
+    provider_reference: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+def payment_view(payment: Payment) -> PaymentView:
+    return PaymentView(
+        id=payment.id,
+        kind=PaymentKind(payment.kind),
+        status=Status(payment.status),
+        amount=payment.amount,
+        currency=payment.currency,
+        fee=charged_fee(payment),
+        provider=payment.provider,
+        purpose=payment.purpose,
+        owner_id=payment.owner_id,
+        phone=payment.phone,
+        reference=payment.reference,
+        account_id=payment.account_id,
+        provider_reference=payment.provider_reference,
+        failure_reason=payment.failure_reason,
+        created_at=payment.created_at,
+        updated_at=payment.updated_at,
+        completed_at=payment.completed_at,
+    )
