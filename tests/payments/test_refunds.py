@@ -17,9 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome
+from cauri.core.config import Settings
 from cauri.core.db import unit_of_work
+from cauri.core.errors import ValidationFailed
 from cauri.ledger import service as ledger
 from cauri.ledger.models import LedgerTransfer
+from cauri.payments import public
 from cauri.payments.models import PaymentRefund, SettlementEventRecord
 from cauri.payments.settlement import transfer_id
 from tests.payments import test_every_provider as every
@@ -341,3 +344,40 @@ async def test_each_provider_gives_the_money_back_and_its_books_agree_with_ours(
     assert paid_back == profile.amount
     # Ours: what the provider owes us for this organisation is square again.
     assert await clearing_net(sessionmaker, owner.organization_id, profile.name, profile.currency) == 0
+
+
+async def test_a_business_module_refunds_through_the_public_api(
+    client: httpx.AsyncClient,
+    sandbox: Sandbox,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    payments_settings: Settings,
+) -> None:
+    owner = await create_org_with_user(client)
+    assert owner.organization_id is not None
+    collection = await collected(client, owner, 5000)
+    arguments: dict[str, Any] = {
+        "organization_id": owner.organization_id,
+        "payment_id": uuid.UUID(collection["id"]),
+        "amount": 1500,
+        "reason": "Tontine dissoute",
+        "idempotency_key": f"tontine.refund:{uuid.uuid4().hex}",
+        "settings": payments_settings,
+    }
+    async with unit_of_work(sessionmaker) as session:
+        first = await public.refund(session, **arguments)
+    async with unit_of_work(sessionmaker) as session:
+        again = await public.refund(session, **arguments)  # a retried job: the same refund, nothing new
+    assert again.id == first.id
+    for bad, field in (({"reason": " "}, "reason"), ({"idempotency_key": ""}, "idempotency_key")):
+        with pytest.raises(ValidationFailed) as refused:
+            async with unit_of_work(sessionmaker) as session:
+                await public.refund(session, **(arguments | bad))
+        assert refused.value.field == field
+    done = await wait_refund(client, owner, collection["id"], str(first.id))
+    assert (done["status"], done["amount"]) == ("succeeded", 1500)
+    async with sessionmaker() as session:
+        listed = await public.refunds_of(
+            session, organization_id=owner.organization_id, payment_id=uuid.UUID(collection["id"])
+        )
+    assert [r.id for r in listed] == [first.id]
+    assert sandbox.simulator.refunded(collection["outbound_reference"]) == 1500

@@ -23,7 +23,7 @@ from cauri.connectors.errors import FailureReason
 from cauri.core.config import Settings, get_settings
 from cauri.core.errors import ValidationFailed, field_error, translate_validation_errors
 from cauri.identity.audit import record_audit
-from cauri.payments import service
+from cauri.payments import refunds, service
 from cauri.payments.errors import PaymentNotFound, idempotency_key_reused, not_cancellable
 from cauri.payments.events import (
     PURPOSE_PATTERN,
@@ -33,6 +33,7 @@ from cauri.payments.events import (
     record_settlement_event,
 )
 from cauri.payments.models import IDEMPOTENCY_KEY_MAX, OWNER_ID_MAX, PURPOSE_MAX, Payment
+from cauri.payments.refund_schemas import RefundView
 from cauri.payments.schemas import CollectionCreate, PaymentCreate, PayoutCreate
 from cauri.payments.settlement import Outcome, apply_outcome, lock_payment
 from cauri.payments.states import Cause, PaymentKind, Status
@@ -51,6 +52,8 @@ __all__ = [
     "on_settled",
     "payout",
     "record_settlement_event",
+    "refund",
+    "refunds_of",
 ]
 
 
@@ -132,6 +135,36 @@ async def cancel(
         changes={"purpose": payment.purpose, "owner_id": payment.owner_id},
     )
     return payment_view(payment)
+
+
+async def refund(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    amount: int | None,
+    reason: str,
+    idempotency_key: str,
+    settings: Settings | None = None,
+) -> RefundView:
+    """Give back ``amount`` (None: all that remains) of a succeeded collection; sent once the caller commits.
+
+    Each succeeded refund is announced by a settlement event of its own (``refund_id``, ``refund_amount``). The
+    same ``idempotency_key`` again answers the first refund. See :mod:`cauri.payments.refunds`."""
+    return await refunds.refund(
+        session,
+        organization_id=organization_id,
+        payment_id=payment_id,
+        amount=amount,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        actor=None,
+        settings=settings or get_settings(),
+    )
+
+
+async def refunds_of(session: AsyncSession, *, organization_id: uuid.UUID, payment_id: uuid.UUID) -> list[RefundView]:
+    return await refunds.list_refunds(session, organization_id=organization_id, payment_id=payment_id)
 
 
 def _checked_origin(arguments: PaymentArguments, kind: PaymentKind) -> service.ModuleOrigin:

@@ -34,7 +34,7 @@ from cauri.ledger import service as ledger
 from cauri.ledger.errors import InsufficientFunds
 from cauri.payments import events, providers, webhooks
 from cauri.payments.errors import PaymentNotFound
-from cauri.payments.models import Payment, PaymentRefund
+from cauri.payments.models import IDEMPOTENCY_KEY_MAX, Payment, PaymentRefund
 from cauri.payments.refund_schemas import RefundMethod, RefundStatus, RefundView
 from cauri.payments.schemas import PayoutCreate
 from cauri.payments.service import create_payment
@@ -42,6 +42,7 @@ from cauri.payments.settlement import Outcome, lock_payment, next_poll_delay, re
 from cauri.payments.states import REFUNDABLE_STATUSES, Cause, PaymentKind, Status
 
 REFUND_SUBMIT_JOB = "payments.refund_submit"
+REASON_MAX = 255
 # Refunds that still hold money: what remains refundable excludes them.
 _HOLDING = (RefundStatus.PENDING.value, RefundStatus.SUCCEEDED.value)
 
@@ -88,6 +89,24 @@ def _not_refundable(payment: Payment) -> Conflict:
         code="payment_not_refundable",
         extra={"status": payment.status},
     )
+
+
+def _check_words(reason: str, idempotency_key: str) -> None:
+    """What the HTTP schema checks, for callers that come through the modules' API."""
+    if not 1 <= len(reason.strip()) <= REASON_MAX:
+        raise field_error(
+            "reason",
+            "invalid_reason",
+            f"Le motif du remboursement : 1 à {REASON_MAX} caractères.",
+            f"The refund's reason: 1 to {REASON_MAX} characters.",
+        )
+    if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX or not idempotency_key.isprintable():
+        raise field_error(
+            "idempotency_key",
+            "invalid_idempotency_key",
+            f"La clé d'idempotence doit faire de 1 à {IDEMPOTENCY_KEY_MAX} caractères imprimables.",
+            f"The idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.",
+        )
 
 
 def _checked_amount(payment: Payment, amount: int | None, currency: str | None, remaining: int) -> int:
@@ -190,7 +209,7 @@ async def _hold(session: AsyncSession, payment: Payment, refund: PaymentRefund) 
 
 
 async def _payout_back(
-    session: AsyncSession, payment: Payment, refund: PaymentRefund, *, actor: Principal, settings: Settings
+    session: AsyncSession, payment: Payment, refund: PaymentRefund, *, actor: Principal | None, settings: Settings
 ) -> Payment:
     body = PayoutCreate(
         amount=refund.amount,
@@ -220,13 +239,15 @@ async def refund(
     amount: int | None,
     reason: str,
     idempotency_key: str,
-    actor: Principal,
+    actor: Principal | None,
     settings: Settings,
     currency: str | None = None,
     ip: str | None = None,
 ) -> RefundView:
     """Refund ``amount`` (None: all that remains) of a succeeded collection. The same ``idempotency_key`` again
-    answers the first refund; with another amount or reason it is a 409. Nothing is written on any refusal."""
+    answers the first refund; with another amount or reason it is a 409. Nothing is written on any refusal.
+    ``actor``: the person or API key asking (None for a business module acting on its own)."""
+    _check_words(reason, idempotency_key)
     payment = await lock_payment(session, payment_id)
     if payment is None or payment.organization_id != organization_id:
         raise PaymentNotFound()
@@ -268,8 +289,8 @@ async def refund(
         outbound_reference=uuid.uuid4().hex,
         submit_attempts=0,
         poll_attempts=0,
-        created_by_user_id=actor.user_id,
-        created_by_api_key_id=actor.api_key_id,
+        created_by_user_id=actor.user_id if actor else None,
+        created_by_api_key_id=actor.api_key_id if actor else None,
         created_at=now,
         updated_at=now,
     )
