@@ -54,6 +54,7 @@ class Capability(StrEnum):
     BALANCE = "balance"
     ACCOUNT_HOLDER = "account_holder"
     REFUND = "refund"
+    REVERSAL = "reversal"  # undo a succeeded payout: the money comes back from the payee
     CALLBACKS = "callbacks"
     BULK_PAYOUT = "bulk_payout"  # many payouts in one call, their results by one status query
 
@@ -67,6 +68,7 @@ _HOOKS: dict[Capability, tuple[str, ...]] = {
     Capability.BALANCE: ("_balance",),
     Capability.ACCOUNT_HOLDER: ("_account_holder",),
     Capability.REFUND: ("_refund", "_refund_status"),
+    Capability.REVERSAL: ("_reverse_payout", "_reversal_status"),
     Capability.CALLBACKS: ("_verify_callback", "_parse_callback"),
     Capability.BULK_PAYOUT: ("_bulk_payout", "_bulk_payout_status"),
 }
@@ -201,12 +203,13 @@ class BulkPayoutResult:
 
 @dataclass(frozen=True, slots=True)
 class RefundRequest:
-    """Give back ``amount`` (all or part) of a succeeded collection. ``reference`` is ours, unique, chosen before any
-    call and sent again unchanged on every retry and status query (the provider's idempotency key or reference id).
+    """Give back ``amount`` (all or part) of a succeeded collection, or reverse a succeeded payout (``reverse_payout``:
+    then ``provider_reference`` is the payout's id). ``reference`` is ours, unique, chosen before any call and sent
+    again unchanged on every retry and status query (the provider's idempotency key or reference id).
     ``payer_phone`` is the collection's payer (the refund's recipient), for providers whose refund names it."""
 
-    reference: str  # our reference for the refund itself
-    provider_reference: str  # the provider's id of the collection being refunded
+    reference: str  # our reference for the refund (or reversal) itself
+    provider_reference: str  # the provider's id of the collection being refunded (the payout being reversed)
     amount: int
     currency: str
     reason: str = ""
@@ -412,6 +415,16 @@ class PaymentConnector(ABC):
         self.require(Capability.REFUND)
         return await self._refund_status(request, provider_reference)
 
+    async def reverse_payout(self, request: RefundRequest) -> ProviderPayment:
+        """Undo a succeeded payout (the payee gives the money back); ``kind`` collection: money coming in. Sending
+        the same reference again never reverses twice."""
+        self.require(Capability.REVERSAL)
+        return await self._reverse_payout(request)
+
+    async def reversal_status(self, request: RefundRequest) -> ProviderPayment:
+        self.require(Capability.REVERSAL)
+        return await self._reversal_status(request)
+
     async def bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
         """Hand the provider up to :attr:`max_bulk_lines` payouts at once under our ``reference``; returns once
         acknowledged (results by :meth:`bulk_payout_status`). Sending the same bulk again is recognised."""
@@ -469,6 +482,12 @@ class PaymentConnector(ABC):
 
     async def _refund_status(self, request: RefundRequest, provider_reference: str | None) -> ProviderPayment:
         raise Unsupported(self.name, Capability.REFUND.value)
+
+    async def _reverse_payout(self, request: RefundRequest) -> ProviderPayment:
+        raise Unsupported(self.name, Capability.REVERSAL.value)
+
+    async def _reversal_status(self, request: RefundRequest) -> ProviderPayment:
+        raise Unsupported(self.name, Capability.REVERSAL.value)
 
     async def _bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
         raise Unsupported(self.name, Capability.BULK_PAYOUT.value)

@@ -591,6 +591,34 @@ class PaymentConnectorContract:
         assert refused or (isinstance(outcome, ProviderPayment) and outcome.status is PaymentStatus.FAILED), outcome
         assert refunded(collect.reference) == amount
 
+    async def test_a_reversed_payout_comes_back_once(self, world: ContractWorld) -> None:
+        connector = world.connector
+        if not connector.supports(Capability.REVERSAL):
+            return  # ``test_undeclared_capabilities_raise_unsupported`` checks the refusal
+        reversed_ = getattr(world.simulator, "reversed", None)
+        assert reversed_ is not None, "a REVERSAL simulator tells what the payee gave back: reversed(reference)"
+        phones = world.subject.phones
+        payout = world.payout_request(phones.payout_success or phones.success)
+        sent = await connector.payout(payout)
+        paid = await world.settle(PaymentKind.PAYOUT, payout.reference, sent.provider_reference)
+        assert paid.status is PaymentStatus.SUCCEEDED
+        request = RefundRequest(world.new_reference(), paid.provider_reference, payout.amount, payout.currency)
+        done = await connector.reverse_payout(request)
+        assert (done.status, done.kind, done.reference) == (
+            PaymentStatus.SUCCEEDED,
+            PaymentKind.COLLECTION,
+            request.reference,
+        )
+        assert (await connector.reversal_status(request)).status is PaymentStatus.SUCCEEDED
+        again = await connector.reverse_payout(request)  # the same reversal sent again: recognised, not repeated
+        assert again.status is PaymentStatus.SUCCEEDED
+        assert reversed_(payout.reference) == payout.amount
+        with pytest.raises(InvalidRequest):  # a second reversal of the same payout
+            await connector.reverse_payout(
+                RefundRequest(world.new_reference(), paid.provider_reference, payout.amount, payout.currency)
+            )
+        assert reversed_(payout.reference) == payout.amount
+
     # -- other capabilities ---------------------------------------------------------------------------------
 
     async def test_balance_matches_the_providers_books(self, world: ContractWorld) -> None:
@@ -625,6 +653,9 @@ class PaymentConnectorContract:
             Capability.ACCOUNT_HOLDER: lambda: connector.account_holder(phone),
             Capability.REFUND: lambda: connector.refund(
                 RefundRequest("ct-refund", "p-1", world.subject.amount, world.subject.currency)
+            ),
+            Capability.REVERSAL: lambda: connector.reverse_payout(
+                RefundRequest("ct-reversal", "p-1", world.subject.amount, world.subject.currency)
             ),
         }
         for capability, call in calls.items():
