@@ -381,3 +381,76 @@ async def test_a_business_module_refunds_through_the_public_api(
         )
     assert [r.id for r in listed] == [first.id]
     assert sandbox.simulator.refunded(collection["outbound_reference"]) == 1500
+
+
+# -- payout reversals ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", [BY_NAME["wave"]], ids=["wave"])
+async def test_a_wave_payout_reversed_comes_back_to_the_wallet_once(
+    world: World, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    profile, owner = world.profile, world.owner
+    assert owner.organization_id is not None
+    await fund(sessionmaker, owner.organization_id, 10_000, profile.currency)
+    created = await client.post(
+        "/api/v1/payouts",
+        json={
+            "amount": profile.amount,
+            "currency": profile.currency,
+            "phone": profile.phone_for("payout", Outcome.SUCCESS),
+            "reference": f"RV-{uuid.uuid4().hex[:12]}",
+            "provider": profile.name,
+        },
+        headers=owner.headers,
+    )
+    assert created.status_code == 202, created.text
+    payout = await wait_status(client, owner, "payout", created.json()["id"], within=SETTLE_WITHIN)
+    assert payout["status"] == "succeeded", payout
+    before = await wallet(sessionmaker, owner.organization_id, profile.currency)
+
+    asked = await client.post(
+        f"/api/v1/payouts/{payout['id']}/reversal", json={"reason": "Mauvais numéro"}, headers=owner.headers
+    )
+    assert asked.status_code == 202, asked.text
+    assert (asked.json()["method"], asked.json()["amount"]) == ("reversal", profile.amount)
+
+    async def reversed_() -> bool:
+        return (await get(client, owner, "payout", payout["id"]))["status"] == "reversed"
+
+    await eventually(reversed_, within=SETTLE_WITHIN, what="the payout to be reversed")
+    listed = await client.get(f"/api/v1/payouts/{payout['id']}/reversals", headers=owner.headers)
+    [reversal] = listed.json()["items"]
+    assert reversal["status"] == "succeeded"
+    # The payee gave it back at Wave; our books credit it back once; the provider owes us nothing more.
+    assert world.simulator.reversed(payout["outbound_reference"]) == profile.amount  # type: ignore[attr-defined]
+    after = await wallet(sessionmaker, owner.organization_id, profile.currency)
+    assert after.posted == before.posted + profile.amount
+    assert await clearing_net(sessionmaker, owner.organization_id, profile.name, profile.currency) == 0
+
+    again = await client.post(
+        f"/api/v1/payouts/{payout['id']}/reversal", json={"reason": "Encore"}, headers=owner.headers
+    )
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "payment_not_reversible"
+
+
+async def test_reversals_are_refused_where_they_cannot_be(
+    client: httpx.AsyncClient, sandbox: Sandbox, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await create_org_with_user(client)
+    assert owner.organization_id is not None
+    await fund(sessionmaker, owner.organization_id, 10_000)
+    payout = await create(client, owner, "payout", amount=2000)
+    payout = await wait_status(client, owner, "payout", payout["id"])
+    unsupported = await client.post(
+        f"/api/v1/payouts/{payout['id']}/reversal", json={"reason": "Erreur"}, headers=owner.headers
+    )
+    assert unsupported.status_code == 409, unsupported.text
+    assert unsupported.json()["code"] == "reversal_unsupported"  # the sandbox has no reversal operation
+    collection = await collected(client, owner, 1000)
+    not_payout = await client.post(
+        f"/api/v1/payouts/{collection['id']}/reversal", json={"reason": "Erreur"}, headers=owner.headers
+    )
+    assert (not_payout.status_code, not_payout.json()["code"]) == (409, "not_a_payout")
+    assert await refund_rows(sessionmaker, payout["id"]) == 0

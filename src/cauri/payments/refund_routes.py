@@ -1,5 +1,6 @@
 """HTTP routes of what happens after a payment settled (included by :mod:`.router`): refunds
-(``POST``/``GET /api/v1/collections/{id}/refunds``) and the late outcomes listed for a person
+(``POST``/``GET /api/v1/collections/{id}/refunds``), payout reversals (``POST /api/v1/payouts/{id}/reversal``,
+``GET …/reversals``) and the late outcomes listed for a person
 (``GET /api/v1/payments/attention``, ``POST …/attention/{id}/resolve``)."""
 
 from __future__ import annotations
@@ -17,12 +18,19 @@ from cauri.core.routing import SessionDep, api_router
 from cauri.identity.permissions import Perm, require, require_org
 from cauri.payments import attention, refunds
 from cauri.payments.attention import AttentionView
-from cauri.payments.refund_schemas import RefundCreate, RefundView
+from cauri.payments.refund_schemas import RefundCreate, RefundView, ReversalCreate
+from cauri.payments.states import PaymentKind
 
 router = api_router(tags=["collections"])
 
 Creator = Annotated[Principal, Depends(require(Perm.PAYMENTS_CREATE))]
 Reader = Annotated[Principal, Depends(require(Perm.PAYMENTS_READ))]
+
+
+def _idempotency_key(request: Request) -> str:
+    """The Idempotency-Key (answered again by the idempotency layer on a retry) also names the refund in the
+    service, so a caller outside HTTP gets the same guarantee. Without one, each request is a new refund."""
+    return (request.headers.get(IDEMPOTENCY_HEADER) or uuid.uuid4().hex)[:255]
 
 
 @router.post(
@@ -39,9 +47,6 @@ async def create_refund(  # noqa: PLR0917 - FastAPI injects each by name
     principal: Creator,
 ) -> RefundView:
     settings: Settings = request.app.state.settings
-    # The Idempotency-Key (answered again by the idempotency layer on a retry) also names the refund in the
-    # service, so a caller outside HTTP gets the same guarantee. Without one, each request is a new refund.
-    key = request.headers.get(IDEMPOTENCY_HEADER) or uuid.uuid4().hex
     view = await refunds.refund(
         session,
         organization_id=require_org(principal),
@@ -49,7 +54,7 @@ async def create_refund(  # noqa: PLR0917 - FastAPI injects each by name
         amount=body.amount,
         currency=body.currency,
         reason=body.reason,
-        idempotency_key=key[:255],
+        idempotency_key=_idempotency_key(request),
         actor=principal,
         settings=settings,
         ip=request.client.host if request.client else None,
@@ -61,6 +66,42 @@ async def create_refund(  # noqa: PLR0917 - FastAPI injects each by name
 @router.get("/collections/{collection_id}/refunds", summary="The refunds of a collection, oldest first")
 async def list_refunds(collection_id: uuid.UUID, session: SessionDep, principal: Reader) -> Page[RefundView]:
     items = await refunds.list_refunds(session, organization_id=require_org(principal), payment_id=collection_id)
+    return Page[RefundView](items=items, next_cursor=None)
+
+
+@router.post(
+    "/payouts/{payout_id}/reversal",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["payouts"],
+    summary="Ask the provider to undo a succeeded payout (where it can; sent after the commit)",
+)
+async def reverse_payout(  # noqa: PLR0917 - FastAPI injects each by name
+    payout_id: uuid.UUID,
+    body: ReversalCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Creator,
+) -> RefundView:
+    view = await refunds.reverse(
+        session,
+        organization_id=require_org(principal),
+        payment_id=payout_id,
+        reason=body.reason,
+        idempotency_key=_idempotency_key(request),
+        actor=principal,
+        settings=request.app.state.settings,
+        ip=request.client.host if request.client else None,
+    )
+    response.headers["Location"] = f"/api/v1/payouts/{payout_id}/reversals"
+    return view
+
+
+@router.get("/payouts/{payout_id}/reversals", tags=["payouts"], summary="The reversals of a payout")
+async def list_reversals(payout_id: uuid.UUID, session: SessionDep, principal: Reader) -> Page[RefundView]:
+    items = await refunds.list_refunds(
+        session, organization_id=require_org(principal), payment_id=payout_id, kind=PaymentKind.PAYOUT
+    )
     return Page[RefundView](items=items, next_cursor=None)
 
 

@@ -20,6 +20,7 @@ class RefundStatus(StrEnum):
 class RefundMethod(StrEnum):
     REFUND = "refund"  # the provider's own refund operation
     PAYOUT = "payout"  # a payout back to the payer, for providers without one
+    REVERSAL = "reversal"  # a payout undone by the provider (the payee gives it back)
 
 
 class RefundCreate(BaseModel):
@@ -40,12 +41,18 @@ class RefundCreate(BaseModel):
         return None if value is None else PaymentCreate._whole_minor_units(value)
 
 
+class ReversalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=255, examples=["Envoyé au mauvais numéro"])
+
+
 class RefundView(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     object: str = "refund"
-    payment_id: uuid.UUID = Field(description="The collection refunded")
+    payment_id: uuid.UUID = Field(description="The collection refunded (the payout reversed)")
     status: RefundStatus
     method: RefundMethod
     amount: int

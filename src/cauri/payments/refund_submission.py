@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.base import PaymentConnector, RefundRequest
+from cauri.connectors.base import PaymentConnector, ProviderPayment, RefundRequest
 from cauri.connectors.errors import ConnectorError, InvalidRequest, PaymentNotFound
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
@@ -24,7 +24,8 @@ from cauri.core.jobs import enqueue
 from cauri.payments import providers
 from cauri.payments.models import Payment, PaymentRefund
 from cauri.payments.refund_schemas import RefundMethod, RefundStatus
-from cauri.payments.refunds import REFUND_SUBMIT_JOB, apply_refund_outcome, lock_refund
+from cauri.payments.refund_settlement import apply_refund_outcome
+from cauri.payments.refunds import REFUND_SUBMIT_JOB, lock_refund
 from cauri.payments.settlement import Outcome, lock_payment, next_poll_delay
 from cauri.payments.states import OPEN_STATUSES, Cause, Status
 from cauri.payments.submission import UNKNOWN_AT_PROVIDER_GRACE, RetryLater, outcome_of_error
@@ -89,15 +90,23 @@ async def _connector(
         )
 
 
+async def _ask_status(connector: PaymentConnector, snapshot: RefundSnapshot) -> ProviderPayment:
+    if snapshot.method is RefundMethod.REVERSAL:
+        return await connector.reversal_status(snapshot.request)
+    return await connector.refund_status(snapshot.request, snapshot.provider_reference)
+
+
 async def _send(connector: PaymentConnector, snapshot: RefundSnapshot) -> Outcome | RetryLater:
     """Send the refund (or find out that an earlier attempt already did) and say what happened."""
     try:
         if snapshot.submit_attempts > 1:
             # An earlier attempt may have reached the provider before this process lost track of it.
             try:
-                return Outcome.of_provider(await connector.refund_status(snapshot.request), found_by="status_query")
+                return Outcome.of_provider(await _ask_status(connector, snapshot), found_by="status_query")
             except PaymentNotFound:
                 pass  # it never arrived: send it now, under the same reference
+        if snapshot.method is RefundMethod.REVERSAL:
+            return Outcome.of_provider(await connector.reverse_payout(snapshot.request))
         return Outcome.of_provider(await connector.refund(snapshot.request))
     except InvalidRequest as exc:
         # The provider's word for what it refused (refund_refused, partial_refund_unsupported…) is the reason.
@@ -136,7 +145,7 @@ async def submit(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
         if (
             refund is None
             or refund.status != RefundStatus.PENDING
-            or refund.method != RefundMethod.REFUND
+            or refund.method == RefundMethod.PAYOUT
             or refund.submitted_at is not None
         ):
             return  # already sent (the poller follows it) or already settled: nothing left to do
@@ -171,7 +180,7 @@ async def _payout_outcome(sessionmaker: async_sessionmaker[AsyncSession], payout
 
 async def _status_outcome(connector: PaymentConnector, snapshot: RefundSnapshot) -> Outcome | None:
     try:
-        return Outcome.of_provider(await connector.refund_status(snapshot.request, snapshot.provider_reference))
+        return Outcome.of_provider(await _ask_status(connector, snapshot))
     except PaymentNotFound:
         if snapshot.age > UNKNOWN_AT_PROVIDER_GRACE:
             return Outcome(Status.FAILED, provider_status="not_found", reason="provider_error")

@@ -11,7 +11,8 @@ pending or succeeded), so two refunds racing on one collection can never give ba
   (:func:`service.create_payment`), which reserves, posts or releases the same money; the refund follows it.
 
 A refund that succeeds moves the collection to ``partially_refunded`` or, once everything is given back,
-``refunded`` (:func:`apply_refund_outcome`).
+``refunded`` (:func:`refund_settlement.apply_refund_outcome`). :func:`reverse` undoes a succeeded payout at a
+provider that can (``Capability.REVERSAL``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cauri.connectors.base import Capability
+from cauri.connectors.base import Capability, PaymentConnector
 from cauri.connectors.errors import AuthError
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
@@ -32,14 +33,14 @@ from cauri.core.principal import Principal
 from cauri.identity.audit import record_audit
 from cauri.ledger import service as ledger
 from cauri.ledger.errors import InsufficientFunds
-from cauri.payments import events, providers, webhooks
+from cauri.payments import providers
 from cauri.payments.errors import PaymentNotFound
 from cauri.payments.models import IDEMPOTENCY_KEY_MAX, Payment, PaymentRefund
 from cauri.payments.refund_schemas import RefundMethod, RefundStatus, RefundView
 from cauri.payments.schemas import PayoutCreate
 from cauri.payments.service import create_payment
-from cauri.payments.settlement import Outcome, lock_payment, next_poll_delay, record_transition, transfer_id
-from cauri.payments.states import REFUNDABLE_STATUSES, Cause, PaymentKind, Status
+from cauri.payments.settlement import lock_payment, next_poll_delay, transfer_id
+from cauri.payments.states import REFUNDABLE_STATUSES, PaymentKind, Status
 
 REFUND_SUBMIT_JOB = "payments.refund_submit"
 REASON_MAX = 255
@@ -62,7 +63,7 @@ async def lock_refund(session: AsyncSession, refund_id: uuid.UUID) -> PaymentRef
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def _sum_of(session: AsyncSession, payment_id: uuid.UUID, statuses: tuple[str, ...]) -> int:
+async def sum_of_refunds(session: AsyncSession, payment_id: uuid.UUID, statuses: tuple[str, ...]) -> int:
     total = await session.execute(
         select(func.coalesce(func.sum(PaymentRefund.amount), 0)).where(
             PaymentRefund.payment_id == payment_id, PaymentRefund.status.in_(statuses)
@@ -73,7 +74,7 @@ async def _sum_of(session: AsyncSession, payment_id: uuid.UUID, statuses: tuple[
 
 async def refundable_amount(session: AsyncSession, payment: Payment) -> int:
     """What may still be refunded: the amount collected less every refund pending or succeeded."""
-    return payment.amount - await _sum_of(session, payment.id, _HOLDING)
+    return payment.amount - await sum_of_refunds(session, payment.id, _HOLDING)
 
 
 def _not_refundable(payment: Payment) -> Conflict:
@@ -143,12 +144,10 @@ def _checked_amount(payment: Payment, amount: int | None, currency: str | None, 
     return wanted
 
 
-async def _method(
-    session: AsyncSession, payment: Payment, *, amount: int, remaining: int, settings: Settings
-) -> RefundMethod:
-    """How this provider gives money back: its refund operation, else a payout to the payer."""
+async def _connector(session: AsyncSession, payment: Payment, settings: Settings) -> PaymentConnector:
+    """The payment's provider as configured for its organisation now (no call is made)."""
     try:
-        connector = await providers.connector_for(
+        return await providers.connector_for(
             session, organization_id=payment.organization_id, provider=payment.provider, settings=settings
         )
     except AuthError:
@@ -157,7 +156,13 @@ async def _method(
             f"Provider '{payment.provider}' is no longer configured for your organisation.",
             code="provider_not_configured",
         ) from None
-    async with connector:
+
+
+async def _method(
+    session: AsyncSession, payment: Payment, *, amount: int, remaining: int, settings: Settings
+) -> RefundMethod:
+    """How this provider gives money back: its refund operation, else a payout to the payer."""
+    async with await _connector(session, payment, settings) as connector:
         if connector.supports(Capability.REFUND):
             if amount != remaining and not connector.partial_refunds:
                 raise field_error(
@@ -176,7 +181,7 @@ async def _method(
     )
 
 
-def _ledger_metadata(payment: Payment, refund: PaymentRefund) -> dict[str, Any]:
+def refund_ledger_metadata(payment: Payment, refund: PaymentRefund) -> dict[str, Any]:
     return {
         "payment_id": str(payment.id),
         "refund_id": str(refund.id),
@@ -195,7 +200,7 @@ async def _hold(session: AsyncSession, payment: Payment, refund: PaymentRefund) 
         amount=refund.amount,
         code="refund",
         pending=True,
-        metadata=_ledger_metadata(payment, refund),
+        metadata=refund_ledger_metadata(payment, refund),
     )
     try:
         await ledger.create_transfers(session, [spec])
@@ -231,6 +236,89 @@ async def _payout_back(
     )
 
 
+async def _locked(
+    session: AsyncSession, organization_id: uuid.UUID, payment_id: uuid.UUID, reason: str, key: str
+) -> Payment:
+    _check_words(reason, key)
+    payment = await lock_payment(session, payment_id)
+    if payment is None or payment.organization_id != organization_id:
+        raise PaymentNotFound()
+    return payment
+
+
+async def _known(
+    session: AsyncSession, payment: Payment, key: str, *, amount: int | None, reason: str
+) -> PaymentRefund | None:
+    """The refund (or reversal) this idempotency key already made; a 409 when it asked for something else."""
+    known = (
+        await session.execute(
+            select(PaymentRefund).where(PaymentRefund.payment_id == payment.id, PaymentRefund.idempotency_key == key)
+        )
+    ).scalar_one_or_none()
+    if known is not None and ((amount is not None and amount != known.amount) or reason != known.reason):
+        raise Conflict(
+            "Cette clé d'idempotence a déjà servi à un autre remboursement de ce paiement.",
+            "This idempotency key was already used for another refund of this payment.",
+            code="idempotency_key_reused",
+            extra={"refund_id": str(known.id)},
+        )
+    return known
+
+
+async def _new_row(
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    method: RefundMethod,
+    amount: int,
+    reason: str,
+    key: str,
+    actor: Principal | None,
+) -> PaymentRefund:
+    now = utcnow()
+    row = PaymentRefund(
+        id=uuid.uuid4(),
+        organization_id=payment.organization_id,
+        payment_id=payment.id,
+        method=method.value,
+        status=RefundStatus.PENDING.value,
+        amount=amount,
+        currency=payment.currency,
+        reason=reason,
+        idempotency_key=key,
+        provider=payment.provider,
+        outbound_reference=uuid.uuid4().hex,
+        submit_attempts=0,
+        poll_attempts=0,
+        created_by_user_id=actor.user_id if actor else None,
+        created_by_api_key_id=actor.api_key_id if actor else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _send_after_commit(session: AsyncSession, row: PaymentRefund) -> None:
+    await enqueue(session, REFUND_SUBMIT_JOB, {"refund_id": str(row.id)}, dedupe_key=f"{REFUND_SUBMIT_JOB}:{row.id}")
+
+
+async def _audit(
+    session: AsyncSession, payment: Payment, row: PaymentRefund, *, actor: Principal | None, ip: str | None
+) -> None:
+    await record_audit(
+        session,
+        action=f"payments.{payment.kind}.{'reverse' if row.method == RefundMethod.REVERSAL else 'refund'}",
+        organization_id=payment.organization_id,
+        actor=actor,
+        target_type=payment.kind,
+        target_id=str(payment.id),
+        changes={"refund_id": str(row.id), "amount": row.amount, "method": row.method, "reason": row.reason},
+        ip=ip,
+    )
+
+
 async def refund(
     session: AsyncSession,
     *,
@@ -247,84 +335,93 @@ async def refund(
     """Refund ``amount`` (None: all that remains) of a succeeded collection. The same ``idempotency_key`` again
     answers the first refund; with another amount or reason it is a 409. Nothing is written on any refusal.
     ``actor``: the person or API key asking (None for a business module acting on its own)."""
-    _check_words(reason, idempotency_key)
-    payment = await lock_payment(session, payment_id)
-    if payment is None or payment.organization_id != organization_id:
-        raise PaymentNotFound()
+    payment = await _locked(session, organization_id, payment_id, reason, idempotency_key)
     if payment.kind != PaymentKind.COLLECTION:
         raise _not_refundable(payment)
-    known = (
-        await session.execute(
-            select(PaymentRefund).where(
-                PaymentRefund.payment_id == payment.id, PaymentRefund.idempotency_key == idempotency_key
-            )
-        )
-    ).scalar_one_or_none()
+    known = await _known(session, payment, idempotency_key, amount=amount, reason=reason)
     if known is not None:
-        if (amount is not None and amount != known.amount) or reason != known.reason:
-            raise Conflict(
-                "Cette clé d'idempotence a déjà servi à un autre remboursement de ce paiement.",
-                "This idempotency key was already used for another refund of this payment.",
-                code="idempotency_key_reused",
-                extra={"refund_id": str(known.id)},
-            )
         return refund_view(known)
     if Status(payment.status) not in REFUNDABLE_STATUSES:
         raise _not_refundable(payment)
     remaining = await refundable_amount(session, payment)
     wanted = _checked_amount(payment, amount, currency, remaining)
     method = await _method(session, payment, amount=wanted, remaining=remaining, settings=settings)
-    now = utcnow()
-    row = PaymentRefund(
-        id=uuid.uuid4(),
-        organization_id=organization_id,
-        payment_id=payment.id,
-        method=method.value,
-        status=RefundStatus.PENDING.value,
-        amount=wanted,
-        currency=payment.currency,
-        reason=reason,
-        idempotency_key=idempotency_key,
-        provider=payment.provider,
-        outbound_reference=uuid.uuid4().hex,
-        submit_attempts=0,
-        poll_attempts=0,
-        created_by_user_id=actor.user_id if actor else None,
-        created_by_api_key_id=actor.api_key_id if actor else None,
-        created_at=now,
-        updated_at=now,
+    row = await _new_row(
+        session, payment, method=method, amount=wanted, reason=reason, key=idempotency_key, actor=actor
     )
-    session.add(row)
-    await session.flush()
     if method is RefundMethod.REFUND:
         await _hold(session, payment, row)
-        await enqueue(
-            session, REFUND_SUBMIT_JOB, {"refund_id": str(row.id)}, dedupe_key=f"{REFUND_SUBMIT_JOB}:{row.id}"
-        )
+        await _send_after_commit(session, row)
     else:
         payout = await _payout_back(session, payment, row, actor=actor, settings=settings)
         row.payout_id = payout.id
-        row.next_poll_at = now + next_poll_delay(settings, 0)  # the refund follows its payout (refund poller)
-    await record_audit(
-        session,
-        action="payments.collection.refund",
-        organization_id=organization_id,
-        actor=actor,
-        target_type="collection",
-        target_id=str(payment.id),
-        changes={"refund_id": str(row.id), "amount": wanted, "method": method.value, "reason": reason},
-        ip=ip,
-    )
+        row.next_poll_at = utcnow() + next_poll_delay(settings, 0)  # the refund follows its payout (refund poller)
+    await _audit(session, payment, row, actor=actor, ip=ip)
     return refund_view(row)
 
 
-async def list_refunds(session: AsyncSession, *, organization_id: uuid.UUID, payment_id: uuid.UUID) -> list[RefundView]:
-    """The refunds of one of the organisation's collections, oldest first (404 for anyone else's)."""
+async def reverse(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    reason: str,
+    idempotency_key: str,
+    actor: Principal | None,
+    settings: Settings,
+    ip: str | None = None,
+) -> RefundView:
+    """Ask the provider to undo a succeeded payout (``Capability.REVERSAL``): the payee gives the whole amount back.
+    A row of the same table as refunds (``method`` reversal); on success the payout becomes ``reversed`` and the
+    money is credited back to the account it came from."""
+    payment = await _locked(session, organization_id, payment_id, reason, idempotency_key)
+    if payment.kind != PaymentKind.PAYOUT:
+        raise Conflict("Seul un envoi peut être annulé.", "Only a payout can be reversed.", code="not_a_payout")
+    known = await _known(session, payment, idempotency_key, amount=None, reason=reason)
+    if known is not None:
+        return refund_view(known)
+    if payment.status != Status.SUCCEEDED or await sum_of_refunds(session, payment.id, _HOLDING):
+        raise Conflict(
+            f"Un envoi « {payment.status} » ne peut pas être annulé : il doit avoir réussi (et pas encore été annulé).",
+            f"A '{payment.status}' payout cannot be reversed: it must have succeeded (and not be reversed yet).",
+            code="payment_not_reversible",
+            extra={"status": payment.status},
+        )
+    async with await _connector(session, payment, settings) as connector:
+        if not connector.supports(Capability.REVERSAL):
+            raise Conflict(
+                f"« {payment.provider} » ne permet pas d'annuler un envoi.",
+                f"'{payment.provider}' cannot reverse a payout.",
+                code="reversal_unsupported",
+            )
+    row = await _new_row(
+        session,
+        payment,
+        method=RefundMethod.REVERSAL,
+        amount=payment.amount,
+        reason=reason,
+        key=idempotency_key,
+        actor=actor,
+    )
+    await _send_after_commit(session, row)
+    await _audit(session, payment, row, actor=actor, ip=ip)
+    return refund_view(row)
+
+
+async def list_refunds(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    kind: PaymentKind = PaymentKind.COLLECTION,
+) -> list[RefundView]:
+    """The refunds of one of the organisation's collections (the reversals of a payout), oldest first (404 for
+    anyone else's)."""
     owner = await session.execute(
         select(Payment.id).where(
             Payment.id == payment_id,
             Payment.organization_id == organization_id,
-            Payment.kind == PaymentKind.COLLECTION.value,
+            Payment.kind == kind.value,
         )
     )
     if owner.scalar_one_or_none() is None:
@@ -335,94 +432,3 @@ async def list_refunds(session: AsyncSession, *, organization_id: uuid.UUID, pay
         .order_by(PaymentRefund.created_at, PaymentRefund.id)
     )
     return [refund_view(row) for row in rows.scalars()]
-
-
-# -- applying what the provider says ------------------------------------------------------------------------------
-
-
-async def _post(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> None:
-    await ledger.post_pending(
-        session,
-        id=transfer_id(refund.id, "refund.post"),
-        pending_id=transfer_id(refund.id, "refund.reserve"),
-        metadata=_ledger_metadata(payment, refund),
-    )
-
-
-async def _void(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> None:
-    await ledger.void_pending(
-        session,
-        id=transfer_id(refund.id, "refund.void"),
-        pending_id=transfer_id(refund.id, "refund.reserve"),
-        metadata=_ledger_metadata(payment, refund),
-    )
-
-
-async def _move_payment(
-    session: AsyncSession, payment: Payment, refund: PaymentRefund, *, cause: Cause, settings: Settings
-) -> None:
-    """``partially_refunded`` after a first partial refund, ``refunded`` once everything went back."""
-    await session.flush()
-    refunded = await _sum_of(session, payment.id, (RefundStatus.SUCCEEDED.value,))
-    previous = Status(payment.status)
-    target = Status.REFUNDED if refunded >= payment.amount else Status.PARTIALLY_REFUNDED
-    if target is not previous:
-        await record_transition(
-            session,
-            payment,
-            target,
-            cause=cause,
-            provider_status=refund.provider_status,
-            detail={"refund_id": str(refund.id), "refund_amount": refund.amount, "refunded": refunded},
-        )
-        await webhooks.emit_payment_event(session, payment, settings=settings)
-    # One settlement event per succeeded refund, in this transaction (record_transition announces no refund status).
-    await events.record_settlement_event(
-        session,
-        payment=payment,
-        previous_status=previous,
-        status=Status(payment.status),
-        refund_id=refund.id,
-        refund_amount=refund.amount,
-    )
-
-
-async def apply_refund_outcome(
-    session: AsyncSession,
-    payment: Payment,
-    refund: PaymentRefund,
-    outcome: Outcome,
-    *,
-    cause: Cause,
-    settings: Settings,
-) -> bool:
-    """Move ``refund`` (its payment and itself locked by the caller) as ``outcome`` says; False when nothing changed.
-
-    A final refund ignores every later word. Any status other than a success or a failure (pending, unknown) keeps
-    it pending and schedules the next status query.
-    """
-    if refund.status != RefundStatus.PENDING:
-        return False
-    now = utcnow()
-    if outcome.provider_reference and not refund.provider_reference:
-        refund.provider_reference = outcome.provider_reference[:128]
-    if outcome.provider_status:
-        refund.provider_status = outcome.provider_status[:64]
-    refund.updated_at = now
-    if outcome.status in (Status.CREATED, Status.PENDING):
-        refund.submitted_at = refund.submitted_at or now
-        refund.next_poll_at = now + next_poll_delay(settings, refund.poll_attempts)
-        return False
-    refund.next_poll_at = None
-    refund.completed_at = now
-    if outcome.status is Status.SUCCEEDED:
-        if refund.method == RefundMethod.REFUND:
-            await _post(session, payment, refund)
-        refund.status = RefundStatus.SUCCEEDED.value
-        await _move_payment(session, payment, refund, cause=cause, settings=settings)
-        return True
-    if refund.method == RefundMethod.REFUND:
-        await _void(session, payment, refund)
-    refund.status = RefundStatus.FAILED.value
-    refund.failure_reason = (outcome.reason or "provider_error")[:40]
-    return True
