@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.core.db import unit_of_work, utcnow
-from cauri.core.jobs import enqueue
+from cauri.core.db import unit_of_work
 from cauri.ledger import service as ledger
-from cauri.payments.models import Payment
 from tests.payments.conftest import Sandbox
 from tests.payments.support import (
     callback_url,
     create,
     eventually,
+    expire_now,
     fund,
     get,
     postings,
@@ -36,13 +33,7 @@ async def expired(
     """A payment the provider keeps pending until our expiry ends it."""
     created = await create(client, owner, kind, amount=amount, outcome=Outcome.PENDING_FOREVER)
     await wait_status(client, owner, kind, created["id"], {"pending"})
-    async with unit_of_work(sessionmaker) as session:
-        await session.execute(
-            update(Payment)
-            .where(Payment.id == uuid.UUID(created["id"]))
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        await enqueue(session, "payments.expire", {})
+    await expire_now(sessionmaker, created["id"])
     done = await wait_status(client, owner, kind, created["id"])
     assert done["status"] == "expired"
     return done

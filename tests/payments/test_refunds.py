@@ -21,13 +21,20 @@ from cauri.core.config import Settings
 from cauri.core.db import unit_of_work
 from cauri.core.errors import ValidationFailed
 from cauri.ledger import service as ledger
-from cauri.ledger.models import LedgerTransfer
 from cauri.payments import public
 from cauri.payments.models import PaymentRefund, SettlementEventRecord
-from cauri.payments.settlement import transfer_id
 from tests.payments import test_every_provider as every
 from tests.payments.conftest import Sandbox
-from tests.payments.support import create, eventually, fund, get, wait_status, wallet, wallet_transfer_count
+from tests.payments.support import (
+    create,
+    eventually,
+    fund,
+    get,
+    postings,
+    wait_status,
+    wallet,
+    wallet_transfer_count,
+)
 from tests.payments.test_every_provider import BY_NAME, SETTLE_WITHIN, Profile, World
 from tests.support.identity import Actor, create_org_with_user
 
@@ -82,12 +89,7 @@ async def wait_refund(
 
 
 async def refund_postings(sessionmaker: async_sessionmaker[AsyncSession], refund_id: str) -> dict[str, int]:
-    ids = {transfer_id(uuid.UUID(refund_id), step): step for step in REFUND_STEPS}
-    async with sessionmaker() as session:
-        rows = await session.execute(
-            select(LedgerTransfer.id, LedgerTransfer.amount).where(LedgerTransfer.id.in_(list(ids)))
-        )
-        return {ids[row.id]: row.amount for row in rows}
+    return await postings(sessionmaker, refund_id, REFUND_STEPS)
 
 
 async def clearing_net(
@@ -292,19 +294,8 @@ async def test_each_provider_gives_the_money_back_and_its_books_agree_with_ours(
     owner = world.owner
     assert owner.organization_id is not None
     await fund(sessionmaker, owner.organization_id, profile.amount, profile.currency)  # covers the provider's fee
-    created = await client.post(
-        "/api/v1/collections",
-        json={
-            "amount": profile.amount,
-            "currency": profile.currency,
-            "phone": profile.phone_for("collection", Outcome.SUCCESS),
-            "reference": f"RF-{uuid.uuid4().hex[:12]}",
-            "provider": profile.name,
-        },
-        headers=owner.headers,
-    )
-    assert created.status_code == 202, created.text
-    collection = await wait_status(client, owner, "collection", created.json()["id"], within=SETTLE_WITHIN)
+    created = await every._create(client, world, "collection", profile.phone_for("collection", Outcome.SUCCESS))
+    collection = await wait_status(client, owner, "collection", created["id"], within=SETTLE_WITHIN)
     assert collection["status"] == "succeeded", collection
 
     # Wave refunds a session in full only: asking for part of it is refused before anything is written.
@@ -393,19 +384,8 @@ async def test_a_wave_payout_reversed_comes_back_to_the_wallet_once(
     profile, owner = world.profile, world.owner
     assert owner.organization_id is not None
     await fund(sessionmaker, owner.organization_id, 10_000, profile.currency)
-    created = await client.post(
-        "/api/v1/payouts",
-        json={
-            "amount": profile.amount,
-            "currency": profile.currency,
-            "phone": profile.phone_for("payout", Outcome.SUCCESS),
-            "reference": f"RV-{uuid.uuid4().hex[:12]}",
-            "provider": profile.name,
-        },
-        headers=owner.headers,
-    )
-    assert created.status_code == 202, created.text
-    payout = await wait_status(client, owner, "payout", created.json()["id"], within=SETTLE_WITHIN)
+    created = await every._create(client, world, "payout", profile.phone_for("payout", Outcome.SUCCESS))
+    payout = await wait_status(client, owner, "payout", created["id"], within=SETTLE_WITHIN)
     assert payout["status"] == "succeeded", payout
     before = await wallet(sessionmaker, owner.organization_id, profile.currency)
 

@@ -24,7 +24,7 @@ from cauri.core.config import Settings, get_settings
 from cauri.core.errors import ValidationFailed, field_error, translate_validation_errors
 from cauri.identity.audit import record_audit
 from cauri.payments import refunds, service
-from cauri.payments.errors import PaymentNotFound, idempotency_key_reused, not_cancellable
+from cauri.payments.errors import PaymentNotFound, check_idempotency_key, idempotency_key_reused, not_cancellable
 from cauri.payments.events import (
     PURPOSE_PATTERN,
     SettlementEvent,
@@ -185,13 +185,7 @@ def _checked_origin(arguments: PaymentArguments, kind: PaymentKind) -> service.M
             f"Owner id: 1 to {OWNER_ID_MAX} characters.",
         )
     key = arguments["idempotency_key"]
-    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable():
-        raise field_error(
-            "idempotency_key",
-            "invalid_idempotency_key",
-            f"La clé d'idempotence doit faire de 1 à {IDEMPOTENCY_KEY_MAX} caractères imprimables.",
-            f"The idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.",
-        )
+    check_idempotency_key(key, IDEMPOTENCY_KEY_MAX)
     return service.ModuleOrigin(
         purpose=purpose, owner_id=owner_id, idempotency_key=key, request_hash=_fingerprint(kind, arguments)
     )

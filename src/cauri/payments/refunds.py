@@ -34,7 +34,7 @@ from cauri.identity.audit import record_audit
 from cauri.ledger import service as ledger
 from cauri.ledger.errors import InsufficientFunds
 from cauri.payments import providers
-from cauri.payments.errors import PaymentNotFound
+from cauri.payments.errors import PaymentNotFound, check_idempotency_key
 from cauri.payments.models import IDEMPOTENCY_KEY_MAX, Payment, PaymentRefund
 from cauri.payments.refund_schemas import RefundMethod, RefundStatus, RefundView
 from cauri.payments.schemas import PayoutCreate
@@ -101,13 +101,7 @@ def _check_words(reason: str, idempotency_key: str) -> None:
             f"Le motif du remboursement : 1 à {REASON_MAX} caractères.",
             f"The refund's reason: 1 to {REASON_MAX} characters.",
         )
-    if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX or not idempotency_key.isprintable():
-        raise field_error(
-            "idempotency_key",
-            "invalid_idempotency_key",
-            f"La clé d'idempotence doit faire de 1 à {IDEMPOTENCY_KEY_MAX} caractères imprimables.",
-            f"The idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.",
-        )
+    check_idempotency_key(idempotency_key, IDEMPOTENCY_KEY_MAX)
 
 
 def _checked_amount(payment: Payment, amount: int | None, currency: str | None, remaining: int) -> int:
