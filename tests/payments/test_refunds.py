@@ -374,6 +374,39 @@ async def test_a_business_module_refunds_through_the_public_api(
     assert sandbox.simulator.refunded(collection["outbound_reference"]) == 1500
 
 
+@pytest.mark.parametrize("profile", [BY_NAME["mtn_momo"]], ids=["mtn_momo"])
+async def test_a_refund_the_provider_fails_releases_its_hold_and_can_be_asked_again(
+    world: World, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    profile, owner = world.profile, world.owner
+    assert owner.organization_id is not None
+    await fund(sessionmaker, owner.organization_id, profile.amount, profile.currency)
+    created = await every._create(client, world, "collection", profile.phone_for("collection", Outcome.SUCCESS))
+    collection = await wait_status(client, owner, "collection", created["id"], within=SETTLE_WITHIN)
+    assert collection["status"] == "succeeded", collection
+    accounts = world.simulator.accounts  # type: ignore[attr-defined]
+    drained = accounts.balance("disbursement", profile.currency)
+    # MTN pays refunds from the disbursement account: empty, the refund is accepted (202), then FAILED.
+    accounts.move("disbursement", "elsewhere", profile.currency, drained, "test:drain")
+    try:
+        asked = await ask_refund(client, owner, collection["id"], amount=1000)
+        assert asked.status_code == 202, asked.text
+        failed = await wait_refund(client, owner, collection["id"], asked.json()["id"], within=SETTLE_WITHIN)
+    finally:
+        accounts.move("elsewhere", "disbursement", profile.currency, drained, "test:refill")
+    assert (failed["status"], failed["failure_reason"]) == ("failed", "insufficient_funds")
+    assert failed["failure_message"]
+    assert await refund_postings(sessionmaker, failed["id"]) == {"refund.reserve": 1000, "refund.void": 1000}
+    assert (await get(client, owner, "collection", collection["id"]))["status"] == "succeeded"
+    assert world.simulator.refunded(collection["outbound_reference"]) == 0  # type: ignore[attr-defined]
+    # Nothing went back: the whole amount is still refundable.
+    again = await ask_refund(client, owner, collection["id"])
+    assert (again.status_code, again.json()["amount"]) == (202, profile.amount)
+    done = await wait_refund(client, owner, collection["id"], again.json()["id"], within=SETTLE_WITHIN)
+    assert done["status"] == "succeeded"
+    assert world.simulator.refunded(collection["outbound_reference"]) == profile.amount  # type: ignore[attr-defined]
+
+
 # -- payout reversals ----------------------------------------------------------------------------------------------
 
 

@@ -63,6 +63,7 @@ class RefundView(BaseModel):
     provider_reference: str | None
     provider_status: str | None
     failure_reason: str | None
+    failure_message: str | None = Field(default=None, description="Why it failed, in the caller's language")
     payout_id: uuid.UUID | None = Field(description="The payout that carries the money back (method payout)")
     created_at: datetime
     updated_at: datetime

@@ -34,7 +34,7 @@ from cauri.identity.audit import record_audit
 from cauri.ledger import service as ledger
 from cauri.ledger.errors import InsufficientFunds
 from cauri.payments import providers
-from cauri.payments.errors import PaymentNotFound, check_idempotency_key
+from cauri.payments.errors import PaymentNotFound, check_idempotency_key, failure_message
 from cauri.payments.models import IDEMPOTENCY_KEY_MAX, Payment, PaymentRefund
 from cauri.payments.refund_schemas import RefundMethod, RefundStatus, RefundView
 from cauri.payments.schemas import PayoutCreate
@@ -49,7 +49,9 @@ _HOLDING = (RefundStatus.PENDING.value, RefundStatus.SUCCEEDED.value)
 
 
 def refund_view(refund: PaymentRefund) -> RefundView:
-    return RefundView.model_validate(refund)
+    view = RefundView.model_validate(refund)
+    view.failure_message = failure_message(refund.failure_reason)
+    return view
 
 
 async def lock_refund(session: AsyncSession, refund_id: uuid.UUID) -> PaymentRefund | None:
