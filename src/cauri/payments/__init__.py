@@ -1,7 +1,7 @@
 """Payments: collections and payouts, provider callbacks, webhooks to organisations, reconciliation.
 
 Read docs/payments.md. Business modules use :mod:`cauri.payments.public` (re-exported here): ``collect``,
-``payout``, ``cancel``, ``get`` and ``on_settled`` settlement events.
+``payout``, ``cancel``, ``get``, ``refund``, ``refunds_of`` and ``on_settled`` settlement events.
 """
 
 from cauri.payments.public import (
@@ -15,6 +15,8 @@ from cauri.payments.public import (
     on_settled,
     payout,
     record_settlement_event,
+    refund,
+    refunds_of,
 )
 
 __all__ = [
@@ -28,4 +30,6 @@ __all__ = [
     "on_settled",
     "payout",
     "record_settlement_event",
+    "refund",
+    "refunds_of",
 ]

@@ -1,4 +1,4 @@
-"""The payments API for business modules: collect, pay out, cancel, read, and learn when a payment settled.
+"""The payments API for business modules: collect, pay out, cancel, refund, read, and learn when a payment settled.
 
 Plain typed service functions on the caller's session (never a commit, never an HTTP error): a tontine, a rental
 or a restaurant module moves money across a provider only through these, and learns the outcome from settlement
