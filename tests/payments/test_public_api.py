@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome
@@ -211,3 +212,46 @@ async def test_a_payment_not_yet_sent_can_be_cancelled_and_a_sent_one_cannot(
         with pytest.raises(PaymentNotFound):
             async with unit_of_work(sessionmaker) as session:
                 await call(session, organization_id=stranger.organization_id, payment_id=sent.id)
+
+
+async def lock_waits(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")) or 0)
+
+
+async def test_two_concurrent_calls_with_one_key_make_one_payment(
+    client: httpx.AsyncClient, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession], backend: str
+) -> None:
+    actor = await create_org_with_user(client)
+    call = arguments(app, actor, "booking-c")
+    first_written, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> uuid.UUID:
+        async with unit_of_work(sessionmaker) as session:
+            view = await payments.collect(session, **call)
+            first_written.set()
+            await release.wait()  # holds its uncommitted payment while the second call runs
+        return view.id
+
+    async def second() -> uuid.UUID:
+        await first_written.wait()
+        async with unit_of_work(sessionmaker) as session:
+            return (await payments.collect(session, **call)).id
+
+    calls = asyncio.gather(first(), second())
+    await first_written.wait()
+    if backend == "postgresql":
+        # The second call waits on the unique key of the first one's insert (SQLite serialises the two instead).
+        await eventually(lambda: lock_waits_seen(sessionmaker), what="the second call to wait on the first")
+    release.set()
+    first_id, second_id = await calls
+    assert first_id == second_id
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Payment).where(Payment.organization_id == actor.organization_id)
+        )
+    assert count == 1
+
+
+async def lock_waits_seen(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    return await lock_waits(sessionmaker) > 0

@@ -13,7 +13,7 @@ from cauri.connectors.registry import ConnectorRegistry, registry
 from cauri.core.config import Settings
 from cauri.core.errors import ValidationFailed
 from cauri.core.phone import parse_phone
-from cauri.payments.providers import candidates_for, choose_provider, routing_table
+from cauri.payments.providers import choose_provider, routing_table
 from tests.support.identity import create_org_with_user
 
 
@@ -108,17 +108,3 @@ def test_every_provider_of_the_routing_table_is_a_registered_connector_serving_t
         if name not in registry.names() or country not in registry.get(name).countries
     ]
     assert wrong == [], f"routing table names providers that are not registered or do not serve the country: {wrong}"
-
-
-@pytest.mark.parametrize(
-    ("number", "region", "first"),
-    [
-        ("+2290195000000", "BJ", "moov"),  # Benin Moov: Moov's own API first, not FedaPay
-        ("+22899000000", "TG", "moov"),
-        ("+2250100000000", "CI", "fedapay"),  # Moov's API does not serve Côte d'Ivoire: the aggregators do
-    ],
-)
-def test_moov_numbers_are_routed_to_the_registered_moov_connector_where_it_serves(
-    number: str, region: str, first: str
-) -> None:
-    assert candidates_for(parse_phone(number, region))[0] == first

@@ -117,7 +117,7 @@ async def test_each_settlement_reaches_each_of_its_subscribers_exactly_once(
 
     # A doorbell rung twice (a lost acknowledgement, a sweeper) dispatches and delivers nothing new.
     async with unit_of_work(sessionmaker) as session:
-        assert await events.dispatch(session, success.id) == 3
+        assert await events.dispatch(session, success.id, purpose=success.purpose) == 3
         assert await events.deliver(session, success.id, BOOKKEEPER) is False
     assert len(await fake_module.received(sessionmaker, collected.id, "bookkeeper")) == 1
 

@@ -1,35 +1,10 @@
 """Payments: collections and payouts, provider callbacks, webhooks to organisations, reconciliation.
 
-Read docs/payments.md. Business modules use :mod:`cauri.payments.public` (re-exported here): ``collect``,
-``payout``, ``cancel``, ``get``, ``refund``, ``refunds_of`` and ``on_settled`` settlement events.
+Read docs/payments.md. Business modules use :mod:`cauri.payments.public`, re-exported here: ``collect``,
+``payout``, ``cancel``, ``refund``, ``refunds_of``, ``get`` and ``on_settled`` settlement events.
 """
 
-from cauri.payments.public import (
-    Counterparty,
-    PaymentView,
-    PhoneCounterparty,
-    SettlementEvent,
-    cancel,
-    collect,
-    get,
-    on_settled,
-    payout,
-    record_settlement_event,
-    refund,
-    refunds_of,
-)
+from cauri.payments import public
+from cauri.payments.public import *  # noqa: F403 - the public API is exactly public.__all__
 
-__all__ = [
-    "Counterparty",
-    "PaymentView",
-    "PhoneCounterparty",
-    "SettlementEvent",
-    "cancel",
-    "collect",
-    "get",
-    "on_settled",
-    "payout",
-    "record_settlement_event",
-    "refund",
-    "refunds_of",
-]
+__all__ = public.__all__

@@ -1,12 +1,16 @@
 """Settlement events: how a business module learns, exactly once, that one of its payments settled.
 
 The outbox row (``payment_settlement_events``) is written by :func:`record_settlement_event` in the transaction
-that changed the payment (``settlement.record_transition``) or recorded a refund, with a
-``payments.dispatch_settlement`` job row: no event without its change, none lost by a crash. The dispatch job
-enqueues one ``payments.deliver_settlement`` job per matching subscriber; that job inserts the
-``(event, subscriber)`` delivery row and runs the subscriber in the job runner's one transaction, so the
-subscriber's writes, the delivery mark and the job's "done" commit together — or roll back together and the job
-is retried with backoff, without holding up the other subscribers.
+that changed the payment (``settlement.record_transition``) or recorded a refund, with one
+``payments.deliver_settlement`` job row per subscriber of the payment's purpose: no event without its change,
+none lost by a crash, and no job at all when nobody listens. That job inserts the ``(event, subscriber)`` delivery
+row and runs the subscriber in the job runner's one transaction, so the subscriber's writes, the delivery mark and
+the job's "done" commit together — or roll back together and the job is retried with backoff, without holding up
+the other subscribers.
+
+Subscribers are registered at import time (``@on_settled``) by modules that every process imports through
+``load_job_modules`` (the API, ``cauri worker``, ``cauri scheduler``), so the process that records an event knows
+the same subscribers as the one that delivers it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from cauri.payments.views import charged_fee
 
 log = structlog.get_logger(__name__)
 
-DISPATCH_JOB = "payments.dispatch_settlement"
 DELIVER_JOB = "payments.deliver_settlement"
 EVERY_PURPOSE = "*"
 PURPOSE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -133,7 +136,7 @@ async def record_settlement_event(
     refund_id: uuid.UUID | None = None,
     refund_amount: int | None = None,
 ) -> uuid.UUID:
-    """Write the event and its dispatch job in the caller's transaction (never commits); return the event id.
+    """Write the event and its delivery jobs in the caller's transaction (never commits); return the event id.
 
     Called by ``settlement.record_transition`` for every settled status except ``refunded``, and by the refunds
     code once per refund (with ``refund_id`` and ``refund_amount``).
@@ -158,7 +161,7 @@ async def record_settlement_event(
             occurred_at=utcnow(),
         )
     )
-    await enqueue(session, DISPATCH_JOB, {"event_id": str(event_id)}, dedupe_key=f"{DISPATCH_JOB}:{event_id}")
+    await dispatch(session, event_id, purpose=payment.purpose)
     return event_id
 
 
@@ -169,12 +172,9 @@ def delivery_dedupe_key(event_id: uuid.UUID, name: str) -> str:
     return f"settlement:{event_id}:{hashlib.sha256(name.encode()).hexdigest()}"
 
 
-async def dispatch(session: AsyncSession, event_id: uuid.UUID) -> int:
-    """One delivery job per subscriber of the event's purpose (a second dispatch adds nothing); their count."""
-    event = await session.get(SettlementEventRecord, event_id)
-    if event is None:
-        return 0
-    subscriptions = subscriptions_for(event.purpose)
+async def dispatch(session: AsyncSession, event_id: uuid.UUID, *, purpose: str | None) -> int:
+    """One delivery job per subscriber of ``purpose``; a second dispatch of the event adds nothing. Their count."""
+    subscriptions = subscriptions_for(purpose)
     for subscription in subscriptions:
         await enqueue(
             session,

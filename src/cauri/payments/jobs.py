@@ -46,11 +46,6 @@ async def deliver_webhook(ctx: JobContext, payload: dict[str, Any]) -> None:
     await webhooks.deliver(ctx.sessionmaker, ctx.settings, uuid.UUID(payload["delivery_id"]))
 
 
-@job(events.DISPATCH_JOB)
-async def dispatch_settlement(ctx: JobContext, payload: dict[str, Any]) -> None:
-    await events.dispatch(ctx.session, uuid.UUID(payload["event_id"]))
-
-
 @job(events.DELIVER_JOB)
 async def deliver_settlement(ctx: JobContext, payload: dict[str, Any]) -> None:
     """In the runner's transaction: the subscriber's writes, its delivery mark and this job's "done" are one commit."""

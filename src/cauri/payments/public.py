@@ -17,6 +17,7 @@ from typing import NotRequired, TypedDict, Unpack
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.connectors.errors import FailureReason
@@ -236,28 +237,41 @@ def _body(kind: PaymentKind, arguments: PaymentArguments) -> PaymentCreate:
         raise ValidationFailed(field=errors[0].field, errors=errors) from None
 
 
+async def _by_key(session: AsyncSession, organization_id: uuid.UUID, key: str) -> Payment | None:
+    statement = select(Payment).where(Payment.organization_id == organization_id, Payment.idempotency_key == key)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def _replayed(existing: Payment, origin: service.ModuleOrigin) -> PaymentView:
+    """The same call again (a retried job, a double click): the first payment, no second provider call."""
+    if existing.request_hash != origin.request_hash:
+        raise idempotency_key_reused(str(existing.id))
+    return payment_view(existing)
+
+
 async def _create(session: AsyncSession, kind: PaymentKind, arguments: PaymentArguments) -> PaymentView:
     organization_id = arguments["organization_id"]
     origin = _checked_origin(arguments, kind)
-    existing = (
-        await session.execute(
-            select(Payment).where(
-                Payment.organization_id == organization_id, Payment.idempotency_key == origin.idempotency_key
-            )
-        )
-    ).scalar_one_or_none()
+    existing = await _by_key(session, organization_id, origin.idempotency_key)
     if existing is not None:
-        # The same call again (a retried job, a double click): the first payment, no second provider call.
-        if existing.request_hash != origin.request_hash:
-            raise idempotency_key_reused(str(existing.id))
-        return payment_view(existing)
-    payment = await service.create_payment(
-        session,
-        kind=kind,
-        body=_body(kind, arguments),
-        principal=None,
-        organization_id=organization_id,
-        settings=arguments.get("settings") or get_settings(),
-        origin=origin,
-    )
+        return _replayed(existing, origin)
+    body = _body(kind, arguments)
+    try:
+        # A savepoint: when a concurrent call with the same key commits first (PostgreSQL; SQLite serialises
+        # writers), our insert fails on the unique key and the caller's transaction goes on with the first payment.
+        async with session.begin_nested():
+            payment = await service.create_payment(
+                session,
+                kind=kind,
+                body=body,
+                principal=None,
+                organization_id=organization_id,
+                settings=arguments.get("settings") or get_settings(),
+                origin=origin,
+            )
+    except IntegrityError:
+        existing = await _by_key(session, organization_id, origin.idempotency_key)
+        if existing is None:
+            raise
+        return _replayed(existing, origin)
     return payment_view(payment)
