@@ -6,11 +6,13 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.db import unit_of_work
 from cauri.ledger import service as ledger
+from cauri.payments.models import SettlementEventRecord
 from tests.payments.conftest import Sandbox
 from tests.payments.support import (
     callback_url,
@@ -70,6 +72,14 @@ async def test_a_collection_paid_after_our_expiry_is_credited_late_once(
     assert await postings(sessionmaker, str(done["id"])) == {"collection.credit": 3000, "collection.fee": 30}
     assert (await wallet(sessionmaker, owner.organization_id)).posted == 2970
     assert await attention(client, owner) == []
+    # Modules hear of it as a new event, after the expiry's: succeeded, previously expired (once, despite two calls).
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(SettlementEventRecord.previous_status, SettlementEventRecord.status)
+            .where(SettlementEventRecord.payment_id == uuid.UUID(str(done["id"])))
+            .order_by(SettlementEventRecord.occurred_at)
+        )
+        assert [tuple(row) for row in rows] == [("pending", "expired"), ("expired", "succeeded")]
 
 
 async def test_a_late_payout_success_whose_money_is_gone_is_listed_for_a_person(
