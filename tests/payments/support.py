@@ -7,17 +7,20 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone, webhooks
 from cauri.connectors.mobile_money.sandbox.simulator import SandboxSimulator
-from cauri.core.db import unit_of_work
+from cauri.core.db import unit_of_work, utcnow
+from cauri.core.jobs import enqueue
 from cauri.ledger import service as ledger
 from cauri.ledger.models import LedgerTransfer
+from cauri.payments.models import Payment
 from cauri.payments.settlement import transfer_id
 from tests.support.identity import Actor
 
@@ -29,6 +32,7 @@ PAYMENT_STEPS = (
     "payout.post",
     "payout.void",
     "payout.fee",
+    "payout.late",
 )
 
 
@@ -121,14 +125,28 @@ async def wallet(
         return await ledger.balance(session, account.id)
 
 
-async def postings(sessionmaker: async_sessionmaker[AsyncSession], payment_id: str) -> dict[str, int]:
-    """The ledger transfers of one payment, by step, with their amounts (absent steps are not listed)."""
-    ids = {transfer_id(uuid.UUID(payment_id), step): step for step in PAYMENT_STEPS}
+async def postings(
+    sessionmaker: async_sessionmaker[AsyncSession], payment_id: str, steps: tuple[str, ...] = PAYMENT_STEPS
+) -> dict[str, int]:
+    """The ledger transfers of one payment (or refund: ``steps``), by step, with their amounts (absent steps are not
+    listed)."""
+    ids = {transfer_id(uuid.UUID(payment_id), step): step for step in steps}
     async with sessionmaker() as session:
         rows = await session.execute(
             select(LedgerTransfer.id, LedgerTransfer.amount).where(LedgerTransfer.id.in_(list(ids)))
         )
         return {ids[row.id]: row.amount for row in rows}
+
+
+async def expire_now(sessionmaker: async_sessionmaker[AsyncSession], payment_id: str) -> None:
+    """Time passes: the payment is now past its expiry, and the expiry job is rung."""
+    async with unit_of_work(sessionmaker) as session:
+        await session.execute(
+            update(Payment)
+            .where(Payment.id == uuid.UUID(payment_id))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await enqueue(session, "payments.expire", {})
 
 
 async def wallet_transfer_count(

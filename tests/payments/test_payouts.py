@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.core.db import unit_of_work, utcnow
-from cauri.core.jobs import enqueue
 from cauri.payments.models import Payment
 from tests.payments.conftest import Sandbox
-from tests.payments.support import create, fund, phone, postings, reference, wait_status, wallet
+from tests.payments.support import create, expire_now, fund, phone, postings, reference, wait_status, wallet
 from tests.support.identity import create_org_with_user
 
 
@@ -102,14 +99,7 @@ async def test_a_payout_that_never_settles_expires_and_releases_its_reservation(
     await wait_status(client, owner, "payout", created["id"], {"pending"})
     assert (await wallet(sessionmaker, owner.organization_id)).available == 6_000
 
-    # Time passes: the payment is now past its expiry; the expiry job runs.
-    async with unit_of_work(sessionmaker) as session:
-        await session.execute(
-            update(Payment)
-            .where(Payment.id == uuid.UUID(created["id"]))
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        await enqueue(session, "payments.expire", {})
+    await expire_now(sessionmaker, created["id"])  # time passes: past its expiry; the expiry job runs
     done = await wait_status(client, owner, "payout", created["id"])
     assert done["status"] == "expired"
     assert done["failure_reason"] == "expired"

@@ -54,6 +54,7 @@ class Capability(StrEnum):
     BALANCE = "balance"
     ACCOUNT_HOLDER = "account_holder"
     REFUND = "refund"
+    REVERSAL = "reversal"  # undo a succeeded payout: the money comes back from the payee
     CALLBACKS = "callbacks"
     BULK_PAYOUT = "bulk_payout"  # many payouts in one call, their results by one status query
 
@@ -66,7 +67,8 @@ _HOOKS: dict[Capability, tuple[str, ...]] = {
     Capability.PAYOUT_STATUS: ("_payout_status",),
     Capability.BALANCE: ("_balance",),
     Capability.ACCOUNT_HOLDER: ("_account_holder",),
-    Capability.REFUND: ("_refund",),
+    Capability.REFUND: ("_refund", "_refund_status"),
+    Capability.REVERSAL: ("_reverse_payout", "_reversal_status"),
     Capability.CALLBACKS: ("_verify_callback", "_parse_callback"),
     Capability.BULK_PAYOUT: ("_bulk_payout", "_bulk_payout_status"),
 }
@@ -201,11 +203,18 @@ class BulkPayoutResult:
 
 @dataclass(frozen=True, slots=True)
 class RefundRequest:
-    reference: str  # our reference for the refund itself
-    provider_reference: str  # the collection being refunded
+    """Give back ``amount`` (all or part) of a succeeded collection, or reverse a succeeded payout (``reverse_payout``:
+    then ``provider_reference`` is the payout's id). ``reference`` is ours, unique, chosen before any call and sent
+    again unchanged on every retry and status query (the provider's idempotency key or reference id).
+    ``payer_phone`` is the collection's payer (the refund's recipient), for providers whose refund names it."""
+
+    reference: str  # our reference for the refund (or reversal) itself
+    provider_reference: str  # the provider's id of the collection being refunded (the payout being reversed)
     amount: int
     currency: str
     reason: str = ""
+    collection_reference: str | None = None  # the reference we sent with the collection, when the provider wants it
+    payer_phone: str | None = None
 
     def __post_init__(self) -> None:
         _check_reference(self.reference)
@@ -308,6 +317,8 @@ class PaymentConnector(ABC):
     # BULK_PAYOUT providers: the most lines one bulk may hold. A bulk is recognised by our reference, so sending
     # the same one again never pays twice.
     max_bulk_lines: ClassVar[int] = 0
+    # REFUND providers: whether a refund may give back part of a collection (several refunds, up to its amount).
+    partial_refunds: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -393,8 +404,26 @@ class PaymentConnector(ABC):
         return await self._account_holder(phone)
 
     async def refund(self, request: RefundRequest) -> ProviderPayment:
+        """Refund a succeeded collection (``kind`` payout: money going back). Often answers *pending*; ask
+        :meth:`refund_status` with the same request later. Sending the same reference again never refunds twice."""
         self.require(Capability.REFUND)
         return await self._refund(request)
+
+    async def refund_status(self, request: RefundRequest, provider_reference: str | None = None) -> ProviderPayment:
+        """Where the refund sent as ``request`` stands (``provider_reference``: the provider's id of the refund, when
+        it gave one). PaymentNotFound when the provider never got it."""
+        self.require(Capability.REFUND)
+        return await self._refund_status(request, provider_reference)
+
+    async def reverse_payout(self, request: RefundRequest) -> ProviderPayment:
+        """Undo a succeeded payout (the payee gives the money back); ``kind`` collection: money coming in. Sending
+        the same reference again never reverses twice."""
+        self.require(Capability.REVERSAL)
+        return await self._reverse_payout(request)
+
+    async def reversal_status(self, request: RefundRequest) -> ProviderPayment:
+        self.require(Capability.REVERSAL)
+        return await self._reversal_status(request)
 
     async def bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
         """Hand the provider up to :attr:`max_bulk_lines` payouts at once under our ``reference``; returns once
@@ -450,6 +479,15 @@ class PaymentConnector(ABC):
 
     async def _refund(self, request: RefundRequest) -> ProviderPayment:
         raise Unsupported(self.name, Capability.REFUND.value)
+
+    async def _refund_status(self, request: RefundRequest, provider_reference: str | None) -> ProviderPayment:
+        raise Unsupported(self.name, Capability.REFUND.value)
+
+    async def _reverse_payout(self, request: RefundRequest) -> ProviderPayment:
+        raise Unsupported(self.name, Capability.REVERSAL.value)
+
+    async def _reversal_status(self, request: RefundRequest) -> ProviderPayment:
+        raise Unsupported(self.name, Capability.REVERSAL.value)
 
     async def _bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
         raise Unsupported(self.name, Capability.BULK_PAYOUT.value)

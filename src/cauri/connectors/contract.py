@@ -552,6 +552,73 @@ class PaymentConnectorContract:
         with pytest.raises(InvalidRequest):
             await connector.bulk_payout(world.new_reference(), [lines[0], lines[0]])  # one line twice
 
+    # -- refunds ------------------------------------------------------------------------------------------------
+
+    async def _refund_settled(self, world: ContractWorld, request: RefundRequest) -> ProviderPayment:
+        """Send the refund, then ask its status until it is final (or the contract's settle time elapses)."""
+        answer = await world.connector.refund(request)
+        deadline = time.monotonic() + SETTLE_WITHIN
+        while not answer.status.is_final and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            answer = await world.connector.refund_status(request, answer.provider_reference or None)
+        return answer
+
+    async def test_refunds_give_the_money_back_never_more_than_collected(self, world: ContractWorld) -> None:
+        connector = world.connector
+        if not connector.supports(Capability.REFUND):
+            return  # ``test_undeclared_capabilities_raise_unsupported`` checks the refusal
+        refunded = getattr(world.simulator, "refunded", None)
+        assert refunded is not None, "a REFUND simulator tells what went back to the payer: refunded(reference)"
+        collect = world.collect_request(world.subject.phones.success)
+        created = await connector.collect(collect)
+        paid = await world.settle(PaymentKind.COLLECTION, collect.reference, created.provider_reference)
+        assert paid.status is PaymentStatus.SUCCEEDED
+        amount, currency = collect.amount, collect.currency
+        parts = [amount // 2, amount - amount // 2] if connector.partial_refunds else [amount]
+        for part in parts:
+            request = RefundRequest(world.new_reference(), paid.provider_reference, part, currency, reason="contract")
+            done = await self._refund_settled(world, request)
+            assert done.status is PaymentStatus.SUCCEEDED, done
+            assert (done.reference, done.kind) == (request.reference, PaymentKind.PAYOUT)
+            if connector.idempotent_creates:
+                again = await connector.refund(request)  # the same refund sent again: recognised, not repeated
+                assert again.status in (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED)
+        assert refunded(collect.reference) == amount
+        # Nothing is left: a further refund is refused, at once or by its status, and moves nothing.
+        more = RefundRequest(world.new_reference(), paid.provider_reference, 1, currency, reason="contract")
+        outcome = await _outcome(self._refund_settled(world, more))
+        refused = isinstance(outcome, InvalidRequest)
+        assert refused or (isinstance(outcome, ProviderPayment) and outcome.status is PaymentStatus.FAILED), outcome
+        assert refunded(collect.reference) == amount
+
+    async def test_a_reversed_payout_comes_back_once(self, world: ContractWorld) -> None:
+        connector = world.connector
+        if not connector.supports(Capability.REVERSAL):
+            return  # ``test_undeclared_capabilities_raise_unsupported`` checks the refusal
+        reversed_ = getattr(world.simulator, "reversed", None)
+        assert reversed_ is not None, "a REVERSAL simulator tells what the payee gave back: reversed(reference)"
+        phones = world.subject.phones
+        payout = world.payout_request(phones.payout_success or phones.success)
+        sent = await connector.payout(payout)
+        paid = await world.settle(PaymentKind.PAYOUT, payout.reference, sent.provider_reference)
+        assert paid.status is PaymentStatus.SUCCEEDED
+        request = RefundRequest(world.new_reference(), paid.provider_reference, payout.amount, payout.currency)
+        done = await connector.reverse_payout(request)
+        assert (done.status, done.kind, done.reference) == (
+            PaymentStatus.SUCCEEDED,
+            PaymentKind.COLLECTION,
+            request.reference,
+        )
+        assert (await connector.reversal_status(request)).status is PaymentStatus.SUCCEEDED
+        again = await connector.reverse_payout(request)  # the same reversal sent again: recognised, not repeated
+        assert again.status is PaymentStatus.SUCCEEDED
+        assert reversed_(payout.reference) == payout.amount
+        with pytest.raises(InvalidRequest):  # a second reversal of the same payout
+            await connector.reverse_payout(
+                RefundRequest(world.new_reference(), paid.provider_reference, payout.amount, payout.currency)
+            )
+        assert reversed_(payout.reference) == payout.amount
+
     # -- other capabilities ---------------------------------------------------------------------------------
 
     async def test_balance_matches_the_providers_books(self, world: ContractWorld) -> None:
@@ -586,6 +653,9 @@ class PaymentConnectorContract:
             Capability.ACCOUNT_HOLDER: lambda: connector.account_holder(phone),
             Capability.REFUND: lambda: connector.refund(
                 RefundRequest("ct-refund", "p-1", world.subject.amount, world.subject.currency)
+            ),
+            Capability.REVERSAL: lambda: connector.reverse_payout(
+                RefundRequest("ct-reversal", "p-1", world.subject.amount, world.subject.currency)
             ),
         }
         for capability, call in calls.items():

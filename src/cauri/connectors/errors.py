@@ -263,3 +263,15 @@ class Unsupported(ConnectorError):
             f"Provider '{provider}' does not support '{capability}'.",
             provider=provider,
         )
+
+
+def refund_refused(provider: str, provider_code: str | None, *, status_code: int | None = None) -> InvalidRequest:
+    """The provider refused a refund outright (nothing refundable left, not a paid collection, another currency)."""
+    return InvalidRequest(
+        "Le fournisseur a refusé le remboursement (montant remboursable dépassé ou paiement non remboursable).",
+        "The provider refused the refund (refundable amount exceeded or payment not refundable).",
+        provider=provider,
+        provider_code=provider_code,
+        code="refund_refused",
+        status_code=status_code,
+    )

@@ -1,7 +1,7 @@
 """Payments: collections and payouts, provider callbacks, webhooks to organisations, reconciliation.
 
 Read docs/payments.md. Business modules use :mod:`cauri.payments.public`, re-exported here: ``collect``,
-``payout``, ``cancel``, ``get`` and ``on_settled`` settlement events.
+``payout``, ``cancel``, ``refund``, ``refunds_of``, ``get`` and ``on_settled`` settlement events.
 """
 
 from cauri.payments import public

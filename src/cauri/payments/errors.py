@@ -61,3 +61,14 @@ def not_cancellable(status: str) -> Conflict:
 
 def invalid_field(field: str, code: str, message_fr: str, message_en: str) -> ValidationFailed:
     return field_error(field, code, message_fr, message_en)
+
+
+def check_idempotency_key(key: str, max_length: int) -> None:
+    """A caller's idempotency key: 1 to ``max_length`` printable characters, or a 422 naming the field."""
+    if not 1 <= len(key) <= max_length or not key.isprintable():
+        raise field_error(
+            "idempotency_key",
+            "invalid_idempotency_key",
+            f"La clé d'idempotence doit faire de 1 à {max_length} caractères imprimables.",
+            f"The idempotency key must be 1 to {max_length} printable characters.",
+        )

@@ -15,7 +15,7 @@ import structlog
 
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import JobContext, enqueue, job, periodic
-from cauri.payments import callbacks, events, reconciliation, submission, webhooks
+from cauri.payments import callbacks, events, reconciliation, refund_submission, refunds, submission, webhooks
 from cauri.payments.states import Cause, Status
 
 log = structlog.get_logger(__name__)
@@ -29,6 +29,11 @@ POLL_LEASE = timedelta(seconds=60)
 @job(submission.SUBMIT_JOB)
 async def submit_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
     await submission.submit(ctx.sessionmaker, ctx.settings, uuid.UUID(payload["payment_id"]))
+
+
+@job(refunds.REFUND_SUBMIT_JOB)
+async def submit_refund(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await refund_submission.submit(ctx.sessionmaker, ctx.settings, uuid.UUID(payload["refund_id"]))
 
 
 @job(callbacks.PROCESS_JOB)
@@ -75,6 +80,16 @@ async def poll_pending(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
     await _bounded(
         [submission.refresh(ctx.sessionmaker, ctx.settings, payment_id, cause=Cause.POLL) for payment_id in due]
+    )
+
+
+@periodic("payments.refunds_poll", every=timedelta(seconds=5))
+async def poll_refunds(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Ask where pending refunds stand (the provider, or the payout carrying the money back), backoff per refund."""
+    async with unit_of_work(ctx.sessionmaker) as session:
+        due = await refund_submission.claim_due(session, limit=POLL_BATCH, lease=POLL_LEASE)
+    await _bounded(
+        [refund_submission.refresh(ctx.sessionmaker, ctx.settings, refund_id, cause=Cause.POLL) for refund_id in due]
     )
 
 

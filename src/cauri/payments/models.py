@@ -89,6 +89,73 @@ class Payment(IdMixin, TimestampMixin, Base):
     created_by_api_key_id: Mapped[uuid.UUID | None]
 
 
+class PaymentRefund(IdMixin, TimestampMixin, Base):
+    """One refund of a succeeded collection, with its own status (see :mod:`cauri.payments.refunds`).
+
+    ``method`` says how the money goes back: ``refund`` (the provider's refund operation, sent under
+    ``outbound_reference``) or ``payout`` (a payout to the payer, the row ``payout_id``, for providers without one).
+    """
+
+    __tablename__ = "payment_refunds"
+    __table_args__ = (
+        # The caller's idempotency key identifies one refund of a payment: a retry finds it instead of refunding twice.
+        UniqueConstraint("payment_id", "idempotency_key"),
+        UniqueConstraint("provider", "outbound_reference"),
+        Index("ix_payment_refunds_payment_id_created_at", "payment_id", "created_at"),
+        Index("ix_payment_refunds_status_next_poll_at", "status", "next_poll_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="RESTRICT"))
+    method: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(PROVIDER_MAX))
+    # Ours, generated once before any outbound call: the provider's idempotency key / reference id of the refund.
+    outbound_reference: Mapped[str] = mapped_column(String(64))
+    provider_reference: Mapped[str | None] = mapped_column(String(128))
+    provider_status: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(String(40))
+    payout_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id", ondelete="RESTRICT"))
+    submit_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_at: Mapped[datetime | None]
+    poll_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    created_by_user_id: Mapped[uuid.UUID | None]
+    created_by_api_key_id: Mapped[uuid.UUID | None]
+
+
+class PaymentAttention(IdMixin, Base):
+    """Something about a payment that Cauri could not settle by itself and a person must look at.
+
+    Today: a success the provider reported after our expiry whose money could not be booked any more (a payout
+    whose released funds were spent since, an account that no longer accepts the credit). Listed at
+    ``GET /api/v1/payments/attention`` until a person marks it resolved.
+    """
+
+    __tablename__ = "payment_attention"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "kind"),  # a repeated callback lists it once
+        Index("ix_payment_attention_organization_id_resolved_at", "organization_id", "resolved_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(60))  # why Cauri could not apply it (the ledger's error code)
+    provider_status: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by_user_id: Mapped[uuid.UUID | None]
+
+
 class PaymentTransition(IdMixin, Base):
     """Every status change of a payment, with its cause and what the provider said."""
 

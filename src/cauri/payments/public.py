@@ -1,4 +1,4 @@
-"""The payments API for business modules: collect, pay out, cancel, read, and learn when a payment settled.
+"""The payments API for business modules: collect, pay out, cancel, refund, read, and learn when a payment settled.
 
 Plain typed service functions on the caller's session (never a commit, never an HTTP error): a tontine, a rental
 or a restaurant module moves money across a provider only through these, and learns the outcome from settlement
@@ -24,8 +24,8 @@ from cauri.connectors.errors import FailureReason
 from cauri.core.config import Settings, get_settings
 from cauri.core.errors import ValidationFailed, field_error, translate_validation_errors
 from cauri.identity.audit import record_audit
-from cauri.payments import service
-from cauri.payments.errors import PaymentNotFound, idempotency_key_reused, not_cancellable
+from cauri.payments import refunds, service
+from cauri.payments.errors import PaymentNotFound, check_idempotency_key, idempotency_key_reused, not_cancellable
 from cauri.payments.events import (
     PURPOSE_PATTERN,
     SettlementEvent,
@@ -34,6 +34,7 @@ from cauri.payments.events import (
     record_settlement_event,
 )
 from cauri.payments.models import IDEMPOTENCY_KEY_MAX, OWNER_ID_MAX, PURPOSE_MAX, Payment
+from cauri.payments.refund_schemas import RefundView
 from cauri.payments.schemas import CollectionCreate, PaymentCreate, PayoutCreate
 from cauri.payments.settlement import Outcome, apply_outcome, lock_payment
 from cauri.payments.states import Cause, PaymentKind, Status
@@ -52,6 +53,8 @@ __all__ = [
     "on_settled",
     "payout",
     "record_settlement_event",
+    "refund",
+    "refunds_of",
 ]
 
 
@@ -135,6 +138,36 @@ async def cancel(
     return payment_view(payment)
 
 
+async def refund(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    amount: int | None,
+    reason: str,
+    idempotency_key: str,
+    settings: Settings | None = None,
+) -> RefundView:
+    """Give back ``amount`` (None: all that remains) of a succeeded collection; sent once the caller commits.
+
+    Each succeeded refund is announced by a settlement event of its own (``refund_id``, ``refund_amount``). The
+    same ``idempotency_key`` again answers the first refund. See :mod:`cauri.payments.refunds`."""
+    return await refunds.refund(
+        session,
+        organization_id=organization_id,
+        payment_id=payment_id,
+        amount=amount,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        actor=None,
+        settings=settings or get_settings(),
+    )
+
+
+async def refunds_of(session: AsyncSession, *, organization_id: uuid.UUID, payment_id: uuid.UUID) -> list[RefundView]:
+    return await refunds.list_refunds(session, organization_id=organization_id, payment_id=payment_id)
+
+
 def _checked_origin(arguments: PaymentArguments, kind: PaymentKind) -> service.ModuleOrigin:
     purpose = arguments["purpose"]
     if len(purpose) > PURPOSE_MAX or not PURPOSE_PATTERN.match(purpose):
@@ -153,13 +186,7 @@ def _checked_origin(arguments: PaymentArguments, kind: PaymentKind) -> service.M
             f"Owner id: 1 to {OWNER_ID_MAX} characters.",
         )
     key = arguments["idempotency_key"]
-    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable():
-        raise field_error(
-            "idempotency_key",
-            "invalid_idempotency_key",
-            f"La clé d'idempotence doit faire de 1 à {IDEMPOTENCY_KEY_MAX} caractères imprimables.",
-            f"The idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters.",
-        )
+    check_idempotency_key(key, IDEMPOTENCY_KEY_MAX)
     return service.ModuleOrigin(
         purpose=purpose, owner_id=owner_id, idempotency_key=key, request_hash=_fingerprint(kind, arguments)
     )

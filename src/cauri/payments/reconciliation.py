@@ -36,9 +36,16 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+# Ours after a success the money really made, given back since (by a refund or a reversal: operations of their own).
+_MONEY_MOVED = frozenset({Status.SUCCEEDED, Status.PARTIALLY_REFUNDED, Status.REFUNDED, Status.REVERSED})
+
+
 def statuses_disagree(ours: Status, theirs: Status) -> bool:
     """Money moved on one side only, or one side is settled while the other is still open."""
-    if (ours is Status.SUCCEEDED) != (theirs is Status.SUCCEEDED):
+    if ours is Status.REVERSED:
+        # The provider may show the payout as paid or as undone (Wave: ``reversed``, read as cancelled).
+        return theirs not in (Status.SUCCEEDED, Status.CANCELLED)
+    if (ours in _MONEY_MOVED) != (theirs is Status.SUCCEEDED):
         return True
     ours_open = ours in OPEN_STATUSES
     theirs_open = theirs is Status.PENDING

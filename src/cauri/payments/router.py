@@ -28,6 +28,7 @@ from cauri.payments import callbacks, providers, reconciliation, service, submis
 from cauri.payments.errors import PaymentNotFound
 from cauri.payments.models import Payment, PaymentTransition, ReconciliationRun, WebhookDelivery
 from cauri.payments.permissions import PaymentCreator, PaymentReader, WebhookManager
+from cauri.payments.refund_routes import router as refund_router
 from cauri.payments.schemas import (
     CollectionCreate,
     CollectionDetail,
@@ -52,6 +53,7 @@ from cauri.payments.views import collection_detail, collection_read, payout_deta
 
 router = api_router()
 public_router = api_router(tags=["webhooks"])
+router.include_router(refund_router)
 
 Creator = PaymentCreator  # the module's aliases (payments/permissions.py), short names in this file
 Reader = PaymentReader

@@ -22,8 +22,9 @@ from cauri.connectors.base import PaymentStatus, ProviderPayment
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
 from cauri.ledger import service as ledger
-from cauri.ledger.errors import InsufficientFunds
+from cauri.ledger.errors import InsufficientFunds, LedgerError
 from cauri.payments import events, webhooks
+from cauri.payments.attention import LATE_SUCCESS_NOT_APPLIED, record_attention
 from cauri.payments.models import Payment, PaymentTransition
 from cauri.payments.states import Cause, PaymentKind, Status, check_transition, is_final
 
@@ -234,6 +235,68 @@ async def _ledger_effects(session: AsyncSession, payment: Payment, target: Statu
     return {}
 
 
+async def _post_late_payout(session: AsyncSession, payment: Payment) -> dict[str, Any]:
+    """A payout we gave up on (its reservation voided) that the provider paid after all: debit it now, once."""
+    clearing = await ledger.clearing_account(session, payment.organization_id, payment.provider, payment.currency)
+    spec = ledger.TransferSpec(
+        id=transfer_id(payment.id, "payout.late"),
+        debit_account_id=payment.account_id,
+        credit_account_id=clearing.id,
+        amount=payment.amount,
+        code="payout",
+        metadata=_ledger_metadata(payment),
+    )
+    await ledger.create_transfers(session, [spec])
+    detail: dict[str, Any] = {"ledger": "posted_late"}
+    if payment.fee:
+        detail.update(await _charge_fee(session, payment, payment.fee))
+    return detail
+
+
+async def _apply_late_success(
+    session: AsyncSession, payment: Payment, outcome: Outcome, *, cause: Cause, settings: Settings
+) -> bool:
+    """A success reported after our expiry: the money did move at the provider. Booked now when it still can be
+    (``expired → succeeded``); otherwise the payment stays expired and is listed for a person (nothing half-written:
+    the ledger writes all of a posting or none of it)."""
+    if (outcome.amount is not None and outcome.amount != payment.amount) or (
+        outcome.currency is not None and outcome.currency != payment.currency
+    ):
+        log.error("late_success_amount_mismatch", payment_id=str(payment.id), theirs=outcome.amount)
+        return False  # as for any success: another amount waits for reconciliation
+    if outcome.fee is not None:
+        payment.fee = outcome.fee
+    try:
+        if payment.kind == PaymentKind.COLLECTION:
+            detail = await _post_collection(session, payment)
+        else:
+            detail = await _post_late_payout(session, payment)
+    except LedgerError as exc:
+        listed = await record_attention(
+            session,
+            payment,
+            kind=LATE_SUCCESS_NOT_APPLIED,
+            reason=exc.code,
+            provider_status=outcome.provider_status,
+            detail={"cause": cause.value, **outcome.detail},
+        )
+        log.error("late_success_not_applied", payment_id=str(payment.id), reason=exc.code, listed=listed)
+        return False
+    payment.failure_reason = None
+    if outcome.provider_status:
+        payment.provider_status = outcome.provider_status[:64]
+    await record_transition(
+        session,
+        payment,
+        Status.SUCCEEDED,
+        cause=cause,
+        provider_status=outcome.provider_status,
+        detail={**outcome.detail, **detail, "late": True},
+    )
+    await webhooks.emit_payment_event(session, payment, settings=settings)
+    return True
+
+
 def next_poll_delay(settings: Settings, attempts: int) -> timedelta:
     seconds = min(settings.payments_poll_initial_seconds * (2 ** min(attempts, 20)), settings.payments_poll_max_seconds)
     return timedelta(seconds=seconds)
@@ -244,13 +307,16 @@ async def apply_outcome(
 ) -> bool:
     """Move ``payment`` (locked by the caller) as ``outcome`` says; False when nothing changed.
 
-    Never goes backwards: a final payment ignores every later word (late, duplicated or reordered callbacks).
+    Never goes backwards: a final payment ignores every later word (late, duplicated or reordered callbacks), but
+    for one: a success after our expiry, which the money really made (:func:`_apply_late_success`).
     A success for another amount or currency than ours is not applied: it waits for a person (reconciliation).
     """
     if outcome.provider_reference and not payment.provider_reference:
         payment.provider_reference = outcome.provider_reference[:128]
     current = Status(payment.status)
     target = outcome.status
+    if current is Status.EXPIRED and target is Status.SUCCEEDED:
+        return await _apply_late_success(session, payment, outcome, cause=cause, settings=settings)
     if is_final(current):
         if current is Status.SUCCEEDED and payment.fee is None and outcome.fee:
             # The fee arrived after the success (a callback overtook the create call's answer): charge it now.

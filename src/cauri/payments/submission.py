@@ -130,22 +130,29 @@ async def _send(connector: PaymentConnector, snapshot: Snapshot, settings: Setti
 
 
 @dataclass(frozen=True)
-class _RetryLater:
+class RetryLater:
     delay: timedelta
     error: str
 
 
-def _of_error(outcome: CallOutcome, attempts: int) -> Outcome | _RetryLater:
+def _of_error(outcome: CallOutcome, attempts: int) -> Outcome | RetryLater:
     """A payment's record of what the shared table (:mod:`cauri.payments.outcomes`) made of a send's error."""
     if outcome.verdict is Verdict.RETRY:
-        return _RetryLater(submit_retry_delay(outcome, attempts), outcome.error or "")
+        return RetryLater(submit_retry_delay(outcome, attempts), outcome.error or "")
     if outcome.verdict is Verdict.FAILED:
         detail = {"code": outcome.error}
         return Outcome(Status.FAILED, provider_status=outcome.provider_status, reason=outcome.reason, detail=detail)
     return Outcome(Status.PENDING, provider_status=UNKNOWN, detail={"error": outcome.error})
 
 
-async def _submit_call(connector: PaymentConnector, snapshot: Snapshot, settings: Settings) -> Outcome | _RetryLater:
+def outcome_of_error(exc: ConnectorError, *, attempts: int) -> Outcome | RetryLater:
+    """What a provider's refusal of a create call (a payment, a refund) means: declined, invalid or unsupported:
+    failed; rate-limited or down before sending: send again later; a timeout after sending, or an answer we could
+    not read: the provider may have it, so pending, ask later (the shared table, :mod:`cauri.payments.outcomes`)."""
+    return _of_error(of_send_error(exc), attempts)
+
+
+async def _submit_call(connector: PaymentConnector, snapshot: Snapshot, settings: Settings) -> Outcome | RetryLater:
     """Send the payment (or find out that an earlier attempt already did) and say what happened."""
     try:
         if snapshot.submit_attempts > 1 and not connector.idempotent_creates:
@@ -158,9 +165,7 @@ async def _submit_call(connector: PaymentConnector, snapshot: Snapshot, settings
                 pass  # it never arrived: send it now, under the same reference
         return Outcome.of_provider(await _send(connector, snapshot, settings))
     except ConnectorError as exc:
-        # Declined, invalid or unsupported: failed. Rate-limited or down before sending: send again later. A
-        # timeout after sending, or an answer we could not read: the provider may have it. Pending; ask later.
-        return _of_error(of_send_error(exc), snapshot.submit_attempts)
+        return outcome_of_error(exc, attempts=snapshot.submit_attempts)
 
 
 async def submit(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, payment_id: uuid.UUID) -> None:
@@ -178,7 +183,7 @@ async def submit(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
         payment = await lock_payment(session, payment_id)
         if payment is None:
             return
-        if isinstance(result, _RetryLater):
+        if isinstance(result, RetryLater):
             if payment.status == Status.CREATED and utcnow() + result.delay < payment.expires_at:
                 log.info("payment_submit_retry", payment_id=str(payment_id), error=result.error)
                 await enqueue(session, SUBMIT_JOB, {"payment_id": str(payment_id)}, run_after=utcnow() + result.delay)

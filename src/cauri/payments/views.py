@@ -18,7 +18,7 @@ from cauri.payments.schemas import (
 )
 from cauri.payments.states import PaymentKind, Status
 
-CHARGED_STATUSES = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED})
+CHARGED_STATUSES = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED, Status.PARTIALLY_REFUNDED})
 
 
 def charged_fee(payment: Payment) -> int | None:

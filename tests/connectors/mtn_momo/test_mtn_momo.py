@@ -17,7 +17,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from cauri.connectors.base import CollectRequest, PaymentKind, PaymentStatus, PayoutRequest
+from cauri.connectors.base import (
+    CollectRequest,
+    PaymentKind,
+    PaymentStatus,
+    PayoutRequest,
+    ProviderPayment,
+    RefundRequest,
+)
 from cauri.connectors.errors import (
     AuthError,
     FailureReason,
@@ -134,6 +141,70 @@ async def test_a_409_for_another_payment_under_the_same_reference_is_a_duplicate
     assert raised.value.reason is FailureReason.DUPLICATE
     assert world.simulator.created(reference) == 1
     assert world.simulator.paid_out(reference) == 1000
+
+
+# -- refunds: POST /disbursement/v1_0/refund with referenceIdToRefund ------------------------------------------
+
+
+async def _refund_settled(connector: MtnMomoConnector, request: RefundRequest) -> ProviderPayment:
+    answer = await connector.refund(request)
+    deadline = time.monotonic() + 5
+    while not answer.status.is_final and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        answer = await connector.refund_status(request, answer.provider_reference)
+    return answer
+
+
+async def test_a_refund_names_the_request_to_pay_and_is_sent_once(world: World) -> None:
+    collect = CollectRequest(_reference(), 1500, "EUR", mtn_phone(Outcome.SUCCESS))
+    async with world.connector() as connector:
+        paid = await connector.collect(collect)
+        assert await _settle(connector, PaymentKind.COLLECTION, collect.reference) is PaymentStatus.SUCCEEDED
+        request = RefundRequest(_reference(), paid.provider_reference, 500, "EUR", reason="Article manquant")
+        first = await connector.refund(request)
+        assert first.status is PaymentStatus.PENDING  # 202: MTN answers later, at GET …/refund/{id}
+        assert first.provider_reference == mtn.reference_id("refund", request.reference)
+        again = await connector.refund(request)  # a retry: 409 RESOURCE_ALREADY_EXIST, read, never a second one
+        assert again.provider_reference == first.provider_reference
+        done = await _refund_settled(connector, request)
+        assert (done.status, done.amount) == (PaymentStatus.SUCCEEDED, 500)
+        with pytest.raises(InvalidRequest) as reused:  # the same X-Reference-Id for another amount
+            await connector.refund(RefundRequest(request.reference, paid.provider_reference, 700, "EUR"))
+        assert reused.value.reason is FailureReason.DUPLICATE
+        # More than what remains (1000): accepted, then FAILED, and nothing moves.
+        over = await _refund_settled(connector, RefundRequest(_reference(), paid.provider_reference, 1001, "EUR"))
+        assert (over.status, over.provider_status) == (PaymentStatus.FAILED, "FAILED")
+    wire = world.simulator.transactions[("refund", first.provider_reference)].to_wire()
+    assert wire["referenceIdToRefund"] == paid.provider_reference
+    assert wire["payee"]["partyId"] == mtn.msisdn_to_wire(collect.payer_phone)
+    assert world.simulator.refunded(collect.reference) == 500
+
+
+async def test_the_v2_refund_path_answers_like_v1(world: World) -> None:
+    async with world.connector() as connector:
+        collect = CollectRequest(_reference(), 1500, "EUR", mtn_phone(Outcome.SUCCESS))
+        paid = await connector.collect(collect)
+        assert await _settle(connector, PaymentKind.COLLECTION, collect.reference) is PaymentStatus.SUCCEEDED
+        http = connector.client.products[Product.DISBURSEMENT]
+        reference_id = str(uuid.uuid4())
+        body = {
+            "amount": "1500",
+            "currency": "EUR",
+            "externalId": "v2-refund",
+            "referenceIdToRefund": paid.provider_reference,
+        }
+        headers = {"X-Target-Environment": "sandbox"}
+        response = await http.request(
+            "POST",
+            "/disbursement/v2_0/refund",
+            operation="refund",
+            json=body,
+            headers=headers,
+            idempotency_key=reference_id,
+            idempotency_header="X-Reference-Id",
+        )
+        assert response.status_code == 202
+    assert world.simulator.transactions[("refund", reference_id)].refund_of == paid.provider_reference
 
 
 def test_reference_ids_are_stable_uuid4_per_kind() -> None:

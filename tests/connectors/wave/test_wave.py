@@ -197,7 +197,7 @@ async def test_a_paid_session_is_refunded_once_in_full(world: World) -> None:
         assert (refund.status, refund.kind) == (PaymentStatus.SUCCEEDED, PaymentKind.PAYOUT)
         again = await connector.refund(RefundRequest("refund-1", paid.provider_reference, 3000, "XOF"))
         assert again.status is PaymentStatus.SUCCEEDED  # the same idempotency key: the first answer
-    assert world.simulator.refunded(paid.provider_reference) == 3000
+    assert world.simulator.refunded(request.reference) == 3000
 
 
 async def test_an_unpaid_session_cannot_be_refunded(world: World) -> None:
@@ -205,7 +205,7 @@ async def test_an_unpaid_session_cannot_be_refunded(world: World) -> None:
         pending = await connector.collect(CollectRequest(_reference(), 3000, "XOF", _phone(Outcome.PENDING_FOREVER)))
         with pytest.raises(InvalidRequest):
             await connector.refund(RefundRequest("refund-2", pending.provider_reference, 3000, "XOF"))
-    assert world.simulator.refunded(pending.provider_reference) == 0
+    assert world.simulator.refunded(pending.reference) == 0
 
 
 async def test_the_same_payout_sent_twice_pays_once(world: World) -> None:

@@ -17,7 +17,7 @@ arrived, and after a timeout the signed webhook settles the payment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
@@ -110,17 +110,24 @@ class FedaPayConnector(PaymentConnector):
 
     async def _refund(self, request: RefundRequest) -> ProviderPayment:
         raw = await self.client.refund(request.provider_reference, {"amount": request.amount})
-        refunded = transformers.payment_from_wire(raw)
-        done = refunded.provider_status == "refunded"
+        return self._refund_outcome(request, raw)
+
+    async def _refund_status(self, request: RefundRequest, provider_reference: str | None) -> ProviderPayment:
+        # FedaPay's refund is synchronous and has no object of its own: the transaction says ``refunded`` once done.
+        return self._refund_outcome(request, await self.client.get_transaction(request.provider_reference))
+
+    def _refund_outcome(self, request: RefundRequest, raw: dict[str, Any]) -> ProviderPayment:
+        transaction = transformers.payment_from_wire(raw)
+        done = transaction.provider_status == "refunded"
         return ProviderPayment(
-            provider_reference=refunded.provider_reference,
+            provider_reference=transaction.provider_reference,
             reference=request.reference,
             status=PaymentStatus.SUCCEEDED if done else PaymentStatus.PENDING,
             amount=request.amount,
             currency=request.currency,
             kind=PaymentKind.PAYOUT,
-            provider_status=refunded.provider_status,
-            raw=refunded.raw,
+            provider_status=transaction.provider_status,
+            raw=transaction.raw,
         )
 
     def _verify_callback(self, headers: Mapping[str, str], raw_body: bytes, now: float | None) -> None:

@@ -173,6 +173,11 @@ class FedaPaySimulator:
     def paid_out(self, reference: str) -> int:
         return 0  # FedaPay payouts are not part of this connector
 
+    def refunded(self, reference: str) -> int:
+        """What went back to the payer of the transaction made under our ``reference``."""
+        transaction = self._find(reference)
+        return self.accounts.moved(f"refund:{transaction.id}", credit=transaction.phone) if transaction else 0
+
     def merchant_balance(self, currency: str) -> int:
         return self.accounts.balance("merchant", currency)
 
@@ -374,7 +379,8 @@ class FedaPaySimulator:
         transaction = self.transactions.get(request.path_params["id"])
         if transaction is None:
             return _error(404, "Transaction not found")
-        if transaction.status not in ("approved", "transferred"):
+        # A partly refunded transaction reads "refunded" and stays refundable for what remains.
+        if transaction.status not in ("approved", "transferred", "refunded"):
             return _error(422, "The given data was invalid.", {"status": ["transaction is not refundable"]})
         raw = await request.body()
         body = json.loads(raw) if raw else {}

@@ -25,6 +25,7 @@ PRODUCTION_URL = "https://proxy.momoapi.mtn.com"  # "?" in providers.md: configu
 SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
 DEFAULT_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=30.0, max_attempts=3)
 SENSITIVE_FIELDS = ("apiKey", SUBSCRIPTION_HEADER)
+REFUND_PATH = "/disbursement/v1_0/refund"  # v2_0 takes the same body; v1_0 is what the docs show first
 CREATE_PATHS = {
     Product.COLLECTION: "/collection/v1_0/requesttopay",
     Product.DISBURSEMENT: "/disbursement/v1_0/transfer",
@@ -118,6 +119,28 @@ class MtnMomoHttp:
             "GET",
             f"{CREATE_PATHS[product]}/{quote(reference_id, safe='')}",
             operation="status",
+            headers={"X-Target-Environment": environment},
+        )
+        return _json(response)
+
+    async def refund(self, body: dict[str, Any], *, reference_id: str, environment: str) -> httpx.Response:
+        """``POST /disbursement/v1_0/refund``: 202 (accepted) or 409 ``RESOURCE_ALREADY_EXIST`` (already have it)."""
+        return await self._http(Product.DISBURSEMENT).request(
+            "POST",
+            REFUND_PATH,
+            operation="refund",
+            json=body,
+            headers={"X-Target-Environment": environment},
+            idempotency_key=reference_id,
+            idempotency_header="X-Reference-Id",
+            allow_status=(409,),
+        )
+
+    async def refund_status(self, reference_id: str, *, environment: str) -> dict[str, Any]:
+        response = await self._http(Product.DISBURSEMENT).request(
+            "GET",
+            f"{REFUND_PATH}/{quote(reference_id, safe='')}",
+            operation="refund_status",
             headers={"X-Target-Environment": environment},
         )
         return _json(response)

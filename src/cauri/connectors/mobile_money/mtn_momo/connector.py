@@ -11,6 +11,9 @@
   does not use is refused before any call (MTN's sandbox: EUR only).
 * Callbacks (PUT or POST, once, unsigned) carry our reference as ``externalId``; the callback URL also gets
   ``reference=<ours>``. Every callback is confirmed by a status query (``callbacks_signed = False``).
+* Refunds (``POST /disbursement/v1_0/refund`` with ``referenceIdToRefund`` = the request to pay's
+  ``X-Reference-Id``; partial refunds allowed): 202 then a status at ``GET …/refund/{X-Reference-Id}``, so a
+  refund answers *pending* and settles by :meth:`refund_status`. They need the disbursement subscription key.
 * Balance (``balance_product``: disbursement by default, what payouts draw from) and account-holder check
   (``…/active``, plus the name from ``…/basicuserinfo`` where the country offers it).
 
@@ -22,7 +25,7 @@ defaults per currency below).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -42,6 +45,7 @@ from cauri.connectors.base import (
     PaymentStatus,
     PayoutRequest,
     ProviderPayment,
+    RefundRequest,
 )
 from cauri.connectors.errors import ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.connectors.http import HttpPolicy
@@ -96,6 +100,7 @@ class MtnMomoConnector(PaymentConnector):
             Capability.BALANCE,
             Capability.ACCOUNT_HOLDER,
             Capability.CALLBACKS,
+            Capability.REFUND,
         }
     )
     currencies = frozenset(MTN_LIMITS)
@@ -265,30 +270,75 @@ class MtnMomoConnector(PaymentConnector):
 
     # -- status ----------------------------------------------------------------------------------------------
 
-    async def _status(self, kind: PaymentKind, reference: str, provider_reference: str | None) -> ProviderPayment:
-        reference_id = provider_reference or transformers.reference_id(kind, reference)
+    async def _find(self, fetch: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """The first environment that knows the transaction (the payer's country chose it); else PaymentNotFound."""
         missing: PaymentNotFound | None = None
-        for environment in self._environments():  # the payer's country chose it; try each configured one
+        for environment in self._environments():
             try:
-                raw = await self.client.status(_KIND_PRODUCT[kind], reference_id, environment=environment)
+                return await fetch(environment)
             except PaymentNotFound as exc:
                 missing = exc
-                continue
-            return transformers.payment_from_status(
-                transformers.status_from_json(raw),
-                kind=kind,
-                reference=reference,
-                provider_reference=reference_id,
-                raw=raw,
-            )
         assert missing is not None
         raise missing
+
+    async def _status(self, kind: PaymentKind, reference: str, provider_reference: str | None) -> ProviderPayment:
+        reference_id = provider_reference or transformers.reference_id(kind, reference)
+        product = _KIND_PRODUCT[kind]
+        raw = await self._find(lambda environment: self.client.status(product, reference_id, environment=environment))
+        return transformers.payment_from_status(
+            transformers.status_from_json(raw), kind=kind, reference=reference, provider_reference=reference_id, raw=raw
+        )
 
     async def _collect_status(self, reference: str, provider_reference: str | None) -> ProviderPayment:
         return await self._status(PaymentKind.COLLECTION, reference, provider_reference)
 
     async def _payout_status(self, reference: str, provider_reference: str | None) -> ProviderPayment:
         return await self._status(PaymentKind.PAYOUT, reference, provider_reference)
+
+    # -- refunds ---------------------------------------------------------------------------------------------
+
+    async def _refund(self, request: RefundRequest) -> ProviderPayment:
+        environment = self.environment_for(request.payer_phone) if request.payer_phone else self.target_environment
+        self._check_currency(environment, request.currency)
+        reference_id = transformers.reference_id("refund", request.reference)
+        body = transformers.refund_to_wire(request)
+        response = await self.client.refund(
+            transformers.wire_json(body), reference_id=reference_id, environment=environment
+        )
+        if response.status_code == 409:
+            # Our own earlier attempt got through: read that refund, never create another.
+            if transformers.error_code(response) != transformers.ALREADY_EXISTS:
+                raise transformers.error_from_response(response) or InvalidRequest(provider=self.name)
+            known = await self._refund_status(request, reference_id)
+            if (known.amount, known.currency) != (request.amount, request.currency):
+                raise InvalidRequest(
+                    "MTN connaît déjà cette référence pour un autre remboursement.",
+                    "MTN already holds this reference for another refund.",
+                    provider=self.name,
+                    code="duplicate_reference",
+                    reason=FailureReason.DUPLICATE,
+                )
+            return known
+        return ProviderPayment(
+            provider_reference=reference_id,
+            reference=request.reference,
+            status=PaymentStatus.PENDING,  # 202: accepted; the outcome is read at GET …/refund/{id}
+            amount=request.amount,
+            currency=request.currency,
+            kind=PaymentKind.PAYOUT,
+            raw={"http_status": response.status_code, "X-Reference-Id": reference_id},
+        )
+
+    async def _refund_status(self, request: RefundRequest, provider_reference: str | None) -> ProviderPayment:
+        reference_id = provider_reference or transformers.reference_id("refund", request.reference)
+        raw = await self._find(lambda environment: self.client.refund_status(reference_id, environment=environment))
+        return transformers.payment_from_status(
+            transformers.status_from_json(raw),
+            kind=PaymentKind.PAYOUT,
+            reference=request.reference,
+            provider_reference=reference_id,
+            raw=raw,
+        )
 
     # -- account ---------------------------------------------------------------------------------------------
 

@@ -48,6 +48,17 @@ class Transfer(_Wire):
     payee_note: str = Field(default="", alias="payeeNote", max_length=160)
 
 
+class Refund(_Wire):
+    """``POST /disbursement/v1_0/refund`` (answered 202 with an empty body): gives a request to pay's money back."""
+
+    amount: str
+    currency: str
+    external_id: str = Field(alias="externalId")
+    payer_message: str = Field(default="", alias="payerMessage", max_length=160)
+    payee_note: str = Field(default="", alias="payeeNote", max_length=160)
+    reference_id_to_refund: str = Field(alias="referenceIdToRefund")
+
+
 class ErrorReason(_Wire):
     """Older API versions give ``reason`` as an object."""
 

@@ -8,6 +8,12 @@
   ``X-Reference-Id`` again -> ``409 {code: "RESOURCE_ALREADY_EXIST"}``; ``X-Callback-Url`` must be on the API
   user's ``providerCallbackHost`` (else ``400 INVALID_CALLBACK_URL_HOST``)
 * ``GET …/requesttopay/{id}`` / ``…/transfer/{id}`` -> the transaction (unknown id: ``404 RESOURCE_NOT_FOUND``)
+* ``POST /disbursement/{v1_0|v2_0}/refund`` (``X-Reference-Id``; ``{amount, currency, externalId, payerMessage,
+  payeeNote, referenceIdToRefund}``) -> **202, empty body**; the same id again -> 409 ``RESOURCE_ALREADY_EXIST``;
+  ``GET /disbursement/{v1_0|v2_0}/refund/{id}`` -> the refund (``payee``: the collection's payer). A refund of an
+  unknown or unsuccessful request to pay, in another currency, or for more than remains refundable (partial
+  refunds add up) is accepted and reads ``FAILED`` with reason ``COULD_NOT_PERFORM_TRANSACTION`` (MTN's 202-then-
+  status model; the exact reason MTN gives is not public, "?"). The money leaves the disbursement account.
 * ``GET /{product}/v1_0/account/balance``, ``…/accountholder/msisdn/{n}/active`` and ``…/basicuserinfo``
 * every product call needs ``Authorization: Bearer``, the product's subscription key and an ``X-Target-Environment``
   the simulator serves (``environments``: ``{"sandbox": "EUR"}`` by default, as MTN's sandbox: EUR only)
@@ -152,6 +158,7 @@ class SimTransaction:
     reason: str | None = None
     financial_transaction_id: str | None = None
     created_at: float = field(default_factory=time.time)
+    refund_of: str | None = None  # a refund's ``referenceIdToRefund``
 
     def to_wire(self) -> dict[str, Any]:
         party = {"partyIdType": self.party_type, "partyId": self.msisdn}
@@ -168,6 +175,8 @@ class SimTransaction:
             body["financialTransactionId"] = self.financial_transaction_id
         if self.reason:
             body["reason"] = self.reason
+        if self.refund_of:
+            body["referenceIdToRefund"] = self.refund_of
         return body
 
 
@@ -237,6 +246,15 @@ class MtnMomoSimulator:
             for t in self._of(reference, "disbursement")
         )
 
+    def refunded(self, reference: str) -> int:
+        """What went back to the payer of the collection sent with ``externalId`` ``reference``."""
+        originals = {t.reference_id for t in self._of(reference, "collection")}
+        return sum(
+            self.accounts.moved(f"refund:{t.reference_id}", credit=t.msisdn)
+            for t in self.transactions.values()
+            if t.product == "refund" and t.refund_of in originals
+        )
+
     def merchant_balance(self, currency: str) -> int:
         """The disbursement account: what payouts draw from (collections land in :meth:`collection_balance`)."""
         return self.accounts.balance("disbursement", currency)
@@ -269,6 +287,8 @@ class MtnMomoSimulator:
             Route("/collection/v1_0/requesttopay/{reference_id}", self._get_transaction, methods=["GET"]),
             Route("/disbursement/v1_0/transfer", self._transfer, methods=["POST"]),
             Route("/disbursement/v1_0/transfer/{reference_id}", self._get_transaction, methods=["GET"]),
+            Route("/disbursement/{version:str}/refund", self._refund, methods=["POST"]),
+            Route("/disbursement/{version:str}/refund/{reference_id}", self._get_refund, methods=["GET"]),
             Route("/{product}/v1_0/account/balance", self._balance, methods=["GET"]),
             Route("/{product}/v1_0/accountholder/msisdn/{msisdn}/active", self._active, methods=["GET"]),
             Route("/{product}/v1_0/accountholder/msisdn/{msisdn}/basicuserinfo", self._user_info, methods=["GET"]),
@@ -435,6 +455,83 @@ class MtnMomoSimulator:
         if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
             return _error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred.")
         return Response(status_code=202)
+
+    # -- refunds ---------------------------------------------------------------------------------------------
+
+    async def _refund(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
+        self.requests["POST /disbursement/refund"] += 1
+        await self._pause()
+        if request.path_params["version"] not in ("v1_0", "v2_0"):
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        refusal = self._authorize(request, "disbursement")
+        if refusal is not None:
+            return refusal
+        reference_id = request.headers.get("x-reference-id", "")
+        body = _json_object(await request.body())
+        original_id = str((body or {}).get("referenceIdToRefund", ""))
+        if not _is_uuid(reference_id) or not _is_uuid(original_id):
+            return _error(400, "BAD_REQUEST", "X-Reference-Id and referenceIdToRefund must be UUIDs.")
+        assert body is not None
+        external_id, currency, amount_text = (
+            str(body.get("externalId", "")),
+            str(body.get("currency", "")),
+            body.get("amount"),
+        )
+        amount = (
+            _minor(amount_text, currency) if isinstance(amount_text, str) and currency in CURRENCY_EXPONENTS else None
+        )
+        if not external_id or amount is None:
+            return _error(400, "BAD_REQUEST", "amount (a string), currency and externalId are required.")
+        if ("refund", reference_id) in self.transactions:
+            return _error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
+        original = self.transactions.get(("collection", original_id))
+        refund = SimTransaction(
+            product="refund",
+            reference_id=reference_id,
+            external_id=external_id,
+            msisdn=original.msisdn if original else "",
+            party_type="MSISDN",
+            amount=amount,
+            currency=currency,
+            environment=request.headers["x-target-environment"],
+            callback_url=request.headers.get("x-callback-url"),
+            payer_message=str(body.get("payerMessage", "")),
+            payee_note=str(body.get("payeeNote", "")),
+            outcome=Outcome.SUCCESS,
+            sandbox_number=None,
+            refund_of=original_id,
+        )
+        if original is None or not self._refundable(original, refund):
+            refund.status, refund.reason = "FAILED", "COULD_NOT_PERFORM_TRANSACTION"
+            self.transactions[("refund", reference_id)] = refund
+            return Response(status_code=202)
+        self.transactions[("refund", reference_id)] = refund
+        self.tasks.start(self._settle(refund))
+        return Response(status_code=202)
+
+    def _refundable(self, original: SimTransaction, refund: SimTransaction) -> bool:
+        """A successful request to pay, same currency, and no more than what its refunds left of it."""
+        taken = sum(
+            t.amount
+            for t in self.transactions.values()
+            if t.product == "refund" and t.refund_of == original.reference_id and t.status in ("PENDING", "SUCCESSFUL")
+        )
+        return (
+            original.status == "SUCCESSFUL"
+            and original.currency == refund.currency
+            and refund.amount <= original.amount - taken
+        )
+
+    async def _get_refund(self, request: Request) -> Response:
+        self.requests["GET /disbursement/refund"] += 1
+        await self._pause()
+        refusal = self._authorize(request, "disbursement")
+        if refusal is not None:
+            return refusal
+        refund = self.transactions.get(("refund", request.path_params["reference_id"]))
+        if refund is None or refund.environment != request.headers["x-target-environment"]:
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        return JSONResponse(refund.to_wire())
 
     def _parse_transaction(
         self, body: dict[str, Any] | None, product: str

@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from cauri.connectors.base import (
     PaymentStatus,
     PayoutRequest,
     ProviderPayment,
+    RefundRequest,
 )
 from cauri.connectors.errors import (
     AuthError,
@@ -36,6 +37,7 @@ from cauri.connectors.errors import (
 from cauri.connectors.mobile_money.mtn_momo.schemas import (
     AccountBalance,
     Party,
+    Refund,
     RequestToPay,
     TransactionStatus,
     Transfer,
@@ -94,9 +96,9 @@ def failure_from_wire(code: str | None, status: str | None = None) -> FailureRea
     return None
 
 
-def reference_id(kind: PaymentKind, reference: str) -> str:
+def reference_id(kind: PaymentKind | Literal["refund"], reference: str) -> str:
     """The ``X-Reference-Id`` for our reference: the same on every attempt, a valid UUID v4."""
-    digest = hashlib.sha256(f"cauri-mtn-momo:{kind.value}:{reference}".encode()).digest()
+    digest = hashlib.sha256(f"cauri-mtn-momo:{kind}:{reference}".encode()).digest()
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
@@ -150,7 +152,19 @@ def transfer_to_wire(request: PayoutRequest) -> Transfer:
     )
 
 
-def wire_json(model: RequestToPay | Transfer) -> dict[str, Any]:
+def refund_to_wire(request: RefundRequest) -> Refund:
+    text = _message(request.reason or request.reference)
+    return Refund(
+        amount=amount_to_wire(request.amount, request.currency),
+        currency=request.currency,
+        external_id=request.reference,
+        payer_message=text,
+        payee_note=text,
+        reference_id_to_refund=request.provider_reference,
+    )
+
+
+def wire_json(model: RequestToPay | Transfer | Refund) -> dict[str, Any]:
     return model.model_dump(by_alias=True, exclude_none=True)
 
 

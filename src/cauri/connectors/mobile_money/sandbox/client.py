@@ -29,7 +29,8 @@ class SandboxClient:
         await self.http.aclose()
 
     async def create(self, kind: str, body: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
-        """``kind``: "collections" or "payouts". The sandbox honours ``Idempotency-Key``: retries are safe."""
+        """``kind``: "collections", "payouts" or "refunds". The sandbox honours ``Idempotency-Key``: retries are
+        safe."""
         response = await self.http.request(
             "POST", f"/v1/{kind}", operation=f"create_{kind}", json=body, idempotency_key=idempotency_key
         )

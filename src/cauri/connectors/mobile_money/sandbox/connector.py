@@ -20,6 +20,7 @@ from cauri.connectors.base import (
     PaymentConnector,
     PayoutRequest,
     ProviderPayment,
+    RefundRequest,
 )
 from cauri.connectors.errors import AuthError
 from cauri.connectors.http import HttpPolicy
@@ -45,6 +46,7 @@ class SandboxConnector(PaymentConnector):
             Capability.ACCOUNT_HOLDER,
             Capability.CALLBACKS,
             Capability.BULK_PAYOUT,
+            Capability.REFUND,
         }
     )
     currencies = SANDBOX_CURRENCIES
@@ -111,6 +113,19 @@ class SandboxConnector(PaymentConnector):
         if provider_reference:
             return transformers.payment_from_wire(await self.client.get("payouts", provider_reference))
         return transformers.payment_from_wire(await self.client.get_by_reference("payouts", reference))
+
+    async def _refund(self, request: RefundRequest) -> ProviderPayment:
+        raw = await self.client.create(
+            "refunds",
+            transformers.refund_to_wire(request),
+            idempotency_key=idempotency_key("refund", request.reference),
+        )
+        return transformers.refund_from_wire(raw)
+
+    async def _refund_status(self, request: RefundRequest, provider_reference: str | None) -> ProviderPayment:
+        if provider_reference:
+            return transformers.refund_from_wire(await self.client.get("refunds", provider_reference))
+        return transformers.refund_from_wire(await self.client.get_by_reference("refunds", request.reference))
 
     async def _bulk_payout(self, reference: str, lines: Sequence[BulkPayoutLine]) -> None:
         await self.client.create_bulk(

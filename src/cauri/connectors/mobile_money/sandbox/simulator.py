@@ -13,6 +13,13 @@ Wire format (JSON; amounts are decimal strings in major units; numbers are E.164
   Each item becomes a payout of its own (findable by its reference) or, when refused at once (no account, bad
   amount or currency, a reference already used), an item ``{reference, state: "FAILED", failure_code}``.
   ``GET /v1/bulk-payouts/{reference}`` -> ``{reference, state: PROCESSING|COMPLETED, items}``
+* ``POST /v1/refunds`` with ``Idempotency-Key``, ``{reference, collection_id, amount, currency, reason}`` ->
+  ``201`` a payment of kind ``refund`` (``PENDING``, then ``SUCCESSFUL``: the merchant pays the collection's payer
+  back, no fee); the same key again -> ``200`` the same refund; another body -> 409 ``IDEMPOTENCY_KEY_REUSED``;
+  refused at once: unknown collection 404 ``NOT_FOUND``, a collection not ``SUCCESSFUL`` 422 ``NOT_REFUNDABLE``,
+  more than what remains refundable (the collection's amount less its pending and successful refunds) 422
+  ``REFUND_EXCEEDS_AVAILABLE``, another currency 422 ``CURRENCY_MISMATCH``. Partial refunds are allowed.
+  ``GET /v1/refunds/{id}``, ``/v1/refunds/by-reference/{reference}``. Refunds send no callbacks.
 * ``GET /v1/balance/{currency}`` -> ``{currency, available}``; ``GET /v1/accounts/{msisdn}`` -> ``{status, name}``
 * errors: ``{"error": {"code", "message"}}``; states ``PENDING``, ``SUCCESSFUL``, ``FAILED``, ``EXPIRED``
 * callbacks: ``POST <callback_url>`` ``{id, type, created, data: <payment>}`` signed ``Sandbox-Signature``
@@ -144,7 +151,7 @@ def _now_iso() -> str:
 @dataclass
 class SimPayment:
     id: str
-    kind: str  # "collection" | "payout"
+    kind: str  # "collection" | "payout" | "refund"
     reference: str
     msisdn: str
     amount: int  # minor units
@@ -156,9 +163,11 @@ class SimPayment:
     failure_code: str | None = None
     created_at: str = field(default_factory=_now_iso)
     updated_at: str = field(default_factory=_now_iso)
+    refund_of: str | None = None  # a refund's collection id
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        extra = {"collection_id": self.refund_of} if self.refund_of else {}
+        return extra | {
             "id": self.id,
             "kind": self.kind,
             "reference": self.reference,
@@ -184,6 +193,16 @@ def _parse_create(raw: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     if not isinstance(body, dict) or not all(body.get(k) for k in ("reference", "amount", "currency", "msisdn")):
+        return None
+    return body
+
+
+def _parse_refund(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not all(body.get(k) for k in ("reference", "collection_id", "amount", "currency")):
         return None
     return body
 
@@ -216,6 +235,8 @@ def _kind_of(request: Request) -> str:
     """From the path relative to where the simulator is mounted (``/sandbox`` inside the API, ``/`` alone)."""
     path, root = request.scope["path"], request.scope.get("root_path", "")
     relative = path[len(root) :] if root and path.startswith(root) else path
+    if relative.startswith("/v1/refunds"):
+        return "refund"
     return "payout" if relative.startswith("/v1/payouts") else "collection"
 
 
@@ -269,6 +290,19 @@ class SandboxSimulator:
         payment = self._find("payout", reference)
         return self.accounts.moved(f"payout:{payment.id}", credit=payment.msisdn) if payment else 0
 
+    def refunded(self, collection_reference: str) -> int:
+        """What the merchant paid back to the payer of the collection sent under ``collection_reference``."""
+        collection = self._find("collection", collection_reference)
+        if collection is None:
+            return 0
+        return sum(
+            self.accounts.moved(f"refund:{refund.id}", credit=collection.msisdn)
+            for refund in self._refunds_of(collection.id)
+        )
+
+    def _refunds_of(self, collection_id: str) -> list[SimPayment]:
+        return [p for p in self.payments.values() if p.kind == "refund" and p.refund_of == collection_id]
+
     def merchant_balance(self, currency: str) -> int:
         return self.accounts.balance("merchant", currency)
 
@@ -302,6 +336,9 @@ class SandboxSimulator:
             Route("/v1/payouts", self._create_payout, methods=["POST"]),
             Route("/v1/payouts/by-reference/{reference}", self._get_by_reference, methods=["GET"]),
             Route("/v1/payouts/{id}", self._get, methods=["GET"]),
+            Route("/v1/refunds", self._create_refund, methods=["POST"]),
+            Route("/v1/refunds/by-reference/{reference}", self._get_by_reference, methods=["GET"]),
+            Route("/v1/refunds/{id}", self._get, methods=["GET"]),
             Route("/v1/bulk-payouts", self._create_bulk, methods=["POST"]),
             Route("/v1/bulk-payouts/{reference}", self._get_bulk, methods=["GET"]),
             Route("/v1/balance/{currency}", self._balance, methods=["GET"]),
@@ -420,7 +457,7 @@ class SandboxSimulator:
             return 422, "SUBSCRIBER_NOT_FOUND", "no mobile-money account for this number"
         return None
 
-    def _open(self, kind: str, body: dict[str, Any], outcome: Outcome) -> SimPayment:
+    def _open(self, kind: str, body: dict[str, Any], outcome: Outcome, *, refund_of: str | None = None) -> SimPayment:
         currency = str(body["currency"])
         amount = int(Decimal(str(body["amount"])).scaleb(CURRENCY_EXPONENTS[currency]))
         callback_url = body.get("callback_url")
@@ -431,9 +468,10 @@ class SandboxSimulator:
             msisdn=str(body["msisdn"]),
             amount=amount,
             currency=currency,
-            fee=amount * FEE_PERCENT // 100,
+            fee=0 if refund_of else amount * FEE_PERCENT // 100,  # a refund costs the merchant no fee
             callback_url=str(callback_url) if callback_url else None,
             outcome=outcome,
+            refund_of=refund_of,
         )
         if outcome is Outcome.UNKNOWN_STATUS:
             payment.state = "ON_HOLD"
@@ -517,6 +555,55 @@ class SandboxSimulator:
         if payment is None:
             return _error(404, "NOT_FOUND", "no payment with this reference")
         return JSONResponse(payment.to_wire())
+
+    # -- refunds ---------------------------------------------------------------------------------------------------
+
+    async def _create_refund(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
+        self.requests["POST /v1/refunds"] += 1
+        await self._pause()
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        raw = await request.body()
+        body = _parse_refund(raw)
+        if body is None:
+            return _error(400, "BAD_REQUEST", "reference, collection_id, amount and currency are required")
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return _error(400, "BAD_REQUEST", "the Idempotency-Key header is required")
+        fingerprint = hashlib.sha256(b"refund\x00" + raw).hexdigest()
+        known = self.keys.get(key)
+        if known is not None:
+            return await self._replay(known, fingerprint, Outcome.SUCCESS)
+        collection = self.payments.get(str(body["collection_id"]))
+        if collection is None or collection.kind != "collection":
+            return _error(404, "NOT_FOUND", "no such collection")
+        refused = self._refund_refused(collection, body)
+        if refused is not None:
+            return _error(*refused)
+        wire = body | {"msisdn": collection.msisdn, "callback_url": None}
+        refund = self._open("refund", wire, Outcome.SUCCESS, refund_of=collection.id)
+        self.keys[key] = (fingerprint, refund.id)
+        return JSONResponse(refund.to_wire(), status_code=201)
+
+    def _refund_refused(  # noqa: PLR0911 - one answer per documented refusal
+        self, collection: SimPayment, body: dict[str, Any]
+    ) -> tuple[int, str, str] | None:
+        if ("refund", str(body["reference"])) in self.by_reference:
+            return 409, "DUPLICATE_REFERENCE", "a refund with this reference already exists"
+        if collection.state != "SUCCESSFUL":
+            return 422, "NOT_REFUNDABLE", "only a successful collection can be refunded"
+        if str(body["currency"]) != collection.currency:
+            return 422, "CURRENCY_MISMATCH", f"the collection is in {collection.currency}"
+        try:
+            amount = Decimal(str(body["amount"])).scaleb(CURRENCY_EXPONENTS[collection.currency])
+        except InvalidOperation:
+            return 422, "INVALID_AMOUNT", "unreadable amount"
+        taken = sum(r.amount for r in self._refunds_of(collection.id) if r.state in ("PENDING", "SUCCESSFUL"))
+        if amount != amount.to_integral_value() or amount <= 0:
+            return 422, "INVALID_AMOUNT", "the amount must be a positive number of minor units"
+        if amount > collection.amount - taken:
+            return 422, "REFUND_EXCEEDS_AVAILABLE", f"at most {collection.amount - taken} minor units remain refundable"
+        return None
 
     # -- bulk payouts --------------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from cauri.connectors.base import (
     PaymentStatus,
     PayoutRequest,
     ProviderPayment,
+    RefundRequest,
 )
 from cauri.connectors.errors import (
     AuthError,
@@ -34,6 +35,7 @@ from cauri.connectors.errors import (
     FailureReason,
     InvalidRequest,
     PaymentNotFound,
+    refund_refused,
 )
 from cauri.core.money import currency_exponent
 
@@ -149,6 +151,32 @@ def payout_to_wire(request: PayoutRequest) -> dict[str, Any]:
         "beneficiary_name": request.payee_name,
         "metadata": dict(request.metadata),
     }
+
+
+def refund_to_wire(request: RefundRequest) -> dict[str, Any]:
+    return {
+        "reference": request.reference,
+        "collection_id": request.provider_reference,
+        "amount": amount_to_wire(request.amount, request.currency),
+        "currency": request.currency,
+        "reason": request.reason,
+    }
+
+
+def refund_from_wire(raw: dict[str, Any]) -> ProviderPayment:
+    """A refund reads like a payout (money going out to the payer); it carries no fee."""
+    refund = payment_from_wire(raw)
+    return ProviderPayment(
+        provider_reference=refund.provider_reference,
+        reference=refund.reference,
+        status=refund.status,
+        amount=refund.amount,
+        currency=refund.currency,
+        kind=PaymentKind.PAYOUT,
+        failure=refund.failure,
+        provider_status=refund.provider_status,
+        raw=raw,
+    )
 
 
 def bulk_payout_to_wire(reference: str, lines: Sequence[BulkPayoutLine], description: str) -> dict[str, Any]:
@@ -273,6 +301,10 @@ def account_from_wire(raw: dict[str, Any]) -> AccountHolder:
     return AccountHolder(active=raw.get("status") == "ACTIVE", name=raw.get("name"))
 
 
+# What the sandbox answers a refund it will not make (docs: the simulator's module docstring).
+REFUND_REFUSALS = frozenset({"NOT_REFUNDABLE", "REFUND_EXCEEDS_AVAILABLE", "CURRENCY_MISMATCH"})
+
+
 def error_from_response(response: httpx.Response) -> ConnectorError | None:
     """The sandbox's error answers ``{"error": {"code", "message"}}`` -> the precise error; None: defaults."""
     code = _error_code(response)
@@ -287,6 +319,8 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:
     }
     if code in simple:
         return simple[code](**common)
+    if code in REFUND_REFUSALS:
+        return refund_refused(PROVIDER, code, status_code=response.status_code)
     if code != "SUBSCRIBER_NOT_FOUND" and code not in FAILURE_MAP:
         return None
     kind = PaymentKind.PAYOUT if "/payouts" in response.request.url.path else PaymentKind.COLLECTION

@@ -73,6 +73,9 @@ class WaveHttp:
             f"/v1/checkout/sessions/{quote(session_id, safe='')}/refund", "refund", None, idempotency_key
         )
 
+    async def reverse_payout(self, payout_id: str, *, idempotency_key: str) -> dict[str, Any]:
+        return await self._post(f"/v1/payout/{quote(payout_id, safe='')}/reverse", "reversal", None, idempotency_key)
+
     async def create_payout(self, body: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         return await self._post("/v1/payout", "payout", body, idempotency_key)
 

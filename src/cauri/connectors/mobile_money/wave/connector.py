@@ -61,10 +61,12 @@ class WaveConnector(PaymentConnector):
             Capability.PAYOUT_STATUS,
             Capability.BALANCE,
             Capability.REFUND,
+            Capability.REVERSAL,
             Capability.CALLBACKS,
         }
     )
     currencies = frozenset(WAVE_LIMITS)
+    partial_refunds = False  # a checkout session is refunded in full only
     amount_limits: ClassVar[Mapping[str, AmountLimits]] = {
         currency: AmountLimits(low, high) for currency, (low, high) in WAVE_LIMITS.items()
     }
@@ -154,6 +156,35 @@ class WaveConnector(PaymentConnector):
             kind=PaymentKind.PAYOUT,
             provider_status="refunded",
             raw=answer,
+        )
+
+    async def _refund_status(self, request: RefundRequest, provider_reference: str | None) -> ProviderPayment:
+        # Wave has no refund object to read: the same refund sent again under the same idempotency key is answered
+        # with the first answer (a 2xx once refunded), and never refunds twice.
+        return await self._refund(request)
+
+    async def _reverse_payout(self, request: RefundRequest) -> ProviderPayment:
+        answer = await self.client.reverse_payout(
+            request.provider_reference, idempotency_key=idempotency_key("reversal", request.reference)
+        )
+        return self._reversal(request, PaymentStatus.SUCCEEDED, answer)  # a 2xx: the money came back
+
+    async def _reversal_status(self, request: RefundRequest) -> ProviderPayment:
+        # The payout itself tells: ``reversed`` once the money came back (no reversal object of its own).
+        raw = await self.client.get_payout(request.provider_reference)
+        done = transformers.payout_from_json(raw).status.strip().lower() == "reversed"
+        return self._reversal(request, PaymentStatus.SUCCEEDED if done else PaymentStatus.PENDING, raw)
+
+    def _reversal(self, request: RefundRequest, status: PaymentStatus, raw: dict[str, Any]) -> ProviderPayment:
+        return ProviderPayment(
+            provider_reference=request.provider_reference,
+            reference=request.reference,
+            status=status,
+            amount=request.amount,
+            currency=request.currency,
+            kind=PaymentKind.COLLECTION,  # money coming back in
+            provider_status="reversed" if status is PaymentStatus.SUCCEEDED else None,
+            raw=raw,
         )
 
     # -- payouts ----------------------------------------------------------------------------------------------

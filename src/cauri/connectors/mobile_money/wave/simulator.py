@@ -188,6 +188,7 @@ class WaveSimulator:
                 Route("/v1/checkout/sessions/{id}/refund", self._refund, methods=["POST"]),
                 Route("/v1/payout", self._create_payout, methods=["POST"]),
                 Route("/v1/payout/{id}", self._get_payout, methods=["GET"]),
+                Route("/v1/payout/{id}/reverse", self._reverse_payout, methods=["POST"]),
                 Route("/v1/payouts/search", self._search_payouts, methods=["GET"]),
                 Route("/v1/balance", self._balance, methods=["GET"]),
                 Route("/c/{id}", self._launch_page, methods=["GET", "POST"]),
@@ -224,8 +225,13 @@ class WaveSimulator:
             if p.client_reference == reference
         )
 
-    def refunded(self, session_id: str) -> int:
-        return self.accounts.moved(f"refund:{session_id}")
+    def refunded(self, reference: str) -> int:
+        """What went back to the payer of the checkout session made under our ``reference``."""
+        return sum(
+            self.accounts.moved(f"refund:{s.id}", credit=s.payer)
+            for s in self.sessions.values()
+            if s.client_reference == reference and s.payer
+        )
 
     def merchant_balance(self, currency: str) -> int:
         return self.accounts.balance("merchant", currency)
@@ -533,6 +539,39 @@ class WaveSimulator:
         self.accounts.move("merchant", payout.mobile, payout.currency, payout.amount, memo)
         self.accounts.move("merchant", "fees", payout.currency, payout.fee, memo)
         payout.status = "succeeded"
+
+    async def _reverse_payout(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per case
+        """The payee gives a succeeded payout back (it must still hold the amount); the payout reads ``reversed``."""
+        guarded = await self._guarded_create(request, "POST /v1/payout/{id}/reverse")
+        if isinstance(guarded, Response):
+            return guarded
+        _body, key = guarded
+        payout_id = request.path_params["id"]
+        replay = self._replay(key, f"reverse:{payout_id}")
+        if replay is not None:
+            return replay
+        payout = self.payouts.get(payout_id)
+        if payout is None:
+            return _error(404, "payout-not-found", "No such payout.")
+        if payout.status == "reversed":
+            return _error(409, "payout-already-reversed", "This payout was reversed already.")
+        if payout.status != "succeeded":
+            return _error(400, "payout-reversal-not-possible", "Only a succeeded payout can be reversed.")
+        if not self.accounts.can_pay(payout.mobile, payout.currency, payout.amount):
+            return _error(400, "insufficient-funds", "The recipient no longer holds the amount.")
+        self.accounts.move(payout.mobile, "merchant", payout.currency, payout.amount, f"reverse:{payout.id}")
+        payout.status = "reversed"
+        if key is not None:
+            self.keys[key] = (f"reverse:{payout_id}", 200, {})
+        return JSONResponse({})
+
+    def reversed(self, reference: str) -> int:
+        """What the payee of the payout made under our ``reference`` gave back."""
+        return sum(
+            self.accounts.moved(f"reverse:{p.id}", debit=p.mobile)
+            for p in self.payouts.values()
+            if p.client_reference == reference
+        )
 
     async def _get_payout(self, request: Request) -> Response:
         await self._pause()
