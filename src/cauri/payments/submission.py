@@ -31,7 +31,7 @@ from cauri.connectors.errors import (
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
-from cauri.payments import providers
+from cauri.payments import providers, redirects
 from cauri.payments.models import Payment
 from cauri.payments.settlement import Outcome, apply_outcome, lock_payment, next_poll_delay, record_transition
 from cauri.payments.states import OPEN_STATUSES, Cause, PaymentKind, Status
@@ -195,6 +195,7 @@ async def submit(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
                 log.info("payment_submit_retry", payment_id=str(payment_id), error=result.error)
                 await enqueue(session, SUBMIT_JOB, {"payment_id": str(payment_id)}, run_after=utcnow() + result.delay)
             return  # past its expiry the expiry job ends it
+        redirects.remember(payment, result)
         await apply_outcome(session, payment, result, cause=Cause.SUBMIT, settings=settings)
 
 
