@@ -33,6 +33,8 @@ from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
 from cauri.connectors.testing import serve_app
 from cauri.core.config import Settings
 from cauri.payments.models import ProviderEvent
+from cauri.payments.states import Status
+from cauri.web.i18n import translate
 from tests.payments.conftest import Sandbox, fresh_payments_settings, served_payments_app
 from tests.payments.support import eventually, get, postings, reference, wait_status
 from tests.support.identity import Actor, create_org_with_user
@@ -331,3 +333,8 @@ async def test_a_return_page_shows_no_state_for_an_unknown_reference_and_unknown
     assert "État actuel du paiement" not in page.text
     missing = await client.get("/paiement/wave/ailleurs", headers={"Accept": "text/html"})
     assert missing.status_code == 404
+
+
+def test_every_payment_status_has_words_for_the_payer() -> None:
+    for status in Status:
+        assert translate("fr", f"return_status.{status.value}") != translate("en", f"return_status.{status.value}")
