@@ -234,6 +234,7 @@ async def refresh(
             return False
         changed = False
         if outcome is not None:
+            redirects.remember(payment, outcome)  # the create call's answer may have been lost (a timeout)
             changed = await apply_outcome(session, payment, outcome, cause=cause, settings=settings)
         if not changed and payment.status == Status.PENDING and cause is Cause.POLL:
             payment.poll_attempts += 1
