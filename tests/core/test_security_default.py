@@ -42,6 +42,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
         )
     },
     ("GET", "/"): "redirects to the console",
+    ("GET", "/paiement/{brand}/{page}"): "the payer's return page from Wave or Orange WebPay (marks nothing paid)",
     ("POST", "/console/language"): "the console's language switch, shown on the login page too (CSRF-checked)",
 }
 PUBLIC_PREFIXES = ("/console/static", "/console/login", "/static")

@@ -8,10 +8,12 @@ settings, and is served by uvicorn; ``client`` (from the root conftest) and ``se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,39 +66,53 @@ async def _database(backend: str, directory: Path) -> tuple[str, str | None]:
     return await create_postgres_database(admin_url), admin_url
 
 
-@pytest.fixture(scope="session")
-async def payments_settings(
-    backend: str, tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox
+@contextlib.asynccontextmanager
+async def fresh_payments_settings(
+    backend: str, directory: Path, sandbox: Sandbox, **overrides: Any
 ) -> AsyncIterator[Settings]:
-    directory = tmp_path_factory.mktemp(f"payments-{backend}")
+    """Settings of a payments app on a fresh, migrated database of its own, listening on a free port."""
     url, admin_url = await _database(backend, directory)
     try:
         await asyncio.to_thread(upgrade, url)
         await fake_module.create_tables(url)  # its "*" subscriber receives every payment's events
         port = free_port()
-        yield make_settings(
-            url,
-            directory,
-            public_base_url=f"http://127.0.0.1:{port}",
-            sandbox_url=sandbox.url,
-            payments_poll_initial_seconds=0.5,
-            payments_poll_max_seconds=2.0,
-            payments_provider_read_timeout_seconds=1.0,
-            payments_webhook_timeout_seconds=2.0,
-            job_sweep_seconds=1,  # jobs due later (retries) are rung by the sweeper
-            job_retry_base_seconds=1.0,
-        )
+        values: dict[str, Any] = {
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "sandbox_url": sandbox.url,
+            "payments_poll_initial_seconds": 0.5,
+            "payments_poll_max_seconds": 2.0,
+            "payments_provider_read_timeout_seconds": 1.0,
+            "payments_webhook_timeout_seconds": 2.0,
+            "job_sweep_seconds": 1,  # jobs due later (retries) are rung by the sweeper
+            "job_retry_base_seconds": 1.0,
+        }
+        yield make_settings(url, directory, **{**values, **overrides})
     finally:
         if admin_url is not None:
             await drop_postgres_database(admin_url, url)
 
 
+@contextlib.asynccontextmanager
+async def served_payments_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app, served over HTTP on the port its ``public_base_url`` names (providers call it back there)."""
+    application = create_app(settings)
+    port = int(settings.public_base_url.rsplit(":", 1)[1])
+    async with serve_app(application, port=port, shutdown_timeout=2.0):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def payments_settings(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox
+) -> AsyncIterator[Settings]:
+    async with fresh_payments_settings(backend, tmp_path_factory.mktemp(f"payments-{backend}"), sandbox) as settings:
+        yield settings
+
+
 @pytest.fixture(scope="session")
 async def app(payments_settings: Settings) -> AsyncIterator[FastAPI]:
     """Overrides the root ``app``: this one listens on the port its ``public_base_url`` names."""
-    application = create_app(payments_settings)
-    port = int(payments_settings.public_base_url.rsplit(":", 1)[1])
-    async with serve_app(application, port=port, shutdown_timeout=2.0):
+    async with served_payments_app(payments_settings) as application:
         yield application
 
 

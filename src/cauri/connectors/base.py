@@ -17,6 +17,7 @@ import re
 from abc import ABC
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
@@ -238,7 +239,11 @@ class ProviderPayment:
     # A per-payment secret the provider issued at creation and will echo in its callbacks (Orange WebPay's
     # ``notif_token``). Store it with the payment: a callback naming no reference is matched by this token, and
     # one whose token matches no payment is refused (``signatures.verify_callback_token``).
-    callback_token: str | None = None
+    callback_token: str | None = field(default=None, repr=False)
+    # Redirect providers (Wave checkout, Orange WebPay, FedaPay, CinetPay): the page the payer opens to pay, and
+    # until when it works when the provider's API says so (None: it does not; the payment's own expiry applies).
+    payment_url: str | None = None
+    payment_url_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

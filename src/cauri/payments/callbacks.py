@@ -35,7 +35,7 @@ from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.errors import AppError, NotFound
 from cauri.core.jobs import enqueue
-from cauri.payments import providers
+from cauri.payments import providers, redirects
 from cauri.payments.models import Payment, ProviderEvent
 from cauri.payments.settlement import Outcome, apply_outcome, lock_payment, status_of
 from cauri.payments.states import Cause
@@ -100,14 +100,37 @@ async def receive(
         except ConnectorError:
             raise _unreadable() from None
         ack = connector.callback_ack(event)
+    payment_id = await _payment_named_by_token(session, provider=provider, organization_id=organization_id, event=event)
     stored_id = await _store(
-        session, provider=provider, organization_id=organization_id, event=event, headers=headers, raw_body=raw_body
+        session,
+        provider=provider,
+        organization_id=organization_id,
+        event=event,
+        headers=headers,
+        raw_body=raw_body,
+        payment_id=payment_id,
     )
     if stored_id is not None:
         await enqueue(session, PROCESS_JOB, {"event_id": str(stored_id)})
     else:
         log.info("callback_duplicate", provider=provider, event_id=event.event_id)
     return ack
+
+
+async def _payment_named_by_token(
+    session: AsyncSession, *, provider: str, organization_id: uuid.UUID | None, event: CallbackEvent
+) -> uuid.UUID | None:
+    """A callback that names its payment only by the token issued at creation (Orange WebPay's ``notif_token``):
+    that token is its only credential, so one matching no payment of ours is refused like a bad signature."""
+    if event.callback_token is None or event.reference or event.provider_reference:
+        return None
+    payment = await redirects.payment_by_callback_token(
+        session, provider=provider, token=event.callback_token, organization_id=organization_id
+    )
+    if payment is None:
+        log.warning("callback_rejected", provider=provider, code="callback_token_mismatch")
+        raise InvalidSignature(provider=provider, code="callback_token_mismatch").to_app_error()
+    return payment.id
 
 
 async def _store(
@@ -118,6 +141,7 @@ async def _store(
     event: CallbackEvent,
     headers: Mapping[str, str],
     raw_body: bytes,
+    payment_id: uuid.UUID | None = None,
 ) -> uuid.UUID | None:
     """Insert the event unless ``(provider, event_id)`` is already stored; its id, or None for a duplicate."""
     row_id = uuid.uuid4()
@@ -138,6 +162,7 @@ async def _store(
         "outbound_reference": (event.reference or None) and event.reference[:64],
         "provider_reference": (event.provider_reference or None) and event.provider_reference[:128],
         "state": "received",
+        "payment_id": payment_id,
     }
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     statement = (
@@ -151,6 +176,8 @@ async def _store(
 
 
 async def _find_payment(session: AsyncSession, event: ProviderEvent) -> Payment | None:
+    if event.payment_id is not None:  # matched on receipt by its callback token
+        return await session.get(Payment, event.payment_id)
     if event.outbound_reference:
         found = (
             await session.execute(

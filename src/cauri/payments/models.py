@@ -49,6 +49,8 @@ class Payment(IdMixin, TimestampMixin, Base):
         # A module's call retried with its idempotency key finds the first payment (public API only).
         UniqueConstraint("organization_id", "idempotency_key"),
         Index("ix_payments_organization_id_purpose_owner_id", "organization_id", "purpose", "owner_id"),
+        # An Orange WebPay notification names its payment only by the token issued at creation.
+        Index("ix_payments_provider_callback_token_hash", "provider", "callback_token_hash"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
@@ -77,6 +79,12 @@ class Payment(IdMixin, TimestampMixin, Base):
     provider_status: Mapped[str | None] = mapped_column(String(64))  # the provider's last raw status
     failure_reason: Mapped[str | None] = mapped_column(String(40))
     failure_message: Mapped[str | None] = mapped_column(String(500))
+    # Redirect providers: the page the payer opens, and until when (the provider's word; None: it gave none).
+    payment_url: Mapped[str | None] = mapped_column(String(1000))
+    payment_url_expires_at: Mapped[datetime | None]
+    # SHA-256 of the per-payment secret the provider will echo in its callbacks (Orange's ``notif_token``): enough
+    # to find the payment, useless to forge a callback if the table leaks (payments/redirects.py).
+    callback_token_hash: Mapped[str | None] = mapped_column(String(64))
 
     submit_attempts: Mapped[int] = mapped_column(Integer, default=0)
     submitted_at: Mapped[datetime | None]  # when the provider acknowledged the request

@@ -134,6 +134,16 @@ class PaymentRead(BaseModel):
 
 class CollectionRead(PaymentRead):
     object: Literal[PaymentKind.COLLECTION] = PaymentKind.COLLECTION
+    payment_url: str | None = Field(
+        default=None,
+        description="Redirect providers (Wave, Orange WebPay, FedaPay, CinetPay): the page where the payer pays; "
+        "set once the provider answered, null once the collection is settled",
+    )
+    payment_url_expires_at: datetime | None = Field(
+        default=None,
+        description="Until when payment_url works: the provider's own expiry when its API gives one, "
+        "else the collection's expiry",
+    )
 
 
 class PayoutRead(PaymentRead):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -57,10 +57,17 @@ class Outcome:
     amount: int | None = None
     currency: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # What the create call's answer gives a redirect provider's payment (stored by payments/redirects.py).
+    payment_url: str | None = None
+    payment_url_expires_at: datetime | None = None
+    callback_token: str | None = field(default=None, repr=False)  # a secret: never logged
 
     @classmethod
     def of_provider(cls, payment: ProviderPayment, **detail: Any) -> Outcome:
         return cls(
+            payment_url=payment.payment_url,
+            payment_url_expires_at=payment.payment_url_expires_at,
+            callback_token=payment.callback_token,
             status=_STATUS_OF[payment.status],
             provider_status=payment.provider_status or payment.status.value,
             provider_reference=payment.provider_reference or None,

@@ -22,7 +22,7 @@ from cauri.connectors.errors import ConnectorError, PaymentNotFound
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
-from cauri.payments import providers
+from cauri.payments import providers, redirects
 from cauri.payments.models import Payment
 from cauri.payments.outcomes import (
     UNKNOWN,
@@ -188,6 +188,7 @@ async def submit(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
                 log.info("payment_submit_retry", payment_id=str(payment_id), error=result.error)
                 await enqueue(session, SUBMIT_JOB, {"payment_id": str(payment_id)}, run_after=utcnow() + result.delay)
             return  # past its expiry the expiry job ends it
+        redirects.remember(payment, result)
         await apply_outcome(session, payment, result, cause=Cause.SUBMIT, settings=settings)
 
 
@@ -229,6 +230,7 @@ async def refresh(
             return False
         changed = False
         if outcome is not None:
+            redirects.remember(payment, outcome)  # the create call's answer may have been lost (a timeout)
             changed = await apply_outcome(session, payment, outcome, cause=cause, settings=settings)
         if not changed and payment.status == Status.PENDING and cause is Cause.POLL:
             payment.poll_attempts += 1

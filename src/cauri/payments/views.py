@@ -8,6 +8,7 @@ from datetime import datetime
 
 from cauri.payments.models import Payment, PaymentTransition
 from cauri.payments.outcomes import failure_message
+from cauri.payments.redirects import payment_url_of
 from cauri.payments.schemas import (
     CollectionDetail,
     CollectionRead,
@@ -53,8 +54,13 @@ def _fields(payment: Payment) -> dict[str, object]:
     }
 
 
+def _collection_fields(payment: Payment) -> dict[str, object]:
+    payment_url, expires_at = payment_url_of(payment)
+    return {**_fields(payment), "payment_url": payment_url, "payment_url_expires_at": expires_at}
+
+
 def collection_read(payment: Payment) -> CollectionRead:
-    return CollectionRead.model_validate(_fields(payment))
+    return CollectionRead.model_validate(_collection_fields(payment))
 
 
 def payout_read(payment: Payment) -> PayoutRead:
@@ -70,7 +76,7 @@ def _steps(transitions: list[PaymentTransition]) -> list[TransitionRead]:
 
 
 def collection_detail(payment: Payment, transitions: list[PaymentTransition]) -> CollectionDetail:
-    return CollectionDetail.model_validate({**_fields(payment), "transitions": _steps(transitions)})
+    return CollectionDetail.model_validate({**_collection_fields(payment), "transitions": _steps(transitions)})
 
 
 def payout_detail(payment: Payment, transitions: list[PaymentTransition]) -> PayoutDetail:

@@ -259,6 +259,43 @@ TEXTS: dict[str, tuple[str, str]] = {
     "issue.line": ("Ligne", "Line"),
     "issue.column": ("Colonne", "Column"),
     "issue.message": ("Problème", "Problem"),
+    # the payer's return pages of redirect providers (web/return_pages.py)
+    "return.done.heading": (
+        "Merci, votre paiement est en cours de confirmation",
+        "Thank you, your payment is being confirmed",
+    ),
+    "return.done.body": (
+        "Vous avez terminé sur la page de {provider}.",
+        "You have finished on {provider}'s page.",
+    ),
+    "return.failed.heading": ("Le paiement n'a pas abouti", "The payment did not go through"),
+    "return.failed.body": (
+        "{provider} signale un échec : aucun montant ne devrait avoir été débité. "
+        "Vous pouvez réessayer depuis le site du marchand.",
+        "{provider} reports a failure: no money should have been taken. You may try again from the merchant's site.",
+    ),
+    "return.cancelled.heading": ("Paiement annulé", "Payment cancelled"),
+    "return.cancelled.body": (
+        "Vous avez quitté la page de {provider} sans payer. Vous pouvez réessayer depuis le site du marchand.",
+        "You left {provider}'s page without paying. You may try again from the merchant's site.",
+    ),
+    "return.final_word": (
+        "Cette page ne valide aucun paiement : seule la confirmation de {provider} fait foi, "
+        "et le marchand est prévenu dès qu'elle arrive.",
+        "This page confirms no payment: only {provider}'s confirmation counts, "
+        "and the merchant is told as soon as it arrives.",
+    ),
+    "return.status_label": ("État actuel du paiement :", "Current state of the payment:"),
+    "return_status.created": ("en préparation", "being prepared"),
+    "return_status.pending": ("en attente de la confirmation", "awaiting confirmation"),
+    "return_status.succeeded": ("confirmé", "confirmed"),
+    "return_status.failed": ("échoué", "failed"),
+    "return_status.expired": ("expiré", "expired"),
+    "return_status.cancelled": ("annulé", "cancelled"),
+    "return_status.reversed": ("annulé par le fournisseur", "reversed by the provider"),
+    "return_status.refunded": ("remboursé", "refunded"),
+    "return_status.partially_refunded": ("remboursé en partie", "partly refunded"),
+    "return.close": ("Vous pouvez fermer cette page.", "You may close this page."),
     # errors
     "error.title": ("Erreur", "Error"),
     "error.back": ("Retour au tableau de bord", "Back to the dashboard"),

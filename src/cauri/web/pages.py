@@ -23,7 +23,7 @@ from cauri.identity.schemas import PASSWORD_MAX, normalise_email
 from cauri.identity.throttle import login_throttle
 from cauri.identity.tokens import read_access_token
 from cauri.ledger import service as ledger
-from cauri.web import batches
+from cauri.web import batches, return_pages
 from cauri.web.auth import (
     Console,
     OptionalConsole,
@@ -220,4 +220,5 @@ def install(app: FastAPI) -> None:
     app.include_router(public_router)
     app.include_router(router)
     app.include_router(batches.router)
+    app.include_router(return_pages.router)
     app.mount(STATIC_PREFIX, ConsoleStaticFiles(directory=STATIC_DIR), name="console-static")

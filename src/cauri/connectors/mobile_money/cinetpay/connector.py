@@ -25,8 +25,6 @@ from cauri.connectors.base import (
     Capability,
     CollectRequest,
     PaymentConnector,
-    PaymentKind,
-    PaymentStatus,
     ProviderPayment,
 )
 from cauri.connectors.errors import FailureReason, InvalidRequest
@@ -94,16 +92,7 @@ class CinetPayConnector(PaymentConnector):
         assert isinstance(data, Mapping)
         if str(raw.get("code")) != "201" or not data.get("payment_token"):
             raise transformers.unreadable(f"payment answer code {raw.get('code')!r}")
-        return ProviderPayment(
-            provider_reference=str(data["payment_token"]),
-            reference=request.reference,
-            status=PaymentStatus.PENDING,
-            amount=request.amount,
-            currency=request.currency,
-            kind=PaymentKind.COLLECTION,
-            provider_status=str(raw.get("message") or "CREATED"),
-            raw={**raw, "payment_url": data.get("payment_url")},
-        )
+        return transformers.payment_from_init(raw, data, request)
 
     async def _collect_status(self, reference: str, provider_reference: str | None) -> ProviderPayment:
         raw = await self.client.check({**self._credentials(), "transaction_id": reference})

@@ -94,6 +94,22 @@ def payment_to_wire(request: CollectRequest, *, apikey: str, site_id: str, chann
     }
 
 
+def payment_from_init(raw: Mapping[str, Any], data: Mapping[str, Any], request: CollectRequest) -> ProviderPayment:
+    """``POST /v2/payment``'s answer: pending; the payer pays on ``payment_url`` (CinetPay gives it no expiry)."""
+    payment_url = str(data.get("payment_url") or "") or None
+    return ProviderPayment(
+        provider_reference=str(data["payment_token"]),
+        reference=request.reference,
+        status=PaymentStatus.PENDING,
+        amount=request.amount,
+        currency=request.currency,
+        kind=PaymentKind.COLLECTION,
+        provider_status=str(raw.get("message") or "CREATED"),
+        raw={**raw, "payment_url": payment_url},
+        payment_url=payment_url,
+    )
+
+
 def check_to_payment(raw: Mapping[str, Any], reference: str, amount: int | None = None) -> ProviderPayment:
     data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
     assert isinstance(data, Mapping)

@@ -95,6 +95,7 @@ class FedaPayConnector(PaymentConnector):
             failure=created.failure,
             provider_status=created.provider_status,
             raw={**created.raw, "payment_url": url, "mode": mode},
+            payment_url=url or None,  # FedaPay's token answer gives no expiry: the payment's own applies
         )
 
     async def _collect_status(self, reference: str, provider_reference: str | None) -> ProviderPayment:

@@ -37,7 +37,6 @@ from cauri.connectors.base import (
     Capability,
     CollectRequest,
     PaymentConnector,
-    PaymentKind,
     PaymentStatus,
     ProviderPayment,
 )
@@ -187,17 +186,7 @@ class OrangeWebPayConnector(PaymentConnector):
             answer = WebPayment.model_validate(raw)
         except ValidationError as exc:
             raise transformers.unreadable(exc) from None
-        return ProviderPayment(
-            provider_reference=transformers.webpay_reference(answer.pay_token, request.amount, request.currency),
-            reference=request.reference,
-            status=PaymentStatus.PENDING,  # the payer has yet to open payment_url
-            amount=request.amount,
-            currency=request.currency,
-            kind=PaymentKind.COLLECTION,
-            provider_status="INITIATED",
-            raw=raw,
-            callback_token=answer.notif_token,
-        )
+        return transformers.payment_from_webpayment(answer, raw, request)
 
     async def _collect_status(self, reference: str, provider_reference: str | None) -> ProviderPayment:
         if not provider_reference:

@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from cauri.connectors.base import CallbackEvent, PaymentKind, PaymentStatus, ProviderPayment
+from cauri.connectors.base import CallbackEvent, CollectRequest, PaymentKind, PaymentStatus, ProviderPayment
 from cauri.connectors.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.connectors.mobile_money.orange_money.schemas import (
     UssdAnswer,
     UssdPayment,
+    WebPayment,
     WebPayNotification,
     WebPayStatus,
 )
@@ -145,6 +146,25 @@ def payment_from_webpay_status(raw: dict[str, Any], *, reference: str, provider_
         failure=failure,
         provider_status=wire.status,
         raw=raw,
+    )
+
+
+def payment_from_webpayment(answer: WebPayment, raw: dict[str, Any], request: CollectRequest) -> ProviderPayment:
+    """The init's answer: pending until the payer opens ``payment_url``; ``notif_token`` is the callback token.
+
+    Orange publishes no lifetime for a WebPay URL, so ``payment_url_expires_at`` stays unknown (the payment's own
+    expiry applies)."""
+    return ProviderPayment(
+        provider_reference=webpay_reference(answer.pay_token, request.amount, request.currency),
+        reference=request.reference,
+        status=PaymentStatus.PENDING,
+        amount=request.amount,
+        currency=request.currency,
+        kind=PaymentKind.COLLECTION,
+        provider_status="INITIATED",
+        raw=raw,
+        callback_token=answer.notif_token,
+        payment_url=answer.payment_url,
     )
 
 

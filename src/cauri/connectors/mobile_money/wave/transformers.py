@@ -11,6 +11,7 @@ Wave's error codes are not public ("?"): known kebab-case codes are mapped, then
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -191,7 +192,21 @@ def payment_from_session(raw: dict[str, Any], reference: str) -> ProviderPayment
         failure=failure,
         provider_status=session_word(session),
         raw=raw,
+        payment_url=session.wave_launch_url or None,
+        payment_url_expires_at=expiry_from_wire(session.when_expires),
     )
+
+
+def expiry_from_wire(value: str | None) -> datetime | None:
+    """Wave's ``when_expires`` (ISO 8601, ``Z``) as an aware datetime; unreadable reads as unknown, never fails
+    the payment: the payment's own expiry still applies."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def payment_from_payout(raw: dict[str, Any], reference: str) -> ProviderPayment:

@@ -1,7 +1,7 @@
 """payments: refunds of collections (each a row with its own status); late outcomes listed for a person
 
-Revision ID: h2r0001
-Revises: h1_public_settlement_events (settlement events; both on the payments branch)
+Revision ID: 0009
+Revises: 0008 (settlement events; both on the payments branch)
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "h2r0001"
-down_revision: str | None = "h1_public_settlement_events"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

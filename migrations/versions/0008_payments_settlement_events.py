@@ -1,6 +1,6 @@
 """payments: purpose, owner and idempotency key of a module's payment; settlement events and their deliveries
 
-Revision ID: h1_public_settlement_events
+Revision ID: 0008
 Revises: 0006
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "h1_public_settlement_events"
+revision: str = "0008"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
