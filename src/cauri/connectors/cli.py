@@ -1,58 +1,15 @@
-"""``cauri keys rotate|generate`` and ``cauri simulate <provider>``."""
+"""``cauri simulate <provider>``."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from cauri.core.config import Settings, get_settings
+from cauri.core.config import get_settings
 
 console = Console(stderr=True)
-keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys of stored secrets (CAURI_ENCRYPTION_KEYS).")
-
-
-@keys_app.command("generate")
-def generate_key() -> None:
-    """Print a new encryption key. Put it first in CAURI_ENCRYPTION_KEYS, keep the old ones after it."""
-    from cauri.core.security import Encryptor
-
-    typer.echo(Encryptor.generate_key())
-
-
-async def rotate_all(settings: Settings) -> dict[str, int]:
-    from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
-    from cauri.core.key_rotation import rotate_secrets
-    from cauri.core.security import Encryptor
-
-    engine = make_engine(settings.database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            return dict(await rotate_secrets(session, encryptor=Encryptor(settings.encryption_key_list)))
-    finally:
-        await engine.dispose()
-
-
-@keys_app.command("rotate")
-def rotate() -> None:
-    """Re-encrypt every stored secret (provider credentials, webhook and bulk callback secrets, stored idempotent
-    answers) under the first key of CAURI_ENCRYPTION_KEYS.
-
-    Procedure: generate a key, set CAURI_ENCRYPTION_KEYS="new,old", run this, then drop "old".
-    All or nothing: if a secret cannot be decrypted with any listed key, nothing changes.
-    """
-    from cauri.core.errors import AppError
-
-    settings = get_settings()
-    try:
-        counts = asyncio.run(rotate_all(settings))
-    except AppError as exc:
-        console.print(f"[red]{exc.message_en}[/]")
-        raise typer.Exit(code=1) from None
-    detail = ", ".join(f"{table}: {count}" for table, count in sorted(counts.items())) or "nothing stored"
-    console.print(f"[green]{sum(counts.values())} secret(s) re-encrypted under the newest key ({detail}).[/]")
 
 
 def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
@@ -96,5 +53,4 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
 
 
 def register(cli: typer.Typer) -> None:
-    cli.add_typer(keys_app, name="keys")
     cli.command("simulate")(simulate)
