@@ -104,18 +104,21 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
 
 @app.command()
 def demo() -> None:
-    """Seed the demo organisation (idempotent) and print its logins."""
+    """Seed the demo organisations (idempotent) and print their logins."""
     import asyncio
 
     from cauri.demo import seed_demo
 
-    summary = asyncio.run(seed_demo(get_settings()))
-    balance = f"{summary.available_balance:,}".replace(",", " ")
-    console.print(f"[bold]Démo : {summary.organization}[/] — {balance} {summary.currency} disponibles")
-    console.print(f"Mot de passe de tous les comptes de démo : [bold]{summary.password}[/]")
-    for user in summary.users:
-        role = "administrateur de la plateforme" if user.platform_admin else str(user.role.value if user.role else "")
-        console.print(f"  {user.email:<34} {user.full_name:<22} {role}", soft_wrap=True)
+    seeded = asyncio.run(seed_demo(get_settings()))
+    console.print(f"Mot de passe de tous les comptes de démo : [bold]{seeded.password}[/]")
+    admin = seeded.platform_admin
+    console.print(f"  {admin.email:<34} {admin.full_name:<22} administrateur de la plateforme", soft_wrap=True)
+    for summary in seeded.organizations:
+        balance = f"{summary.available_balance:,}".replace(",", " ")
+        console.print(f"[bold]Démo : {summary.organization}[/] — {balance} {summary.currency} disponibles")
+        for user in summary.users:
+            role = user.role.value if user.role else ""
+            console.print(f"  {user.email:<34} {user.full_name:<22} {role}", soft_wrap=True)
     console.print("API : http://127.0.0.1:8000/docs (POST /api/v1/auth/login) — console : http://127.0.0.1:8000/")
 
 
