@@ -17,9 +17,9 @@ import pytest
 from fastapi import FastAPI
 
 from cauri.app import create_app
-from cauri.connectors.testing import free_port, serve_app
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
+from cauri.kit.testing import free_port, serve_app
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
 from tests.disbursements.support import CallCounter, Sandbox, bulk_settings, sandbox_simulator
 

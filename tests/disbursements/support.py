@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import SandboxSimulator
-from cauri.connectors.simulation import SimulatorSettings
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work
 from cauri.disbursements import reservation
 from cauri.disbursements.models import BulkBatch, BulkLine
+from cauri.kit.simulation import SimulatorSettings
 from cauri.ledger import service as ledger
 from cauri.ledger.models import LedgerTransfer
 from tests.support.identity import Actor, add_member, create_org_with_user

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.app import create_app
 from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
-from cauri.connectors.testing import CallbackSink, serve_app
 from cauri.core.config import Settings
+from cauri.kit.testing import CallbackSink, serve_app
 from cauri.payments.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, verify_signature
 from tests.disbursements.bulk_files import csv_bytes, sample
 from tests.disbursements.support import (

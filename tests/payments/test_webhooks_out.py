@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.connectors.testing import serve_app
+from cauri.kit.testing import serve_app
 from cauri.payments.models import WebhookEndpoint
 from cauri.payments.signing import verify_signature
 from tests.payments.support import create, eventually, fund, wait_status

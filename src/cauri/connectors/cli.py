@@ -27,7 +27,7 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
     import uvicorn
 
     from cauri.connectors.registry import ConnectorConfig, registry
-    from cauri.connectors.simulation import SimulatorSettings
+    from cauri.kit.simulation import SimulatorSettings
 
     settings = get_settings()
     spec = registry.get(provider)

@@ -45,7 +45,10 @@ from cauri.connectors.base import (
     PayoutRequest,
 )
 from cauri.connectors.credentials import ProviderCredential
-from cauri.connectors.errors import (
+from cauri.connectors.registry import registry
+from cauri.core.config import Settings
+from cauri.core.db import utcnow
+from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     Declined,
@@ -55,9 +58,6 @@ from cauri.connectors.errors import (
     Unavailable,
     Unsupported,
 )
-from cauri.connectors.registry import registry
-from cauri.core.config import Settings
-from cauri.core.db import utcnow
 
 log = structlog.get_logger(__name__)
 

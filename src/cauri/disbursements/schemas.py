@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cauri.connectors.errors import FailureReason
 from cauri.core.i18n import Language, pick
 from cauri.disbursements.callbacks import progress_percent
 from cauri.disbursements.models import BatchState, BulkBatch, BulkLine, LineState
+from cauri.kit.errors import FailureReason
 
 # Failure reasons that are Cauri's own, not a provider's (those are FailureReason).
 _OWN_REASONS: dict[str, tuple[str, str]] = {

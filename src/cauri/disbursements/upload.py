@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import Capability
 from cauri.connectors.credentials import ProviderCredential
-from cauri.connectors.errors import AuthError
 from cauri.connectors.registry import registry
 from cauri.core.config import Environment, Settings
 from cauri.core.db import utcnow
@@ -55,6 +54,7 @@ from cauri.disbursements.payouts import policy_overrides
 from cauri.disbursements.validation import ValidatedChunk, ValidationOptions, validate_bulk_file
 from cauri.identity.audit import record_audit
 from cauri.identity.models import Organization
+from cauri.kit.errors import AuthError
 from cauri.payments.signing import new_secret
 
 CHUNK_SIZE = 2000

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cauri.connectors.errors import FailureReason
 from cauri.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from cauri.core.i18n import pick
+from cauri.kit.errors import FailureReason
 
 
 class PaymentNotFound(NotFound):

@@ -18,7 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import CollectRequest, PaymentConnector, PayoutRequest, ProviderPayment
-from cauri.connectors.errors import (
+from cauri.core.config import Settings
+from cauri.core.db import unit_of_work, utcnow
+from cauri.core.jobs import enqueue
+from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     Declined,
@@ -28,9 +31,6 @@ from cauri.connectors.errors import (
     Unavailable,
     Unsupported,
 )
-from cauri.core.config import Settings
-from cauri.core.db import unit_of_work, utcnow
-from cauri.core.jobs import enqueue
 from cauri.payments import providers
 from cauri.payments.models import Payment
 from cauri.payments.settlement import Outcome, apply_outcome, lock_payment, next_poll_delay, record_transition

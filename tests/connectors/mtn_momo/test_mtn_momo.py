@@ -18,15 +18,6 @@ import pytest
 from pydantic import SecretStr
 
 from cauri.connectors.base import CollectRequest, PaymentKind, PaymentStatus, PayoutRequest
-from cauri.connectors.errors import (
-    AuthError,
-    FailureReason,
-    InvalidRequest,
-    InvalidSignature,
-    PaymentNotFound,
-    Timeout,
-)
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.mtn_momo import (
     DEFAULT_API_KEY,
     DEFAULT_API_USER,
@@ -46,8 +37,17 @@ from cauri.connectors.mobile_money.mtn_momo import (
 from cauri.connectors.mobile_money.mtn_momo import transformers as mtn
 from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import ConnectorConfig, registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
+from cauri.kit.errors import (
+    AuthError,
+    FailureReason,
+    InvalidRequest,
+    InvalidSignature,
+    PaymentNotFound,
+    Timeout,
+)
+from cauri.kit.http import HttpPolicy
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=1000)
 

@@ -19,8 +19,6 @@ import structlog
 from pydantic import SecretStr
 
 from cauri.connectors.base import CollectRequest, PaymentStatus
-from cauri.connectors.errors import AuthError, Declined, FailureReason, InvalidRequest, InvalidSignature
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.orange_money import (
     DEFAULT_AUTH_TOKEN,
     DEFAULT_CHANNEL_USER,
@@ -39,10 +37,12 @@ from cauri.connectors.mobile_money.orange_money import (
 from cauri.connectors.mobile_money.orange_money import transformers as orange
 from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 from cauri.core.config import Environment, Settings
 from cauri.core.logging import configure_logging
+from cauri.kit.errors import AuthError, Declined, FailureReason, InvalidRequest, InvalidSignature
+from cauri.kit.http import HttpPolicy
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=1000)
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, PaymentKind, PaymentStatus, ProviderPayment
-from cauri.connectors.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
+from cauri.kit.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 
 PROVIDER = "cinetpay"
 

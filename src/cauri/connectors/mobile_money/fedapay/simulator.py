@@ -29,8 +29,8 @@ from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.fedapay import webhooks
 from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 FEDAPAY_CURRENCIES = frozenset({"XOF"})
 FEE_PER_MILLE = 15  # 1.5 %, kept by FedaPay on approved transactions

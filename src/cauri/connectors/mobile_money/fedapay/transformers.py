@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, PaymentKind, PaymentStatus, ProviderPayment
-from cauri.connectors.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.phone import parse_phone
+from cauri.kit.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 
 PROVIDER = "fedapay"
 

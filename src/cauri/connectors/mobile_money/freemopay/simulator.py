@@ -40,8 +40,8 @@ from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.freemopay import webhooks
 from cauri.connectors.mobile_money.sandbox.simulator import Outcome, outcome_for
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 DEFAULT_APP_KEY = "fmp_app_demo"
 DEFAULT_SECRET_KEY = "fmp_secret_demo"  # noqa: S105 - the simulator's published development secret

@@ -29,14 +29,6 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import (
-    AuthError,
-    ConnectorError,
-    Declined,
-    FailureReason,
-    InvalidRequest,
-    PaymentNotFound,
-)
 from cauri.connectors.mobile_money.freemopay.schemas import (
     CallbackNotification,
     DepositRequest,
@@ -46,6 +38,14 @@ from cauri.connectors.mobile_money.freemopay.schemas import (
     WithdrawRequest,
 )
 from cauri.core.money import currency_exponent
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    Declined,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+)
 
 PROVIDER = "freemopay"
 CURRENCY = "XAF"  # FreeMoPay serves Cameroon only

@@ -42,9 +42,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
+from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 MOJALOOP_CURRENCIES = frozenset({"XOF", "XAF", "GNF", "USD", "EUR"})
 MAX_BULK_ITEMS = 1000

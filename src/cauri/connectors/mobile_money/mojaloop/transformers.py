@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 
 from cauri.connectors.base import PaymentKind, PaymentStatus, PayoutRequest, ProviderPayment
-from cauri.connectors.errors import (
+from cauri.core.money import CURRENCY_EXPONENTS
+from cauri.kit.errors import (
     ConnectorError,
     Declined,
     FailureReason,
@@ -32,7 +33,6 @@ from cauri.connectors.errors import (
     PaymentNotFound,
     Timeout,
 )
-from cauri.core.money import CURRENCY_EXPONENTS
 
 PROVIDER = "mojaloop"
 # Deterministic ids: a retry, another process or a status query after a timeout finds the same transfer.

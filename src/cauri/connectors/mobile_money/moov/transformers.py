@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from cauri.connectors.base import PaymentKind, PaymentStatus, ProviderPayment
-from cauri.connectors.errors import AuthError, ConnectorError, Declined, FailureReason, InvalidRequest
 from cauri.connectors.mobile_money.moov import soap
+from cauri.kit.errors import AuthError, ConnectorError, Declined, FailureReason, InvalidRequest
 
 PROVIDER = "moov"
 SUCCESS, PENDING = "0", "100"

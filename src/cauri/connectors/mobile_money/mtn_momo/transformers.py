@@ -25,14 +25,6 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import (
-    AuthError,
-    ConnectorError,
-    Declined,
-    FailureReason,
-    InvalidRequest,
-    PaymentNotFound,
-)
 from cauri.connectors.mobile_money.mtn_momo.schemas import (
     AccountBalance,
     Party,
@@ -42,6 +34,14 @@ from cauri.connectors.mobile_money.mtn_momo.schemas import (
 )
 from cauri.core.errors import AppError
 from cauri.core.money import currency_exponent
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    Declined,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+)
 
 PROVIDER = "mtn_momo"
 MAX_MESSAGE = 160  # payerMessage and payeeNote

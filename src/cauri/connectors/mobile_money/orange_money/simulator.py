@@ -47,8 +47,8 @@ from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.orange_money import transformers, webhooks
 from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome, outcome_for
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 DEFAULT_CLIENT_ID = "om_client_demo"
 DEFAULT_CLIENT_SECRET = "om_client_secret_demo"  # noqa: S105 - the simulator's published development secret

@@ -17,7 +17,6 @@ import httpx
 from pydantic import ValidationError
 
 from cauri.connectors.base import CallbackEvent, PaymentKind, PaymentStatus, ProviderPayment
-from cauri.connectors.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.connectors.mobile_money.orange_money.schemas import (
     UssdAnswer,
     UssdPayment,
@@ -26,6 +25,7 @@ from cauri.connectors.mobile_money.orange_money.schemas import (
 )
 from cauri.core.errors import AppError
 from cauri.core.money import currency_exponent
+from cauri.kit.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 
 PROVIDER = "orange_money"
 MAX_ORDER_ID = 30

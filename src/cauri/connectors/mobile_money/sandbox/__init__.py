@@ -19,8 +19,8 @@ from cauri.connectors.mobile_money.sandbox.simulator import (
     magic_phone,
 )
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
 from cauri.core.config import Settings
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = ["MAGIC_SUFFIXES", "PROVIDER", "Outcome", "SandboxConnector", "SandboxSimulator", "magic_phone"]
 

@@ -44,16 +44,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from cauri.connectors.auth import basic_header
 from cauri.connectors.mobile_money.sandbox import webhooks
-from cauri.connectors.simulation import (
+from cauri.core.money import CURRENCY_EXPONENTS
+from cauri.core.security import constant_time_equal
+from cauri.kit.auth import basic_header
+from cauri.kit.simulation import (
     BackgroundTasks,
     CallbackSender,
     SimulatedAccounts,
     SimulatorSettings,
 )
-from cauri.core.money import CURRENCY_EXPONENTS
-from cauri.core.security import constant_time_equal
 
 SANDBOX_CURRENCIES = frozenset({"XAF", "XOF", "GNF", "EUR", "USD"})
 # (minimum, maximum) in minor units, per currency; the connector declares the same limits.

@@ -27,7 +27,8 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import (
+from cauri.core.money import currency_exponent
+from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     Declined,
@@ -35,7 +36,6 @@ from cauri.connectors.errors import (
     InvalidRequest,
     PaymentNotFound,
 )
-from cauri.core.money import currency_exponent
 
 PROVIDER = "sandbox"
 

@@ -40,8 +40,8 @@ from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.sandbox.simulator import Outcome, outcome_for
 from cauri.connectors.mobile_money.wave import webhooks
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 DEFAULT_API_KEY = "wave_sn_prod_demo_key"
 DEFAULT_WEBHOOK_SECRET = "wave_sn_WHS_demo_secret"  # noqa: S105 - the simulator's published development secret

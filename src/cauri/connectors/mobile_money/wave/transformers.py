@@ -25,13 +25,6 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import (
-    AuthError,
-    ConnectorError,
-    FailureReason,
-    InvalidRequest,
-    PaymentNotFound,
-)
 from cauri.connectors.mobile_money.wave.schemas import (
     CheckoutSession,
     CheckoutSessionCreate,
@@ -41,6 +34,13 @@ from cauri.connectors.mobile_money.wave.schemas import (
 )
 from cauri.core.errors import AppError
 from cauri.core.money import currency_exponent
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+)
 
 PROVIDER = "wave"
 MAX_PAYMENT_REASON = 40  # Wave shows payment_reason on the recipient's statement; kept short ("?")

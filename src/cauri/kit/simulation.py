@@ -18,7 +18,7 @@ import httpx
 import structlog
 from starlette.types import ASGIApp
 
-log = structlog.get_logger("cauri.connectors.simulator")
+log = structlog.get_logger("cauri.kit.simulation")
 
 
 @dataclass(frozen=True)
