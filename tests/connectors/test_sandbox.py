@@ -19,7 +19,7 @@ import structlog
 from pydantic import SecretStr
 
 from cauri.connectors.base import CollectRequest, PaymentStatus
-from cauri.connectors.mobile_money.sandbox import Outcome, SandboxConnector, SandboxSimulator, magic_phone
+from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator
 from cauri.connectors.mobile_money.sandbox import webhooks as sandbox_webhooks
 from cauri.connectors.registry import registry
 from cauri.connectors.sync import SyncConnector
@@ -27,6 +27,7 @@ from cauri.core.config import Environment, Settings
 from cauri.core.logging import configure_logging
 from cauri.kit.errors import AuthError
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 

@@ -20,8 +20,8 @@ from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.app import create_app
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.core.config import Settings
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.kit.testing import CallbackSink, serve_app
 from cauri.payments.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, verify_signature
 from tests.disbursements.bulk_files import csv_bytes, sample

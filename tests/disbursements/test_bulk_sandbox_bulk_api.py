@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.app import create_app
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
 from cauri.disbursements.payouts import LineOrder, Verdict, check_group, open_link, pay_group, provider_reference
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.kit.testing import free_port, serve_app
 from tests.conftest import drop_postgres_database, make_settings
 from tests.disbursements.conftest import _database

@@ -33,10 +33,10 @@ from cauri.connectors.mobile_money.mojaloop import magic_phone as mojaloop_phone
 from cauri.connectors.mobile_money.moov import magic_phone as moov_phone
 from cauri.connectors.mobile_money.mtn_momo import SandboxNumber, mtn_phone
 from cauri.connectors.mobile_money.orange_money import orange_phone
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.connectors.registry import ConnectorConfig, registry
 from cauri.core.config import Settings
 from cauri.kit import http as http_layer
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.kit.simulation import CallbackSender, SimulatedProvider, SimulatorSettings
 from cauri.kit.testing import serve_app
 from cauri.payments.models import ProviderEvent

@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
+from cauri.kit.outcomes import Outcome
 from cauri.payments.models import Payment
 from tests.payments.conftest import Sandbox
 from tests.payments.support import create, fund, phone, postings, reference, wait_status, wallet

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
-from cauri.connectors.mobile_money.sandbox import Outcome
+from cauri.kit.outcomes import Outcome
 from cauri.kit.testing import serve_app
 from cauri.payments.models import WebhookEndpoint
 from cauri.payments.signing import verify_signature

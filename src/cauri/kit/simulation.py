@@ -1,4 +1,6 @@
-"""What every provider simulator shares: its knobs, its accounts, its callback sender and its test interface.
+"""What every provider simulator shares: its knobs, its accounts, its callback sender, its test interface and
+:class:`SimulatorBase`, the preamble each one would otherwise repeat (counting and pausing requests, opening
+balances, the outcome table's fault injection, settling later, delivering callbacks).
 
 A simulator is an ASGI app speaking one provider's wire format, with its own accounts so a test can check what
 the "provider" actually moved. The contract suite (``connectors/contract.py``) drives it through
@@ -9,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 import structlog
 from starlette.types import ASGIApp
+
+from cauri.kit.outcomes import Outcome, outcome_for
 
 log = structlog.get_logger("cauri.kit.simulation")
 
@@ -155,3 +160,126 @@ class CallbackSender:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+class Fault(StrEnum):
+    """A failure the outcome table injects into a create request; each simulator answers it in its provider's
+    words (status code, error body)."""
+
+    RATE_LIMITED = "rate_limited"  # 429 with Retry-After, first attempt only
+    UNAVAILABLE = "unavailable"  # 503 before processing, ``failing_attempts`` times
+    ERROR_AFTER_PROCESSING = "error_after_processing"  # 500 although the payment was created, first attempt only
+
+
+class SimulatorBase:
+    """The parts of a provider simulator that do not depend on the provider.
+
+    A subclass builds its Starlette app into ``self._app``, keeps its own payments, and calls these steps from its
+    endpoints, in the order its provider does them:
+
+    * :meth:`_enter` counts a request under its label and adds the configured latency (then the subclass
+      authorises it, its own way);
+    * :meth:`_attempt` counts a create for our reference (what :meth:`attempts` reports);
+    * :meth:`_refusal`, :meth:`_take_time` and :meth:`_after_accepting` inject the outcome table's faults;
+    * :meth:`_settle_later` settles (or expires) a payment in the background, :meth:`_deliver` sends its callback
+      as the outcome says (never, late, twice).
+
+    Opening balances: a house account (:meth:`_house_balance`) opens with what the subclass says, every phone
+    number with ``subscriber_float``, except the numbers whose outcome is insufficient funds, which open empty.
+    """
+
+    subscriber_float: ClassVar[int] = 100_000_000
+    _app: ASGIApp
+
+    def __init__(self, settings: SimulatorSettings | None = None) -> None:
+        self.settings = settings or SimulatorSettings()
+        self.accounts = SimulatedAccounts(self._opening_balance)
+        self.create_attempts: Counter[str] = Counter()  # our reference -> create requests received
+        self.requests: Counter[str] = Counter()  # "METHOD /path" -> requests received
+        self.tasks = BackgroundTasks()
+        self.callbacks = CallbackSender(self.settings)
+
+    # -- test interface (SimulatedProvider) ----------------------------------------------------------------------
+
+    @property
+    def app(self) -> ASGIApp:
+        return self._app
+
+    def attempts(self, reference: str) -> int:
+        return self.create_attempts[reference]
+
+    async def aclose(self) -> None:
+        await self.tasks.aclose()
+        await self.callbacks.aclose()
+
+    # -- balances ------------------------------------------------------------------------------------------------
+
+    def _house_balance(self, owner: str) -> int | None:
+        """The opening balance of the provider's own accounts (the merchant's…); None for a phone number."""
+        return None
+
+    def _opening_balance(self, owner: str, currency: str) -> int:
+        house = self._house_balance(owner)
+        if house is not None:
+            return house
+        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else self.subscriber_float
+
+    # -- the steps of a request ----------------------------------------------------------------------------------
+
+    async def _pause(self) -> None:
+        if self.settings.latency_seconds > 0:
+            await asyncio.sleep(self.settings.latency_seconds)
+
+    async def _enter(self, label: str) -> None:
+        self.requests[label] += 1
+        await self._pause()
+
+    def _attempt(self, reference: str) -> int:
+        """Count one create request for ``reference``; the attempt's number (1 for the first)."""
+        self.create_attempts[reference] += 1
+        return self.create_attempts[reference]
+
+    def _refusal(self, outcome: Outcome, attempt: int) -> Fault | None:
+        """The fault that refuses this create before the provider does anything, if the outcome asks for one."""
+        if outcome is Outcome.RATE_LIMITED and attempt == 1:
+            return Fault.RATE_LIMITED
+        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
+            return Fault.UNAVAILABLE
+        return None
+
+    def _retry_after(self) -> dict[str, str]:
+        return {"Retry-After": str(self.settings.retry_after_seconds)}
+
+    async def _take_time(self, outcome: Outcome) -> None:
+        if outcome is Outcome.SLOW:
+            await asyncio.sleep(self.settings.slow_seconds)
+
+    async def _after_accepting(self, outcome: Outcome, attempt: int) -> Fault | None:
+        """Once the payment exists: hang past the client's timeout, or fail the first answer, as the outcome says."""
+        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
+            await asyncio.sleep(self.settings.hang_seconds)
+        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
+            return Fault.ERROR_AFTER_PROCESSING
+        return None
+
+    # -- after the answer ----------------------------------------------------------------------------------------
+
+    async def _settle_later(self, outcome: Outcome, *, settle: Callable[[], None], expire: Callable[[], None]) -> None:
+        """The payer confirms after ``settle_seconds`` (``settle``), or never and it expires (``expire``)."""
+        if outcome is Outcome.EXPIRES:
+            await asyncio.sleep(self.settings.expiry_seconds)
+            expire()
+        else:
+            await asyncio.sleep(self.settings.settle_seconds)
+            settle()
+
+    async def _deliver(
+        self, outcome: Outcome, url: str | None, body: bytes, headers: Mapping[str, str], *, method: str = "POST"
+    ) -> None:
+        """Send a callback as the outcome says: not at all, late, or twice (the receiver must deduplicate)."""
+        if url is None or outcome is Outcome.NO_CALLBACK:
+            return
+        if outcome is Outcome.LATE_CALLBACK:
+            await asyncio.sleep(self.settings.late_callback_seconds)
+        for _ in range(2 if outcome is Outcome.DUPLICATED_CALLBACK else 1):
+            await self.callbacks.send(url, body, headers, method=method)

@@ -21,11 +21,11 @@ from cauri.connectors.mobile_money.fedapay import (
     transformers,
     webhooks,
 )
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.kit.errors import AuthError, InvalidRequest, InvalidSignature
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import CallbackSink, serve_app, serve_app_in_thread
 from tests.connectors.mojaloop.cli import simulate

@@ -7,9 +7,9 @@ from pydantic import SecretStr
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
 from cauri.connectors.mobile_money.freemopay import AuthMode, FreeMoPayConnector, FreeMoPaySimulator
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.kit.errors import FailureReason
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 APP_KEY = "fmp_contract_app"

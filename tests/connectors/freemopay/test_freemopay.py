@@ -27,11 +27,11 @@ from cauri.connectors.mobile_money.freemopay import (
     FreeMoPaySimulator,
 )
 from cauri.connectors.mobile_money.freemopay import transformers as fmp
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.connectors.registry import ConnectorConfig, registry
 from cauri.core.errors import ValidationFailed
 from cauri.kit.errors import AuthError, Declined, FailureReason, InvalidRequest, InvalidSignature, RateLimited
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 

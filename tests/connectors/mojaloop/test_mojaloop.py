@@ -25,11 +25,11 @@ from cauri.connectors.mobile_money.mojaloop import (
 )
 from cauri.connectors.mobile_money.mojaloop import transformers as t
 from cauri.connectors.mobile_money.mojaloop.simulator import party_body
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.kit.errors import Declined, FailureReason, InvalidRequest, PaymentNotFound, Timeout
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import CallbackSink, serve_app, serve_app_in_thread
 from tests.connectors.mojaloop.cli import simulate

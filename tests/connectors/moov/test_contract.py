@@ -8,9 +8,9 @@ from pydantic import SecretStr
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
 from cauri.connectors.mobile_money.moov import MoovConnector, MoovSimulator, magic_phone
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.kit.errors import FailureReason
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 TOKEN = "moov-contract-token-0123456789"

@@ -18,11 +18,11 @@ from starlette.routing import Route
 from cauri.connectors.base import Capability, CollectRequest, PaymentStatus, PayoutRequest
 from cauri.connectors.mobile_money.moov import MoovClient, MoovConnector, MoovSimulator, magic_phone, soap
 from cauri.connectors.mobile_money.moov.client import SERVICE_PATH
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.kit.errors import AuthError, ConnectorError, Declined, FailureReason, Unsupported
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import serve_app, serve_app_in_thread
 from tests.connectors.mojaloop.cli import simulate

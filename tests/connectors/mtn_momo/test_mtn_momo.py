@@ -35,7 +35,6 @@ from cauri.connectors.mobile_money.mtn_momo import (
     mtn_phone,
 )
 from cauri.connectors.mobile_money.mtn_momo import transformers as mtn
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import ConnectorConfig, registry
 from cauri.kit.errors import (
     AuthError,
@@ -46,6 +45,7 @@ from cauri.kit.errors import (
     Timeout,
 )
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 

@@ -13,9 +13,9 @@ from cauri.connectors.mobile_money.orange_money import (
     orange_phone,
 )
 from cauri.connectors.mobile_money.orange_money import transformers as orange
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.kit.errors import FailureReason
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 CLIENT_ID, CLIENT_SECRET, MERCHANT_KEY = "om_contract_client", "om_contract_secret_0123456789", "om_contract_mk"

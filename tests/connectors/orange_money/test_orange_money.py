@@ -35,12 +35,12 @@ from cauri.connectors.mobile_money.orange_money import (
     orange_phone,
 )
 from cauri.connectors.mobile_money.orange_money import transformers as orange
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
 from cauri.core.config import Environment, Settings
 from cauri.core.logging import configure_logging
 from cauri.kit.errors import AuthError, Declined, FailureReason, InvalidRequest, InvalidSignature
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 

@@ -25,7 +25,6 @@ from cauri.connectors.base import (
     PayoutRequest,
     RefundRequest,
 )
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.connectors.mobile_money.wave import (
     CheckoutSessionCreate,
     PayoutCreate,
@@ -39,6 +38,7 @@ from cauri.connectors.registry import registry
 from cauri.core.config import Environment, Settings
 from cauri.kit.errors import AuthError, FailureReason, InvalidRequest, InvalidSignature
 from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 

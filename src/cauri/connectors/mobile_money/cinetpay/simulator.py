@@ -24,8 +24,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.cinetpay import webhooks
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome
 from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 CINETPAY_CURRENCIES = frozenset({"XOF", "XAF", "CDF", "GNF", "USD"})

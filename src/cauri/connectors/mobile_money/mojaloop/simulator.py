@@ -41,9 +41,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome
 from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 MOJALOOP_CURRENCIES = frozenset({"XOF", "XAF", "GNF", "USD", "EUR"})

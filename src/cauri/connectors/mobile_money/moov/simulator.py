@@ -23,8 +23,8 @@ from starlette.types import ASGIApp
 from cauri.connectors.mobile_money.moov import soap
 from cauri.connectors.mobile_money.moov.client import SERVICE_PATH
 from cauri.connectors.mobile_money.moov.transformers import DEFAULT_OPERATIONS
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome
 from cauri.kit.simulation import BackgroundTasks, SimulatedAccounts, SimulatorSettings
 
 MOOV_CURRENCIES = frozenset({"XOF"})

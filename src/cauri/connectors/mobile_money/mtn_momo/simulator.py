@@ -45,9 +45,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.mtn_momo import webhooks
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome, outcome_for
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome, outcome_for
 from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 DEFAULT_API_USER = "c2a4e1b0-3d5f-4a6b-8c9d-0e1f2a3b4c5d"

@@ -46,8 +46,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.orange_money import transformers, webhooks
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome, outcome_for
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome, outcome_for
 from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 DEFAULT_CLIENT_ID = "om_client_demo"

@@ -38,9 +38,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from cauri.connectors.mobile_money.sandbox.simulator import Outcome, outcome_for
 from cauri.connectors.mobile_money.wave import webhooks
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import Outcome, outcome_for
 from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 
 DEFAULT_API_KEY = "wave_sn_prod_demo_key"
