@@ -42,13 +42,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.mtn_momo import webhooks
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
 from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome, outcome_for
-from cauri.kit.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
+from cauri.kit.simulation import CallbackSender, Fault, SimulatorBase, SimulatorSettings
 
 DEFAULT_API_USER = "c2a4e1b0-3d5f-4a6b-8c9d-0e1f2a3b4c5d"
 DEFAULT_API_KEY = "mtn_api_key_demo"
@@ -56,7 +55,6 @@ DEFAULT_COLLECTION_KEY = "mtn_collection_key_demo"
 DEFAULT_DISBURSEMENT_KEY = "mtn_disbursement_key_demo"
 MTN_SANDBOX_PREFIX = "+46733123"  # MTN's sandbox numbers, and Cauri's outcome suffixes on the same prefix
 MERCHANT_FLOAT = 1_000_000_000
-SUBSCRIBER_FLOAT = 100_000_000
 PRODUCTS = ("collection", "disbursement")
 UNKNOWN_STATUS = "IN_REVIEW"  # a word the connector does not know: must read as pending
 
@@ -171,7 +169,7 @@ class SimTransaction:
         return body
 
 
-class MtnMomoSimulator:
+class MtnMomoSimulator(SimulatorBase):
     """One MTN MoMo merchant (a collection and a disbursement account). The methods below are the test interface."""
 
     def __init__(
@@ -188,29 +186,21 @@ class MtnMomoSimulator:
         delayed_success_seconds: float = 25.0,
         callback_method: str = "PUT",
     ) -> None:
-        self.settings = settings or SimulatorSettings()
+        super().__init__(settings)
         self.keys = {"collection": collection_key, "disbursement": disbursement_key}
         self.environments = dict(environments or {"sandbox": "EUR"})
         self.users: dict[str, ApiUser] = {api_user: ApiUser(api_key, callback_host, next(iter(self.environments)))}
         self.sandbox_behaviour = SandboxBehaviour(sandbox_behaviour)
         self.delayed_success_seconds = delayed_success_seconds
         self.callback_method = callback_method.upper()
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.transactions: dict[tuple[str, str], SimTransaction] = {}  # (product, X-Reference-Id) -> transaction
-        self.create_attempts: Counter[str] = Counter()  # externalId -> create requests received
         self.tokens: dict[str, tuple[str, float, str]] = {}  # token -> (product, expiry, API user)
         self.token_requests: Counter[str] = Counter()  # product -> token requests
-        self.requests: Counter[str] = Counter()
-        self.tasks = BackgroundTasks()
         # MTN sends a callback once and never retries it.
         self.callbacks = CallbackSender(replace(self.settings, callback_attempts=1))
         self._app = Starlette(routes=self._routes())
 
     # -- test interface (SimulatedProvider) ------------------------------------------------------------------
-
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
 
     def _of(self, reference: str, product: str | None = None) -> list[SimTransaction]:
         return [
@@ -221,9 +211,6 @@ class MtnMomoSimulator:
 
     def created(self, reference: str) -> int:
         return len(self._of(reference))
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         return sum(
@@ -247,15 +234,8 @@ class MtnMomoSimulator:
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
-        if owner in PRODUCTS:
-            return MERCHANT_FLOAT
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+    def _house_balance(self, owner: str) -> int | None:
+        return MERCHANT_FLOAT if owner in PRODUCTS else None
 
     # -- HTTP ------------------------------------------------------------------------------------------------
 
@@ -274,10 +254,6 @@ class MtnMomoSimulator:
             Route("/{product}/v1_0/accountholder/msisdn/{msisdn}/basicuserinfo", self._user_info, methods=["GET"]),
             Route("/_sim/state", self._state, methods=["GET"]),
         ]
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     def _subscribed(self, request: Request, product: str) -> bool:
         key = request.headers.get("ocp-apim-subscription-key", "")
@@ -367,10 +343,9 @@ class MtnMomoSimulator:
         except ValueError:
             return None
 
-    async def _create(self, request: Request, product: str) -> Response:  # noqa: PLR0911, PLR0912 - one answer per case
+    async def _create(self, request: Request, product: str) -> Response:  # noqa: PLR0911 - one answer per case
         path = "/collection/v1_0/requesttopay" if product == "collection" else "/disbursement/v1_0/transfer"
-        self.requests[f"POST {path}"] += 1
-        await self._pause()
+        await self._enter(f"POST {path}")
         refusal = self._authorize(request, product)
         if refusal is not None:
             return refusal
@@ -383,15 +358,12 @@ class MtnMomoSimulator:
             return parsed
         external_id, msisdn, party_type, amount_text, currency = parsed
         assert body is not None
-        self.create_attempts[external_id] += 1
-        attempt = self.create_attempts[external_id]
+        attempt = self._attempt(external_id)
         sandbox_number = self._sandbox_number(msisdn)
         outcome = Outcome.SUCCESS if sandbox_number else outcome_for(msisdn)
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            retry_after = str(self.settings.retry_after_seconds)
-            return _error(429, "TOO_MANY_REQUESTS", "Rate limit exceeded.", headers={"Retry-After": retry_after})
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
-            return _error(503, "SERVICE_UNAVAILABLE", "Service unavailable, try again later.")
+        fault = self._refusal(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         environment = request.headers["x-target-environment"]
         if currency != self.environments[environment]:
             return _error(400, "INVALID_CURRENCY", f"Currency {currency} is not supported in {environment}.")
@@ -411,8 +383,7 @@ class MtnMomoSimulator:
             if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
                 await asyncio.sleep(self.settings.hang_seconds)
             return _error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         transaction = SimTransaction(
             product=product,
             reference_id=reference_id,
@@ -430,11 +401,17 @@ class MtnMomoSimulator:
         )
         self.transactions[(product, reference_id)] = transaction
         self._start(transaction)
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return _error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred.")
+        fault = await self._after_accepting(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         return Response(status_code=202)
+
+    def _fault(self, fault: Fault) -> JSONResponse:
+        if fault is Fault.RATE_LIMITED:
+            return _error(429, "TOO_MANY_REQUESTS", "Rate limit exceeded.", headers=self._retry_after())
+        if fault is Fault.UNAVAILABLE:
+            return _error(503, "SERVICE_UNAVAILABLE", "Service unavailable, try again later.")
+        return _error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred.")
 
     def _parse_transaction(
         self, body: dict[str, Any] | None, product: str
@@ -500,17 +477,18 @@ class MtnMomoSimulator:
         await self._notify(transaction)
 
     async def _settle(self, transaction: SimTransaction) -> None:
-        if transaction.outcome is Outcome.EXPIRES:
-            await asyncio.sleep(self.settings.expiry_seconds)
-            transaction.status, transaction.reason = "EXPIRED", "EXPIRED"
-        else:
-            await asyncio.sleep(self.settings.settle_seconds)
+        def settle() -> None:
             codes = FAILURE_CODES.get(transaction.outcome)
             if codes is not None:
                 transaction.status = "FAILED"
                 transaction.reason = codes[0] if transaction.product == "collection" else codes[1]
             else:
                 self._move(transaction)
+
+        def expire() -> None:
+            transaction.status, transaction.reason = "EXPIRED", "EXPIRED"
+
+        await self._settle_later(transaction.outcome, settle=settle, expire=expire)
         await self._notify(transaction)
 
     def _move(self, transaction: SimTransaction) -> None:
@@ -527,21 +505,14 @@ class MtnMomoSimulator:
         transaction.financial_transaction_id = str(secrets.randbelow(10**9)).zfill(9)
 
     async def _notify(self, transaction: SimTransaction) -> None:
-        if transaction.callback_url is None or transaction.outcome is Outcome.NO_CALLBACK:
-            return
-        if transaction.outcome is Outcome.LATE_CALLBACK:
-            await asyncio.sleep(self.settings.late_callback_seconds)
         body = json.dumps(transaction.to_wire()).encode()
-        deliveries = 2 if transaction.outcome is Outcome.DUPLICATED_CALLBACK else 1
-        for _ in range(deliveries):
-            await self.callbacks.send(
-                transaction.callback_url, body, webhooks.CALLBACK_HEADERS, method=self.callback_method
-            )
+        await self._deliver(
+            transaction.outcome, transaction.callback_url, body, webhooks.CALLBACK_HEADERS, method=self.callback_method
+        )
 
     async def _get_transaction(self, request: Request) -> Response:
         product = "collection" if request.url.path.startswith("/collection/") else "disbursement"
-        self.requests[f"GET /{product}/status"] += 1
-        await self._pause()
+        await self._enter(f"GET /{product}/status")
         refusal = self._authorize(request, product)
         if refusal is not None:
             return refusal
@@ -554,8 +525,7 @@ class MtnMomoSimulator:
 
     async def _balance(self, request: Request) -> Response:
         product = request.path_params["product"]
-        self.requests[f"GET /{product}/v1_0/account/balance"] += 1
-        await self._pause()
+        await self._enter(f"GET /{product}/v1_0/account/balance")
         refusal = self._authorize(request, product) if product in PRODUCTS else _error(404, "RESOURCE_NOT_FOUND", "")
         if refusal is not None:
             return refusal
