@@ -253,9 +253,9 @@ class FreeMoPaySimulator(SimulatorBase):
             )
         attempt = self._attempt(external_id)
         outcome = outcome_for(msisdn)
-        refusal = self._refusal(outcome, attempt)
-        if refusal is not None:
-            return self._fault(refusal)
+        fault = self._refusal(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         await self._take_time(outcome)
         payment = SimPayment(
             reference=str(uuid.uuid4()),
