@@ -263,3 +263,15 @@ class Unsupported(ConnectorError):
             f"Provider '{provider}' does not support '{capability}'.",
             provider=provider,
         )
+
+
+def unreadable_answer(provider: str, detail: str | Exception) -> ConnectorError:
+    """An answer that is not what the provider documents (a body Cauri cannot read): an error, never a success.
+    ``detail`` names what was wrong; for an exception, only its type (its text may quote the provider's data)."""
+    what = type(detail).__name__ if isinstance(detail, Exception) else detail
+    return ConnectorError(
+        "Réponse illisible du fournisseur.",
+        f"Unreadable answer from {provider}: {what}.",
+        provider=provider,
+        code="provider_unreadable_answer",
+    )

@@ -33,7 +33,6 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +45,7 @@ from starlette.routing import Route
 from cauri.connectors.mobile_money.mtn_momo import webhooks
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
+from cauri.kit.amounts import positive_minor_units, to_major_units
 from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome, outcome_for
 from cauri.kit.simulation import CallbackSender, Fault, SimulatorBase, SimulatorSettings
 
@@ -121,7 +121,7 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 
 def _major(amount: int, currency: str) -> str:
-    return format(Decimal(amount).scaleb(-CURRENCY_EXPONENTS[currency]).normalize(), "f")
+    return to_major_units(amount, currency, trim=True)
 
 
 @dataclass
@@ -367,7 +367,7 @@ class MtnMomoSimulator(SimulatorBase):
         environment = request.headers["x-target-environment"]
         if currency != self.environments[environment]:
             return _error(400, "INVALID_CURRENCY", f"Currency {currency} is not supported in {environment}.")
-        amount = _minor(amount_text, currency)
+        amount = positive_minor_units(amount_text, currency)
         if amount is None:
             return _error(400, "BAD_REQUEST", "amount must be a positive number in the currency's units.")
         callback_url = request.headers.get("x-callback-url")
@@ -585,16 +585,6 @@ def _basic(header: str) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError):
         return "", ""
     return user, password
-
-
-def _minor(text: str, currency: str) -> int | None:
-    try:
-        value = Decimal(text).scaleb(CURRENCY_EXPONENTS[currency])
-    except InvalidOperation:
-        return None
-    if value <= 0 or value != value.to_integral_value():
-        return None
-    return int(value)
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:

@@ -46,6 +46,7 @@ from starlette.types import ASGIApp
 from cauri.connectors.mobile_money.sandbox import webhooks
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
+from cauri.kit.amounts import to_major_units
 from cauri.kit.auth import basic_header
 from cauri.kit.outcomes import Outcome, outcome_for
 from cauri.kit.simulation import (
@@ -118,8 +119,7 @@ class SimPayment:
 
 
 def _major(amount: int, currency: str) -> str:
-    exponent = CURRENCY_EXPONENTS[currency]
-    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+    return to_major_units(amount, currency)
 
 
 def _parse_create(raw: bytes) -> dict[str, Any] | None:
