@@ -10,7 +10,10 @@ the "provider" actually moved. The contract suite (``connectors/contract.py``) d
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -160,6 +163,27 @@ class CallbackSender:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """A request body that is a JSON object, or None (not JSON, or another JSON value)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def basic_credentials(header: str) -> tuple[str, str]:
+    """``Authorization: Basic …`` -> (user, password); ("", "") for anything else, so a comparison fails."""
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        user, _, password = base64.b64decode(credential, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return user, password
 
 
 class Fault(StrEnum):

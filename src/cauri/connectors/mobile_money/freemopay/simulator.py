@@ -21,8 +21,6 @@ Outcomes come from the payer's (receiver's) number: its **last three digits**, t
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import math
 import secrets
@@ -40,7 +38,7 @@ from starlette.routing import Route
 from cauri.connectors.mobile_money.freemopay import webhooks
 from cauri.core.security import constant_time_equal
 from cauri.kit.outcomes import Outcome, outcome_for
-from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings, basic_credentials, json_object
 
 DEFAULT_APP_KEY = "fmp_app_demo"
 DEFAULT_SECRET_KEY = "fmp_secret_demo"  # noqa: S105 - the simulator's published development secret
@@ -181,13 +179,10 @@ class FreeMoPaySimulator(SimulatorBase):
 
     def _auth_mode(self, request: Request) -> str | None:
         """ "basic" or "bearer" when the request is authenticated, else None."""
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
         if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credential, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            app_key, _, secret_key = decoded.partition(":")
+            app_key, secret_key = basic_credentials(header)
             valid = constant_time_equal(app_key, self.app_key) and constant_time_equal(secret_key, self.secret_key)
             return "basic" if valid else None
         if scheme.lower() == "bearer" and credential:
@@ -239,7 +234,7 @@ class FreeMoPaySimulator(SimulatorBase):
         mode = await self._guard(request, f"POST {path}")
         if not isinstance(mode, str):
             return mode
-        body = _json_object(await request.body())
+        body = json_object(await request.body())
         party_field = "payer" if kind == "collection" else "receiver"
         msisdn = str(body.get(party_field, "")) if body else ""
         amount_text = str(body.get("amount", "")) if body else ""
@@ -340,11 +335,3 @@ class FreeMoPaySimulator(SimulatorBase):
                 "rate_limited": self.rate_limited,
             }
         )
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None

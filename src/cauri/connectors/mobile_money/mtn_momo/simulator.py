@@ -24,8 +24,6 @@ expired, ongoing, pending). Every other outcome comes from the last three digits
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import secrets
 import time
@@ -47,7 +45,7 @@ from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
 from cauri.kit.amounts import positive_minor_units, to_major_units
 from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome, outcome_for
-from cauri.kit.simulation import CallbackSender, Fault, SimulatorBase, SimulatorSettings
+from cauri.kit.simulation import CallbackSender, Fault, SimulatorBase, SimulatorSettings, basic_credentials, json_object
 
 DEFAULT_API_USER = "c2a4e1b0-3d5f-4a6b-8c9d-0e1f2a3b4c5d"
 DEFAULT_API_KEY = "mtn_api_key_demo"
@@ -286,7 +284,7 @@ class MtnMomoSimulator(SimulatorBase):
         user_id = request.headers.get("x-reference-id", "")
         if not _is_uuid(user_id):
             return _error(400, "BAD_REQUEST", "X-Reference-Id must be a UUID.")
-        body = _json_object(await request.body()) or {}
+        body = json_object(await request.body()) or {}
         host = body.get("providerCallbackHost")
         if not isinstance(host, str) or not host:
             return _error(400, "BAD_REQUEST", "providerCallbackHost is required.")
@@ -320,7 +318,7 @@ class MtnMomoSimulator(SimulatorBase):
             await asyncio.sleep(self.settings.token_latency_seconds)
         if product not in PRODUCTS or not self._subscribed(request, product):
             return JSONResponse({"statusCode": 401, "message": INVALID_KEY_MESSAGE}, status_code=401)
-        user_id, api_key = _basic(request.headers.get("authorization", ""))
+        user_id, api_key = basic_credentials(request.headers.get("authorization", ""))
         user = self.users.get(user_id)
         if user is None or user.api_key is None or not constant_time_equal(api_key, user.api_key):
             return JSONResponse({"error": "login_failed"}, status_code=401)
@@ -352,7 +350,7 @@ class MtnMomoSimulator(SimulatorBase):
         reference_id = request.headers.get("x-reference-id", "")
         if not _is_uuid(reference_id):
             return _error(400, "BAD_REQUEST", "X-Reference-Id must be a UUID.")
-        body = _json_object(await request.body())
+        body = json_object(await request.body())
         parsed = self._parse_transaction(body, product)
         if isinstance(parsed, Response):
             return parsed
@@ -574,22 +572,3 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _basic(header: str) -> tuple[str, str]:
-    scheme, _, credential = header.partition(" ")
-    if scheme.lower() != "basic":
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(credential, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    return user, password
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None

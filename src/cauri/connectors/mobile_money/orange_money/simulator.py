@@ -27,8 +27,6 @@ Outcomes come from the payer's number, **last three digits**, the sandbox table 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import html
 import json
 import secrets
@@ -47,7 +45,7 @@ from starlette.routing import Route
 from cauri.connectors.mobile_money.orange_money import transformers, webhooks
 from cauri.core.security import constant_time_equal
 from cauri.kit.outcomes import Outcome, magic_phone, outcome_for
-from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings, basic_credentials, json_object
 
 DEFAULT_CLIENT_ID = "om_client_demo"
 DEFAULT_CLIENT_SECRET = "om_client_secret_demo"  # noqa: S105 - the simulator's published development secret
@@ -82,25 +80,6 @@ def orange_phone(outcome: Outcome, country: str = "CM") -> str:
 
 def _error(status: int, code: int | str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"code": code, "message": message, "description": message}, status_code=status, headers=headers)
-
-
-def _basic(header: str) -> tuple[str, str]:
-    scheme, _, credential = header.partition(" ")
-    if scheme.lower() != "basic":
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(credential, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    return user, password
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 @dataclass
@@ -254,7 +233,7 @@ class OrangeMoneySimulator(SimulatorBase):
         self.token_requests[api] += 1
         if self.settings.token_latency_seconds > 0:
             await asyncio.sleep(self.settings.token_latency_seconds)
-        given_user, given_password = _basic(request.headers.get("authorization", ""))
+        given_user, given_password = basic_credentials(request.headers.get("authorization", ""))
         if not (constant_time_equal(given_user, user) and constant_time_equal(given_password, password)):
             return JSONResponse(
                 {"error": "invalid_client", "error_description": "The requested service needs credentials"},
@@ -292,7 +271,7 @@ class OrangeMoneySimulator(SimulatorBase):
         await self._enter("POST webpayment")
         if not self._bearer_ok(request, "webpay"):
             return _error(401, 42, "Expired or invalid credentials")
-        body = _json_object(await request.body()) or {}
+        body = json_object(await request.body()) or {}
         if not constant_time_equal(str(body.get("merchant_key", "")), self.merchant_key):
             return _error(401, 1, "Invalid merchant key")
         country = request.path_params["cc"].lower()
@@ -376,7 +355,7 @@ class OrangeMoneySimulator(SimulatorBase):
         await self._enter("POST transactionstatus")
         if not self._bearer_ok(request, "webpay"):
             return _error(401, 42, "Expired or invalid credentials")
-        body = _json_object(await request.body()) or {}
+        body = json_object(await request.body()) or {}
         order = self.orders.get(str(body.get("pay_token", "")))
         if order is None:
             return _error(404, 404, "Unknown pay_token")
@@ -436,7 +415,7 @@ class OrangeMoneySimulator(SimulatorBase):
         refusal = self._ussd_auth(request)
         if refusal is not None:
             return refusal
-        body = _json_object(await request.body()) or {}
+        body = json_object(await request.body()) or {}
         transaction = self.ussd.get(str(body.get("payToken", "")))
         subscriber, order_id = str(body.get("subscriberMsisdn", "")), str(body.get("orderId", ""))
         amount_text = str(body.get("amount", ""))
