@@ -298,12 +298,19 @@ class SimulatorBase:
             settle()
 
     async def _deliver(
-        self, outcome: Outcome, url: str | None, body: bytes, headers: Mapping[str, str], *, method: str = "POST"
+        self,
+        outcome: Outcome,
+        url: str | None,
+        body: bytes,
+        headers: Mapping[str, str] | Callable[[], Mapping[str, str]],
+        *,
+        method: str = "POST",
     ) -> None:
-        """Send a callback as the outcome says: not at all, late, or twice (the receiver must deduplicate)."""
+        """Send a callback as the outcome says: not at all, late, or twice (the receiver must deduplicate).
+        ``headers`` may be a function, called when the callback leaves: a timestamped signature is made then."""
         if url is None or outcome is Outcome.NO_CALLBACK:
             return
         if outcome is Outcome.LATE_CALLBACK:
             await asyncio.sleep(self.settings.late_callback_seconds)
         for _ in range(2 if outcome is Outcome.DUPLICATED_CALLBACK else 1):
-            await self.callbacks.send(url, body, headers, method=method)
+            await self.callbacks.send(url, body, headers() if callable(headers) else headers, method=method)
