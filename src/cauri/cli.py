@@ -19,6 +19,7 @@ app.add_typer(db_app, name="db")
 keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys of stored secrets (CAURI_ENCRYPTION_KEYS).")
 app.add_typer(keys_app, name="keys")
 console = Console()
+report_console = Console(stderr=True)  # reports on stderr: stdout stays for output a script reads (a new key)
 
 
 @app.command()
@@ -146,12 +147,10 @@ def rotate_keys() -> None:
     try:
         counts = asyncio.run(rotate_all(get_settings()))
     except AppError as exc:
-        Console(stderr=True).print(f"[red]{exc.message_en}[/]")
+        report_console.print(f"[red]{exc.message_en}[/]")
         raise typer.Exit(code=1) from None
     detail = ", ".join(f"{table}: {count}" for table, count in sorted(counts.items())) or "nothing stored"
-    Console(stderr=True).print(
-        f"[green]{sum(counts.values())} secret(s) re-encrypted under the newest key ({detail}).[/]"
-    )
+    report_console.print(f"[green]{sum(counts.values())} secret(s) re-encrypted under the newest key ({detail}).[/]")
 
 
 def _mount_module_commands() -> None:
