@@ -28,8 +28,6 @@ CONSOLE_TEXTS: dict[str, tuple[str, str]] = {
     "batches.lines": ("Lignes", "Lines"),
     "batches.amount": ("Montant", "Amount"),
     "batches.created": ("Créé le", "Created"),
-    "pager.next": ("Page suivante", "Next page"),
-    "pager.first": ("Première page", "First page"),
     # upload
     "upload.title": ("Nouveau paiement groupé", "New bulk payment"),
     "upload.intro": (

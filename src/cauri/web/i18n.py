@@ -2,7 +2,8 @@
 
 Order of preference: the language the person chose with the switch (cookie ``cauri_lang``), then the browser's
 ``Accept-Language``, then French. Templates call ``t("key")`` or ``t("key", n=3)``; an unknown key is an error
-(``tests/web/test_i18n.py`` renders every template in both languages).
+(``tests/web/test_i18n.py`` renders every template in both languages). The frame's words are here; each module's
+pages bring theirs in ``cauri.<module>.texts.CONSOLE_TEXTS`` (docs/modules.md).
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ FRAME_TEXTS: dict[str, tuple[str, str]] = {
         "Votre rôle permet de consulter, pas d'agir.",
         "Your role lets you view, not act.",
     ),
+    # paging (any list)
+    "pager.next": ("Page suivante", "Next page"),
+    "pager.first": ("Première page", "First page"),
     # errors
     "error.title": ("Erreur", "Error"),
     "error.back": ("Retour au tableau de bord", "Back to the dashboard"),
