@@ -46,6 +46,7 @@ lint: install-dev
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 format: install-dev
 	$(BIN)/ruff format src tests bench migrations

@@ -46,8 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from cauri.connectors.credentials import encryptor_for, save_credentials
 from cauri.connectors.mobile_money.sandbox import SandboxSimulator
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import serve_app
 from cauri.core.config import Settings
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work, utcnow
 from cauri.core.logging import configure_logging
@@ -58,6 +56,8 @@ from cauri.disbursements.models import FINAL_BATCH_STATES, LINE_COPY_COLUMNS, Bu
 from cauri.disbursements.upload import UploadOptions, create_batch
 from cauri.disbursements.validation import ValidationOptions, validate_bulk_file
 from cauri.identity.models import Organization
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import serve_app
 from cauri.ledger import service as ledger
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,10 @@ from cauri.core.config import Settings, get_settings
 app = typer.Typer(no_args_is_help=True, help="Cauri: collect and pay out by mobile money.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys of stored secrets (CAURI_ENCRYPTION_KEYS).")
+app.add_typer(keys_app, name="keys")
 console = Console()
+report_console = Console(stderr=True)  # reports on stderr: stdout stays for output a script reads (a new key)
 
 
 @app.command()
@@ -124,19 +127,52 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
 
 @app.command()
 def demo() -> None:
-    """Seed the demo organisation (idempotent) and print its logins."""
+    """Seed the demo organisations (idempotent) and print their logins."""
     import asyncio
 
     from cauri.demo import seed_demo
 
-    summary = asyncio.run(seed_demo(get_settings()))
-    balance = f"{summary.available_balance:,}".replace(",", " ")
-    console.print(f"[bold]Démo : {summary.organization}[/] — {balance} {summary.currency} disponibles")
-    console.print(f"Mot de passe de tous les comptes de démo : [bold]{summary.password}[/]")
-    for user in summary.users:
-        role = "administrateur de la plateforme" if user.platform_admin else str(user.role.value if user.role else "")
-        console.print(f"  {user.email:<34} {user.full_name:<22} {role}", soft_wrap=True)
+    seeded = asyncio.run(seed_demo(get_settings()))
+    console.print(f"Mot de passe de tous les comptes de démo : [bold]{seeded.password}[/]")
+    admin = seeded.platform_admin
+    console.print(f"  {admin.email:<34} {admin.full_name:<22} administrateur de la plateforme", soft_wrap=True)
+    for summary in seeded.organizations:
+        balance = f"{summary.available_balance:,}".replace(",", " ")
+        console.print(f"[bold]Démo : {summary.organization}[/] — {balance} {summary.currency} disponibles")
+        for user in summary.users:
+            role = user.role.value if user.role else ""
+            console.print(f"  {user.email:<34} {user.full_name:<22} {role}", soft_wrap=True)
     console.print("API : http://127.0.0.1:8000/docs (POST /api/v1/auth/login) — console : http://127.0.0.1:8000/")
+
+
+@keys_app.command("generate")
+def generate_key() -> None:
+    """Print a new encryption key. Put it first in CAURI_ENCRYPTION_KEYS, keep the old ones after it."""
+    from cauri.core.security import Encryptor
+
+    typer.echo(Encryptor.generate_key())
+
+
+@keys_app.command("rotate")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret (provider credentials, webhook and bulk callback secrets, stored idempotent
+    answers) under the first key of CAURI_ENCRYPTION_KEYS.
+
+    Procedure: generate a key, set CAURI_ENCRYPTION_KEYS="new,old", run this, then drop "old".
+    All or nothing: if a secret cannot be decrypted with any listed key, nothing changes.
+    """
+    import asyncio
+
+    from cauri.core.errors import AppError
+    from cauri.key_rotation import rotate_all
+
+    try:
+        counts = asyncio.run(rotate_all(get_settings()))
+    except AppError as exc:
+        report_console.print(f"[red]{exc.message_en}[/]")
+        raise typer.Exit(code=1) from None
+    detail = ", ".join(f"{table}: {count}" for table, count in sorted(counts.items())) or "nothing stored"
+    report_console.print(f"[green]{sum(counts.values())} secret(s) re-encrypted under the newest key ({detail}).[/]")
 
 
 def _mount_module_commands() -> None:

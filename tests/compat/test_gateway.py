@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
+from cauri.kit.outcomes import Outcome, magic_phone
 from tests.compat.conftest import Operators
 from tests.disbursements.support import fund, standard_file
 from tests.support.identity import DEFAULT_PASSWORD, Actor, add_member, create_org_with_user

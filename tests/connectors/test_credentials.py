@@ -23,15 +23,16 @@ from cauri.connectors.credentials import (
     load_credentials,
     save_credentials,
 )
-from cauri.connectors.errors import AuthError
-from cauri.connectors.mobile_money.sandbox import Outcome, SandboxSimulator, magic_phone
+from cauri.connectors.mobile_money.sandbox import SandboxSimulator
 from cauri.connectors.registry import UnknownProvider, registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import serve_app
 from cauri.core.config import DEV_ENCRYPTION_KEY, Environment, Settings
 from cauri.core.db import unit_of_work
 from cauri.core.errors import ValidationFailed
 from cauri.core.security import Encryptor
+from cauri.kit.errors import AuthError
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import serve_app
 from tests.support.identity import add_member, create_org_with_user
 
 SECRET = "sk_live_" + "9" * 24

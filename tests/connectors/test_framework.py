@@ -18,7 +18,10 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import (
+from cauri.connectors.mobile_money.sandbox import PROVIDER as SANDBOX
+from cauri.connectors.mobile_money.sandbox import transformers
+from cauri.connectors.registry import ConnectorConfig, ConnectorRegistry
+from cauri.kit.errors import (
     FAILURE_MESSAGES,
     AuthError,
     Declined,
@@ -29,10 +32,7 @@ from cauri.connectors.errors import (
     Timeout,
     Unsupported,
 )
-from cauri.connectors.mobile_money.sandbox import PROVIDER as SANDBOX
-from cauri.connectors.mobile_money.sandbox import transformers
-from cauri.connectors.registry import ConnectorConfig, ConnectorRegistry
-from cauri.connectors.signatures import signature_header, verify_timestamped_hmac
+from cauri.kit.signatures import signature_header, verify_timestamped_hmac
 
 PHONE = "+237670000100"
 

@@ -12,8 +12,12 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from cauri.connectors.auth import ApiKeyHeader, BasicAuth
-from cauri.connectors.errors import (
+from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator
+from cauri.connectors.mobile_money.sandbox.client import DEFAULT_POLICY as SANDBOX_POLICY
+from cauri.connectors.registry import registry
+from cauri.core.config import Environment, Settings
+from cauri.kit.auth import ApiKeyHeader, BasicAuth
+from cauri.kit.errors import (
     AuthError,
     InvalidRequest,
     PaymentNotFound,
@@ -21,12 +25,8 @@ from cauri.connectors.errors import (
     Timeout,
     Unavailable,
 )
-from cauri.connectors.http import CircuitBreaker, HttpPolicy, ProviderHttpClient, parse_retry_after
-from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator
-from cauri.connectors.mobile_money.sandbox.client import DEFAULT_POLICY as SANDBOX_POLICY
-from cauri.connectors.registry import registry
-from cauri.connectors.testing import free_port, serve_app
-from cauri.core.config import Environment, Settings
+from cauri.kit.http import CircuitBreaker, HttpPolicy, ProviderHttpClient, parse_retry_after
+from cauri.kit.testing import free_port, serve_app
 from tests.connectors.provider_double import ProviderDouble
 
 FAST = HttpPolicy(

@@ -19,16 +19,17 @@ import structlog
 from pydantic import SecretStr
 
 from cauri.connectors.base import CollectRequest, PaymentStatus
-from cauri.connectors.errors import AuthError
-from cauri.connectors.http import HttpPolicy
-from cauri.connectors.mobile_money.sandbox import Outcome, SandboxConnector, SandboxSimulator, magic_phone
+from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator
 from cauri.connectors.mobile_money.sandbox import webhooks as sandbox_webhooks
 from cauri.connectors.registry import registry
-from cauri.connectors.simulation import SimulatorSettings
 from cauri.connectors.sync import SyncConnector
-from cauri.connectors.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 from cauri.core.config import Environment, Settings
 from cauri.core.logging import configure_logging
+from cauri.kit.errors import AuthError
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=100)
 

@@ -6,11 +6,12 @@ from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
-from cauri.connectors.errors import FailureReason
-from cauri.connectors.http import HttpPolicy
-from cauri.connectors.mobile_money.sandbox import Outcome, SandboxConnector, SandboxSimulator, magic_phone
+from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator
 from cauri.connectors.mobile_money.sandbox import webhooks as sandbox_webhooks
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.errors import FailureReason
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 API_KEY = "sk_sandbox_contract_0123456789"
 WEBHOOK_SECRET = "whsec_sandbox_contract_0123456789"

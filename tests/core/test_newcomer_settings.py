@@ -12,8 +12,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from cauri.connectors.testing import free_port
 from cauri.core.config import Settings
+from cauri.kit.testing import free_port
 
 
 def test_the_public_address_follows_host_and_port_unless_set() -> None:

@@ -26,9 +26,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from cauri.app import create_app
-from cauri.connectors.testing import free_port, serve_app_in_thread
 from cauri.core.config import Settings
 from cauri.core.openapi import API_KEY_HEADER
+from cauri.kit.testing import free_port, serve_app_in_thread
 from tests.conftest import make_settings
 from tests.support.identity import create_api_key, create_org_with_user
 

@@ -16,11 +16,16 @@ import pytest
 from fastapi import FastAPI
 
 from cauri.app import create_app
-from cauri.connectors.testing import free_port, serve_app
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
+from cauri.kit.testing import free_port, serve_app
 from tests.conftest import drop_postgres_database, make_settings
-from tests.disbursements.support import Sandbox, bulk_settings, fresh_database, served_sandbox
+from tests.disbursements.support import (
+    Sandbox,
+    bulk_settings,
+    fresh_database,
+    served_sandbox,
+)
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.sandbox import SandboxSimulator
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import serve_app
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work
 from cauri.disbursements import reservation
 from cauri.disbursements.models import BulkBatch, BulkLine
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import serve_app
 from cauri.ledger import service as ledger
 from cauri.ledger.models import LedgerTransfer
 from tests.conftest import create_postgres_database, service_url

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cauri.connectors.testing import serve_app
 from cauri.core.db import make_engine, make_sessionmaker
 from cauri.core.migrate import upgrade
 from cauri.disbursements.models import BulkBatch, BulkLine
+from cauri.kit.testing import serve_app
 from tests.conftest import create_postgres_database, drop_postgres_database, service_url
 from tests.disbursements.bulk_files import DATA
 from tests.disbursements.support import sandbox_simulator

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
-from cauri.connectors.testing import CallbackSink, serve_app
 from cauri.core.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, verify_signature
 from cauri.disbursements.models import BulkCallback
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.testing import CallbackSink, serve_app
 from tests.disbursements.support import (
     CURRENCY,
     Team,

@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.core.config import Settings
 from cauri.disbursements.models import BulkBatch, BulkLine
+from cauri.kit.outcomes import Outcome, magic_phone
 from tests.disbursements.bulk_files import sample
 from tests.disbursements.support import (
     CURRENCY,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
+from cauri.kit.outcomes import Outcome, magic_phone
 from tests.disbursements.support import fund, standard_file, team
 from tests.support.identity import add_member, create_api_key
 

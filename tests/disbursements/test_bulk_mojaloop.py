@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.mobile_money.mojaloop import MojaloopSimulator, magic_phone
-from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import serve_app
 from cauri.core.config import Settings
 from cauri.disbursements.payouts import LineOrder, Verdict, check_group, open_link, pay_group, provider_reference
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import serve_app
 from tests.disbursements.support import (
     Team,
     act,

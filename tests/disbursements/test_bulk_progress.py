@@ -20,10 +20,10 @@ from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.app import create_app
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
-from cauri.connectors.testing import CallbackSink, serve_app
 from cauri.core.config import Settings
 from cauri.core.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, verify_signature
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.testing import CallbackSink, serve_app
 from tests.disbursements.bulk_files import csv_bytes, sample
 from tests.disbursements.support import (
     act,

@@ -17,19 +17,19 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.app import create_app
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
-from cauri.connectors.testing import free_port, serve_app
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
 from cauri.disbursements.payouts import LineOrder, Verdict, check_group, open_link, pay_group, provider_reference
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.testing import free_port, serve_app
 from tests.conftest import drop_postgres_database, make_settings
-from tests.disbursements.conftest import _database
 from tests.disbursements.support import (
     Sandbox,
     act,
     all_lines,
     assert_ledger_agrees,
     bulk_settings,
+    fresh_database,
     fund,
     ledger_view,
     sandbox_payments,
@@ -46,7 +46,7 @@ BULK_CALL = "POST /v1/bulk-payouts"
 async def app(backend: str, tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> AsyncIterator[FastAPI]:
     """An app paying the sandbox through its bulk API (overrides the shared one for this module)."""
     directory = tmp_path_factory.mktemp(f"bulk-api-{backend}")
-    url, admin_url = await _database(backend, directory)
+    url, admin_url = await fresh_database(backend, directory)
     try:
         await asyncio.to_thread(upgrade, url)
         port = free_port()

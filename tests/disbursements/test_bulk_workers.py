@@ -27,9 +27,9 @@ from sqlalchemy import func, select
 
 from cauri.app import create_app
 from cauri.connectors.mobile_money.sandbox import SandboxSimulator
-from cauri.connectors.testing import serve_app
 from cauri.core.config import Settings
 from cauri.disbursements.models import BulkLine
+from cauri.kit.testing import serve_app
 from tests.conftest import make_settings
 from tests.disbursements.support import (
     CURRENCY,

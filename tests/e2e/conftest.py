@@ -22,10 +22,10 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, async_playwright
 
-from cauri.connectors.testing import free_port
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
 from cauri.demo import seed_demo
+from cauri.kit.testing import free_port
 from tests.conftest import create_postgres_database, drop_postgres_database, service_url
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from playwright.async_api import BrowserContext, Dialog, Page, Request, expect
 
-from cauri.demo import DEMO_PASSWORD
+from cauri.identity.seeding import DEMO_PASSWORD
 from tests.e2e.conftest import ConsoleServer
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bulk_excel_fr.csv"

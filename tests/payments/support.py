@@ -14,10 +14,11 @@ import httpx
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone, webhooks
+from cauri.connectors.mobile_money.sandbox import webhooks
 from cauri.connectors.mobile_money.sandbox.simulator import SandboxSimulator
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.ledger import service as ledger
 from cauri.ledger.models import LedgerTransfer
 from cauri.payments.models import Payment

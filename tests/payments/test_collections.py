@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.identity.audit import AuditEvent
+from cauri.kit.outcomes import Outcome
 from cauri.payments.models import ProviderEvent
 from tests.payments.conftest import Sandbox
 from tests.payments.support import (

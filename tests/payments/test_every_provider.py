@@ -26,7 +26,6 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors import http as http_layer
 from cauri.connectors.base import Capability
 from cauri.connectors.mobile_money.cinetpay import magic_phone as cinetpay_phone
 from cauri.connectors.mobile_money.fedapay import magic_phone as fedapay_phone
@@ -34,11 +33,12 @@ from cauri.connectors.mobile_money.mojaloop import magic_phone as mojaloop_phone
 from cauri.connectors.mobile_money.moov import magic_phone as moov_phone
 from cauri.connectors.mobile_money.mtn_momo import SandboxNumber, mtn_phone
 from cauri.connectors.mobile_money.orange_money import orange_phone
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.connectors.registry import ConnectorConfig, registry
-from cauri.connectors.simulation import CallbackSender, SimulatedProvider, SimulatorSettings
-from cauri.connectors.testing import serve_app
 from cauri.core.config import Settings
+from cauri.kit import http as http_layer
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import CallbackSender, SimulatedProvider, SimulatorSettings
+from cauri.kit.testing import serve_app
 from cauri.payments.models import ProviderEvent
 from tests.payments.support import eventually, fund, get, postings, reference, wait_status, wallet
 from tests.support.identity import Actor, create_org_with_user

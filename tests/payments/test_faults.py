@@ -12,10 +12,10 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.connectors.testing import free_port
 from cauri.core.db import unit_of_work
 from cauri.core.jobs.models import Job
+from cauri.kit.outcomes import Outcome
+from cauri.kit.testing import free_port
 from cauri.ledger import service as ledger
 from cauri.payments.models import Payment, ProviderEvent
 from tests.payments.conftest import Sandbox

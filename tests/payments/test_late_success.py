@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.db import unit_of_work
+from cauri.kit.outcomes import Outcome
 from cauri.ledger import service as ledger
 from cauri.payments.models import SettlementEventRecord
 from tests.payments.conftest import Sandbox

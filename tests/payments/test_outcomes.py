@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from cauri.connectors.base import Capability, PaymentConnector, PayoutRequest, ProviderPayment
-from cauri.connectors.errors import (
+from cauri.core.db import utcnow
+from cauri.disbursements import payouts
+from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     Declined,
@@ -28,8 +30,6 @@ from cauri.connectors.errors import (
     Unavailable,
     Unsupported,
 )
-from cauri.core.db import utcnow
-from cauri.disbursements import payouts
 from cauri.payments import submission
 from cauri.payments.outcomes import (
     OWN_FAILURE_MESSAGES,

@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
+from cauri.kit.outcomes import Outcome
 from cauri.payments.models import Payment
 from tests.payments.conftest import Sandbox
 from tests.payments.support import create, expire_now, fund, phone, postings, reference, wait_status, wallet

@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.db import unit_of_work
 from cauri.core.errors import Conflict, ValidationFailed
 from cauri.core.jobs import Job, JobStatus
+from cauri.kit.outcomes import Outcome
 from cauri.ledger import service as ledger
 from cauri.payments import public as payments
 from cauri.payments.errors import PaymentNotFound

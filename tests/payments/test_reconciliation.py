@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
+from cauri.kit.outcomes import Outcome
 from cauri.payments.models import Payment
 from tests.payments.support import create, eventually, wait_status
 from tests.support.identity import create_org_with_user

@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cauri.connectors.mobile_money.fedapay import magic_phone as fedapay_phone
 from cauri.connectors.mobile_money.orange_money import orange_phone, transformers, webhooks
 from cauri.connectors.mobile_money.orange_money.simulator import OrangeMoneySimulator
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.connectors.mobile_money.wave.simulator import WaveSimulator
 from cauri.connectors.registry import ConnectorConfig, registry
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
-from cauri.connectors.testing import serve_app
 from cauri.core.config import Settings
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.testing import serve_app
 from cauri.payments.models import ProviderEvent
 from cauri.payments.states import Status
 from cauri.web.i18n import translate

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work
 from cauri.core.errors import ValidationFailed
+from cauri.kit.outcomes import Outcome
 from cauri.ledger import service as ledger
 from cauri.payments import public
 from cauri.payments.models import PaymentRefund, SettlementEventRecord

@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
 from cauri.core.jobs import Job, JobStatus
 from cauri.core.jobs.runtime import JobRuntime
 from cauri.identity.models import Organization
+from cauri.kit.outcomes import Outcome
 from cauri.payments import events
 from cauri.payments import public as payments
 from cauri.payments.models import Payment, SettlementDelivery, SettlementEventRecord

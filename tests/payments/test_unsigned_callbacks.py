@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import CallbackEvent
 from cauri.connectors.mobile_money.sandbox import PROVIDER as SANDBOX
-from cauri.connectors.mobile_money.sandbox import Outcome, SandboxConnector
+from cauri.connectors.mobile_money.sandbox import SandboxConnector
 from cauri.connectors.registry import ConnectorConfig, ProviderSpec, registry
 from cauri.core.config import Settings
+from cauri.kit.outcomes import Outcome
 from cauri.payments.models import ProviderEvent
 from tests.payments.support import create, eventually, get, postings, wait_status
 from tests.support.identity import create_org_with_user

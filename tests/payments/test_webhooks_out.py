@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
-from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.connectors.testing import serve_app
 from cauri.core.signing import verify_signature
+from cauri.kit.outcomes import Outcome
+from cauri.kit.testing import serve_app
 from cauri.payments.models import WebhookEndpoint
 from tests.payments.support import create, eventually, fund, wait_status
 from tests.support.identity import Actor, create_org_with_user

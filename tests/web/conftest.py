@@ -17,10 +17,10 @@ from fastapi import FastAPI
 
 from cauri.app import create_app
 from cauri.connectors.mobile_money.sandbox import SandboxSimulator
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import free_port, serve_app
 from cauri.core.config import Settings
 from cauri.core.migrate import upgrade
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import free_port, serve_app
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
 from tests.identity.conftest import random_address
 from tests.web.support import new_browser

@@ -21,8 +21,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-from cauri.connectors.errors import FailureReason, InvalidRequest, Unsupported
 from cauri.core.money import CURRENCY_EXPONENTS
+from cauri.kit.errors import FailureReason, InvalidRequest, Unsupported
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_REFERENCE_LENGTH = 64

@@ -1,58 +1,54 @@
-"""``cauri keys rotate|generate`` and ``cauri simulate <provider>``."""
+"""``cauri simulate <provider>``: a provider's simulator on a port, with the credentials you choose.
+
+Each credential field of the provider (``docs/providers/<provider>.md``, or the error listing them) comes from,
+in order: ``--credential NAME=VALUE`` (repeatable), the environment variable ``CAURI_SIMULATE_<PROVIDER>_<NAME>``
+(``CAURI_SIMULATE_MTN_MOMO_API_KEY``), the provider's development credentials in the ``CAURI_*`` settings (the
+sandbox), and otherwise the simulator's published demo value.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 
 from cauri.core.config import Settings, get_settings
 
+if TYPE_CHECKING:  # the registry imports every provider: only ``simulate`` needs it, late
+    from cauri.connectors.registry import ProviderSpec
+
 console = Console(stderr=True)
-keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys of stored secrets (CAURI_ENCRYPTION_KEYS).")
 
 
-@keys_app.command("generate")
-def generate_key() -> None:
-    """Print a new encryption key. Put it first in CAURI_ENCRYPTION_KEYS, keep the old ones after it."""
-    from cauri.core.security import Encryptor
-
-    typer.echo(Encryptor.generate_key())
+class CredentialOptionError(ValueError):
+    """A ``--credential`` that is not ``NAME=VALUE`` or names no credential field of the provider."""
 
 
-async def rotate_all(settings: Settings) -> dict[str, int]:
-    from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
-    from cauri.core.key_rotation import rotate_secrets
-    from cauri.core.security import Encryptor
-
-    engine = make_engine(settings.database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            return dict(await rotate_secrets(session, encryptor=Encryptor(settings.encryption_key_list)))
-    finally:
-        await engine.dispose()
+def environment_variable(provider: str, field: str) -> str:
+    return f"CAURI_SIMULATE_{provider}_{field}".upper()
 
 
-@keys_app.command("rotate")
-def rotate() -> None:
-    """Re-encrypt every stored secret (provider credentials, webhook and bulk callback secrets, stored idempotent
-    answers) under the first key of CAURI_ENCRYPTION_KEYS.
-
-    Procedure: generate a key, set CAURI_ENCRYPTION_KEYS="new,old", run this, then drop "old".
-    All or nothing: if a secret cannot be decrypted with any listed key, nothing changes.
-    """
-    from cauri.core.errors import AppError
-
-    settings = get_settings()
-    try:
-        counts = asyncio.run(rotate_all(settings))
-    except AppError as exc:
-        console.print(f"[red]{exc.message_en}[/]")
-        raise typer.Exit(code=1) from None
-    detail = ", ".join(f"{table}: {count}" for table, count in sorted(counts.items())) or "nothing stored"
-    console.print(f"[green]{sum(counts.values())} secret(s) re-encrypted under the newest key ({detail}).[/]")
+def simulator_credentials(
+    spec: ProviderSpec, settings: Settings, options: Sequence[str], environ: Mapping[str, str]
+) -> dict[str, SecretStr]:
+    """The credentials a simulator accepts: options, then environment, then the development settings."""
+    fields = [field.name for field in spec.credential_fields]
+    chosen: dict[str, SecretStr] = dict(spec.dev_credentials(settings)) if spec.dev_credentials else {}
+    for field in fields:
+        value = environ.get(environment_variable(spec.name, field))
+        if value:
+            chosen[field] = SecretStr(value)
+    for option in options:
+        name, sign, value = option.partition("=")
+        if not sign or name not in fields:
+            known = ", ".join(fields) or "none"
+            raise CredentialOptionError(f"--credential {name!r}: expected NAME=VALUE with NAME one of: {known}")
+        chosen[name] = SecretStr(value)
+    return chosen
 
 
 def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
@@ -65,19 +61,27 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
     hang: Annotated[float, typer.Option(help="Seconds the 'timeout after accepting' outcome hangs")] = 35.0,
     expiry: Annotated[float, typer.Option(help="Seconds before the 'expires' outcome expires")] = 30.0,
     late_callback: Annotated[float, typer.Option(help="Delay of the 'late callback' outcome")] = 10.0,
+    credential: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE, a credential the simulator accepts (else CAURI_SIMULATE_<PROVIDER>_<NAME>)"),
+    ] = None,
 ) -> None:
-    """Run a provider's simulator, with the development credentials of CAURI_* settings."""
+    """Run a provider's simulator, accepting the credentials given (options, environment, CAURI_* settings)."""
     import uvicorn
 
     from cauri.connectors.registry import ConnectorConfig, registry
-    from cauri.connectors.simulation import SimulatorSettings
+    from cauri.kit.simulation import SimulatorSettings
 
     settings = get_settings()
     spec = registry.get(provider)
     if spec.simulator is None:
         console.print(f"[red]Provider {provider!r} has no simulator.[/]")
         raise typer.Exit(code=1)
-    credentials = spec.dev_credentials(settings) if spec.dev_credentials else {}
+    try:
+        credentials = simulator_credentials(spec, settings, credential or [], os.environ)
+    except CredentialOptionError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(code=2) from None
     config = ConnectorConfig(provider=provider, credentials=credentials)
     timings = SimulatorSettings(
         latency_seconds=latency,
@@ -90,11 +94,10 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
     simulator = spec.simulator(timings, config)
     console.print(
         f"[green]{spec.display_name}[/] on http://{host}:{port} "
-        f"(credentials: {', '.join(sorted(credentials)) or 'simulator defaults'} from the CAURI_* settings)"
+        f"(credentials given: {', '.join(sorted(credentials)) or 'none'}; the others are the simulator's demo values)"
     )
     uvicorn.run(simulator.app, host=host, port=port, log_level=settings.log_level.lower())
 
 
 def register(cli: typer.Typer) -> None:
-    cli.add_typer(keys_app, name="keys")
     cli.command("simulate")(simulate)

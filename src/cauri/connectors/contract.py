@@ -46,7 +46,8 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
-from cauri.connectors.errors import (
+from cauri.core.money import CURRENCY_EXPONENTS
+from cauri.kit.errors import (
     ConnectorError,
     Declined,
     FailureReason,
@@ -57,10 +58,9 @@ from cauri.connectors.errors import (
     Unavailable,
     Unsupported,
 )
-from cauri.connectors.http import HttpPolicy
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
-from cauri.connectors.testing import CallbackSink, ReceivedCallback, serve_app
-from cauri.core.money import CURRENCY_EXPONENTS
+from cauri.kit.http import HttpPolicy
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.testing import CallbackSink, ReceivedCallback, serve_app
 
 # Short timings so the whole contract runs in seconds; the HTTP policy is tuned to them (hang > read timeout).
 CONTRACT_TIMINGS = SimulatorSettings(

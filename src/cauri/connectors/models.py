@@ -1,7 +1,7 @@
 """The connectors module's tables (seen by Alembic and the schema test)."""
 
 from cauri.connectors.credentials import ProviderCredential
-from cauri.core.key_rotation import EncryptedColumn
+from cauri.core.security import EncryptedColumn
 
 # Re-encrypted by `cauri keys rotate`; a row is named by its organisation and provider.
 ENCRYPTED_COLUMNS = (

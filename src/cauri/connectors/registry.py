@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentConnector
-from cauri.connectors.errors import AuthError
-from cauri.connectors.http import HttpPolicy
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
 from cauri.core.config import Environment, Settings
 from cauri.core.errors import FieldError, ValidationFailed
+from cauri.kit.errors import AuthError
+from cauri.kit.http import HttpPolicy
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -6,12 +6,14 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pwdlib import PasswordHash
+from sqlalchemy.orm import InstrumentedAttribute
 
 from cauri.core.errors import Unauthenticated
 
@@ -117,3 +119,13 @@ class Encryptor:
     @staticmethod
     def generate_key() -> str:
         return Fernet.generate_key().decode()
+
+
+@dataclass(frozen=True)
+class EncryptedColumn:
+    """A column of :class:`Encryptor` tokens (text, or bytes for binary columns), listed by its module in
+    ``models.ENCRYPTED_COLUMNS`` so that ``cauri keys rotate`` re-encrypts it; ``named_by``: the columns that name
+    a row in an error message (its primary key when empty)."""
+
+    column: InstrumentedAttribute[Any]
+    named_by: tuple[InstrumentedAttribute[Any], ...] = ()

@@ -20,7 +20,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
-from cauri.core.key_rotation import EncryptedColumn
+from cauri.core.security import EncryptedColumn
 from cauri.disbursements.ingest.copyrows import COPY_COLUMNS
 from cauri.disbursements.validation import ValidationReport, ValidLine
 

@@ -45,10 +45,10 @@ from cauri.connectors.base import (
     PayoutRequest,
 )
 from cauri.connectors.credentials import ProviderCredential
-from cauri.connectors.errors import ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
+from cauri.kit.errors import ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.payments.outcomes import UNKNOWN, CallOutcome, of_send_error, of_status, of_status_error
 from cauri.payments.outcomes import Verdict as CallVerdict
 

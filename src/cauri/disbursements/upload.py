@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import Capability
 from cauri.connectors.credentials import ProviderCredential
-from cauri.connectors.errors import AuthError
 from cauri.connectors.registry import registry
 from cauri.core.config import Environment, Settings
 from cauri.core.db import utcnow
@@ -56,6 +55,7 @@ from cauri.disbursements.payouts import policy_overrides
 from cauri.disbursements.validation import ValidatedChunk, ValidationOptions, validate_bulk_file
 from cauri.identity.audit import record_audit
 from cauri.identity.models import Organization
+from cauri.kit.errors import AuthError
 
 CHUNK_SIZE = 2000
 # On PostgreSQL each chunk is one COPY statement, its rows written where they were checked: larger chunks spend

@@ -22,7 +22,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import CallbackAck, CallbackEvent, PaymentStatus
-from cauri.connectors.errors import (
+from cauri.connectors.registry import registry
+from cauri.core.config import Settings
+from cauri.core.db import unit_of_work, utcnow
+from cauri.core.errors import AppError, NotFound
+from cauri.core.jobs import enqueue
+from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     InvalidRequest,
@@ -30,11 +35,6 @@ from cauri.connectors.errors import (
     PaymentNotFound,
     Unsupported,
 )
-from cauri.connectors.registry import registry
-from cauri.core.config import Settings
-from cauri.core.db import unit_of_work, utcnow
-from cauri.core.errors import AppError, NotFound
-from cauri.core.jobs import enqueue
 from cauri.payments import providers, redirects
 from cauri.payments.models import Payment, ProviderEvent
 from cauri.payments.settlement import Outcome, apply_outcome, lock_payment, status_of

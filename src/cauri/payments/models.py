@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
-from cauri.core.key_rotation import EncryptedColumn
+from cauri.core.security import EncryptedColumn
 
 REFERENCE_MAX = 100
 PROVIDER_MAX = 40

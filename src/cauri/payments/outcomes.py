@@ -24,7 +24,8 @@ from enum import StrEnum
 import structlog
 
 from cauri.connectors.base import PaymentStatus
-from cauri.connectors.errors import (
+from cauri.core.i18n import Language, pick
+from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     Declined,
@@ -35,7 +36,6 @@ from cauri.connectors.errors import (
     Unavailable,
     Unsupported,
 )
-from cauri.core.i18n import Language, pick
 
 log = structlog.get_logger(__name__)
 

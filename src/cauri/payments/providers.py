@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.connectors.base import Capability, PaymentConnector
 from cauri.connectors.credentials import ProviderCredential
-from cauri.connectors.errors import AuthError, InvalidRequest, Unsupported
 from cauri.connectors.registry import ConnectorRegistry, registry
 from cauri.core.config import Environment, Settings
 from cauri.core.errors import ValidationFailed, field_error
 from cauri.core.phone import PhoneInfo
+from cauri.kit.errors import AuthError, InvalidRequest, Unsupported
 
 # Carrier names of the numbering plan (lower case) -> operator key.
 _OPERATOR_NAMES: dict[str, str] = {

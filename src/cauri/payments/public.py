@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cauri.connectors.errors import FailureReason
 from cauri.core.config import Settings, get_settings
 from cauri.core.errors import ValidationFailed, field_error, translate_validation_errors
 from cauri.identity.audit import record_audit
+from cauri.kit.errors import FailureReason
 from cauri.payments import refunds, service
 from cauri.payments.errors import PaymentNotFound, check_idempotency_key, idempotency_key_reused, not_cancellable
 from cauri.payments.events import (

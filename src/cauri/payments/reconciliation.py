@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import PaymentConnector
-from cauri.connectors.errors import ConnectorError, PaymentNotFound
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.errors import NotFound
+from cauri.kit.errors import ConnectorError, PaymentNotFound
 from cauri.payments.models import Payment, ReconciliationItem, ReconciliationRun
 from cauri.payments.settlement import status_of
 from cauri.payments.states import OPEN_STATUSES, Status

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import PaymentConnector, ProviderPayment, RefundRequest
-from cauri.connectors.errors import ConnectorError, InvalidRequest, PaymentNotFound
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
+from cauri.kit.errors import ConnectorError, InvalidRequest, PaymentNotFound
 from cauri.payments import providers
 from cauri.payments.models import Payment, PaymentRefund
 from cauri.payments.outcomes import UNKNOWN_AT_PROVIDER_GRACE

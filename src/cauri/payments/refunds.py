@@ -24,13 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.connectors.base import Capability, PaymentConnector
-from cauri.connectors.errors import AuthError
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
 from cauri.core.errors import Conflict, field_error
 from cauri.core.jobs import enqueue
 from cauri.core.principal import Principal
 from cauri.identity.audit import record_audit
+from cauri.kit.errors import AuthError
 from cauri.ledger import service as ledger
 from cauri.ledger.errors import InsufficientFunds
 from cauri.payments import providers

@@ -16,7 +16,6 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.connectors.base import Capability
-from cauri.connectors.errors import AuthError, InvalidRequest, Unsupported
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
 from cauri.core.errors import ValidationFailed, field_error
@@ -27,6 +26,7 @@ from cauri.core.phone import parse_phone
 from cauri.core.principal import Principal
 from cauri.identity.audit import record_audit
 from cauri.identity.models import Organization
+from cauri.kit.errors import AuthError, InvalidRequest, Unsupported
 from cauri.ledger import service as ledger
 from cauri.ledger.errors import AccountNotFound, InsufficientFunds
 from cauri.payments import providers

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.base import CollectRequest, PaymentConnector, PayoutRequest, ProviderPayment
-from cauri.connectors.errors import ConnectorError, PaymentNotFound
 from cauri.core.config import Settings
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import enqueue
+from cauri.kit.errors import ConnectorError, PaymentNotFound
 from cauri.payments import providers, redirects
 from cauri.payments.models import Payment
 from cauri.payments.outcomes import (

@@ -6,11 +6,11 @@ from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
-from cauri.connectors.errors import FailureReason
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.cinetpay import CinetPayConnector, CinetPaySimulator, magic_phone
-from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.errors import FailureReason
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 APIKEY, SITE_ID, SECRET = "cp-apikey-contract-0123456789", "445160", "cp-secret-contract-0123456789"
 

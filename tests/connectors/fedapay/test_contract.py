@@ -6,12 +6,12 @@ from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
-from cauri.connectors.errors import FailureReason
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.fedapay import FedaPayConnector, FedaPaySimulator, magic_phone
 from cauri.connectors.mobile_money.fedapay import webhooks as fedapay_webhooks
-from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.errors import FailureReason
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 API_KEY = "sk_sandbox_contract_0123456789"
 WEBHOOK_SECRET = "wh_sandbox_contract_0123456789"

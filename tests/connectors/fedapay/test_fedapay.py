@@ -13,8 +13,6 @@ import pytest
 from pydantic import SecretStr
 
 from cauri.connectors.base import CollectRequest, PaymentStatus, RefundRequest
-from cauri.connectors.errors import AuthError, InvalidRequest, InvalidSignature
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.fedapay import (
     FedaPayClient,
     FedaPayConnector,
@@ -23,11 +21,13 @@ from cauri.connectors.mobile_money.fedapay import (
     transformers,
     webhooks,
 )
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import CallbackSink, serve_app, serve_app_in_thread
 from cauri.core.config import Settings
+from cauri.kit.errors import AuthError, InvalidRequest, InvalidSignature
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, serve_app, serve_app_in_thread
 from tests.connectors.mojaloop.cli import simulate
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=100)

@@ -6,11 +6,11 @@ from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
-from cauri.connectors.errors import FailureReason
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.freemopay import AuthMode, FreeMoPayConnector, FreeMoPaySimulator
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.errors import FailureReason
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 APP_KEY = "fmp_contract_app"
 SECRET_KEY = "fmp_contract_secret_0123456789"

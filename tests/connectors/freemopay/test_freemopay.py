@@ -19,8 +19,6 @@ import pytest
 from pydantic import SecretStr
 
 from cauri.connectors.base import CollectRequest, PaymentKind, PaymentStatus, PayoutRequest
-from cauri.connectors.errors import AuthError, Declined, FailureReason, InvalidRequest, InvalidSignature, RateLimited
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.freemopay import (
     PROVIDER,
     AuthMode,
@@ -29,11 +27,13 @@ from cauri.connectors.mobile_money.freemopay import (
     FreeMoPaySimulator,
 )
 from cauri.connectors.mobile_money.freemopay import transformers as fmp
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.connectors.registry import ConnectorConfig, registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 from cauri.core.errors import ValidationFailed
+from cauri.kit.errors import AuthError, Declined, FailureReason, InvalidRequest, InvalidSignature, RateLimited
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=1000, rate_limit=None)
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "providers" / "freemopay.md"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
-from cauri.connectors.testing import free_port
+from cauri.kit.testing import free_port
 
 
 @contextlib.asynccontextmanager

@@ -14,8 +14,6 @@ import httpx
 import pytest
 
 from cauri.connectors.base import PaymentStatus, PayoutRequest
-from cauri.connectors.errors import Declined, FailureReason, InvalidRequest, PaymentNotFound, Timeout
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.mojaloop import (
     BulkItem,
     BulkPhase,
@@ -27,11 +25,13 @@ from cauri.connectors.mobile_money.mojaloop import (
 )
 from cauri.connectors.mobile_money.mojaloop import transformers as t
 from cauri.connectors.mobile_money.mojaloop.simulator import party_body
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import CallbackSink, serve_app, serve_app_in_thread
 from cauri.core.config import Settings
+from cauri.kit.errors import Declined, FailureReason, InvalidRequest, PaymentNotFound, Timeout
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, serve_app, serve_app_in_thread
 from tests.connectors.mojaloop.cli import simulate
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=100, rate_limit=None)
@@ -378,7 +378,7 @@ async def test_bulk_size_and_line_references_are_checked_before_any_call(auto: S
 def test_a_bulk_callback_with_a_wrong_token_is_refused() -> None:
     from pydantic import SecretStr
 
-    from cauri.connectors.errors import InvalidSignature
+    from cauri.kit.errors import InvalidSignature
 
     connector = MojaloopConnector(base_url="http://127.0.0.1:9", payer_id_value=PAYER, callback_token=SecretStr("tok"))
     body = json.dumps({"bulkTransactionId": "b-1", "currentState": "COMPLETED", "individualTransferResults": []})

@@ -16,15 +16,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri.connectors.base import Capability, CollectRequest, PaymentStatus, PayoutRequest
-from cauri.connectors.errors import AuthError, ConnectorError, Declined, FailureReason, Unsupported
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.moov import MoovClient, MoovConnector, MoovSimulator, magic_phone, soap
 from cauri.connectors.mobile_money.moov.client import SERVICE_PATH
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import serve_app, serve_app_in_thread
 from cauri.core.config import Settings
+from cauri.kit.errors import AuthError, ConnectorError, Declined, FailureReason, Unsupported
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import serve_app, serve_app_in_thread
 from tests.connectors.mojaloop.cli import simulate
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=100)

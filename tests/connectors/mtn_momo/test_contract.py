@@ -6,11 +6,11 @@ from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
-from cauri.connectors.errors import FailureReason
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.mtn_momo import MtnMomoConnector, MtnMomoSimulator, SandboxNumber, mtn_phone
-from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.errors import FailureReason
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 API_USER = "0b6f4a52-9a7e-4c1d-8f3b-5d2e7c9a1b40"
 API_KEY = "mtn_contract_api_key_0123456789"

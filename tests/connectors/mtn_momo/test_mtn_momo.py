@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -25,15 +24,6 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
-from cauri.connectors.errors import (
-    AuthError,
-    FailureReason,
-    InvalidRequest,
-    InvalidSignature,
-    PaymentNotFound,
-    Timeout,
-)
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.mtn_momo import (
     DEFAULT_API_KEY,
     DEFAULT_API_USER,
@@ -51,10 +41,19 @@ from cauri.connectors.mobile_money.mtn_momo import (
     mtn_phone,
 )
 from cauri.connectors.mobile_money.mtn_momo import transformers as mtn
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import ConnectorConfig, registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
+from cauri.kit.errors import (
+    AuthError,
+    FailureReason,
+    InvalidRequest,
+    InvalidSignature,
+    PaymentNotFound,
+    Timeout,
+)
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread, wait_until_serving
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=1000)
 
@@ -483,16 +482,7 @@ async def test_cauri_simulate_serves_mtn_with_the_demo_credentials() -> None:
     process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: ASYNC220
     try:
         url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient() as http:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    await http.get(f"{url}/_sim/state")
-                    break
-                except httpx.ConnectError:
-                    assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                    assert time.monotonic() < deadline, "cauri simulate mtn_momo did not start"
-                    await asyncio.sleep(0.1)
+        await wait_until_serving(f"{url}/_sim/state", process)
         async with MtnMomoClient(
             api_user=DEFAULT_API_USER,
             api_key=DEFAULT_API_KEY,

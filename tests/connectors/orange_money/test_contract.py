@@ -6,8 +6,6 @@ from pydantic import SecretStr
 
 from cauri.connectors.base import CollectRequest, PaymentConnector, ProviderPayment
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
-from cauri.connectors.errors import FailureReason
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.orange_money import (
     OrangeMoneySimulator,
     OrangeUssdPushConnector,
@@ -15,8 +13,10 @@ from cauri.connectors.mobile_money.orange_money import (
     orange_phone,
 )
 from cauri.connectors.mobile_money.orange_money import transformers as orange
-from cauri.connectors.mobile_money.sandbox import Outcome
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.errors import FailureReason
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 CLIENT_ID, CLIENT_SECRET, MERCHANT_KEY = "om_contract_client", "om_contract_secret_0123456789", "om_contract_mk"
 CONSUMER_KEY, CONSUMER_SECRET = "omcm_contract_consumer", "omcm_contract_secret_0123456789"

@@ -19,8 +19,6 @@ import structlog
 from pydantic import SecretStr
 
 from cauri.connectors.base import CollectRequest, PaymentStatus
-from cauri.connectors.errors import AuthError, Declined, FailureReason, InvalidRequest, InvalidSignature
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.orange_money import (
     DEFAULT_AUTH_TOKEN,
     DEFAULT_CHANNEL_USER,
@@ -37,12 +35,14 @@ from cauri.connectors.mobile_money.orange_money import (
     orange_phone,
 )
 from cauri.connectors.mobile_money.orange_money import transformers as orange
-from cauri.connectors.mobile_money.sandbox import Outcome
 from cauri.connectors.registry import registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 from cauri.core.config import Environment, Settings
 from cauri.core.logging import configure_logging
+from cauri.kit.errors import AuthError, Declined, FailureReason, InvalidRequest, InvalidSignature
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread, wait_until_serving
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=1000)
 
@@ -389,17 +389,10 @@ async def test_cauri_simulate_serves_both_orange_apis() -> None:
     process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: ASYNC220
     try:
         url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient() as http:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    await http.get(f"{url}/_sim/state")
-                    break
-                except httpx.ConnectError:
-                    assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                    assert time.monotonic() < deadline, "cauri simulate orange_money did not start"
-                    await asyncio.sleep(0.1)
-            async with OrangeMoneyClient(
+        await wait_until_serving(f"{url}/_sim/state", process)
+        async with (
+            httpx.AsyncClient() as http,
+            OrangeMoneyClient(
                 client_id=DEFAULT_CLIENT_ID,
                 client_secret=DEFAULT_CLIENT_SECRET,
                 merchant_key=DEFAULT_MERCHANT_KEY,
@@ -411,22 +404,23 @@ async def test_cauri_simulate_serves_both_orange_apis() -> None:
                 pin=DEFAULT_PIN,
                 ussd_base_url=url,
                 policy=POLICY,
-            ) as client:
-                web = await client.init_webpayment(
-                    order_id="cli-1",
-                    amount=100,
-                    notif_url="https://x/n",
-                    return_url="https://x",
-                    cancel_url="https://x",
-                )
-                await http.post(web.payment_url, data={"msisdn": "2250700000100", "otp": "1234"})
-                status = await client.webpayment_status(order_id="cli-1", amount=100, pay_token=web.pay_token)
-                assert status.status == "SUCCESS"
-                sent = await client.ussd_request_payment(
-                    subscriber="+237690000100", amount=300, order_id="cli-2", notif_url="https://x/n"
-                )
-                await asyncio.sleep(0.3)
-                assert (await client.ussd_status(str(sent.pay_token))).status == "SUCCESSFULL"
+            ) as client,
+        ):
+            web = await client.init_webpayment(
+                order_id="cli-1",
+                amount=100,
+                notif_url="https://x/n",
+                return_url="https://x",
+                cancel_url="https://x",
+            )
+            await http.post(web.payment_url, data={"msisdn": "2250700000100", "otp": "1234"})
+            status = await client.webpayment_status(order_id="cli-1", amount=100, pay_token=web.pay_token)
+            assert status.status == "SUCCESS"
+            sent = await client.ussd_request_payment(
+                subscriber="+237690000100", amount=300, order_id="cli-2", notif_url="https://x/n"
+            )
+            await asyncio.sleep(0.3)
+            assert (await client.ussd_status(str(sent.pay_token))).status == "SUCCESSFULL"
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -6,12 +6,12 @@ from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.contract import ConnectorUnderTest, MagicPhones, PaymentConnectorContract
-from cauri.connectors.errors import FailureReason
-from cauri.connectors.http import HttpPolicy
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.connectors.mobile_money.wave import WaveConnector, WaveSimulator
 from cauri.connectors.mobile_money.wave import webhooks as wave_webhooks
-from cauri.connectors.simulation import SimulatedProvider, SimulatorSettings
+from cauri.kit.errors import FailureReason
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import SimulatedProvider, SimulatorSettings
 
 API_KEY = "wave_sn_prod_contract_0123456789"
 WEBHOOK_SECRET = "wave_sn_WHS_contract_0123456789"

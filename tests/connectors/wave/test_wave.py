@@ -25,9 +25,6 @@ from cauri.connectors.base import (
     PayoutRequest,
     RefundRequest,
 )
-from cauri.connectors.errors import AuthError, FailureReason, InvalidRequest, InvalidSignature
-from cauri.connectors.http import HttpPolicy
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.connectors.mobile_money.wave import (
     CheckoutSessionCreate,
     PayoutCreate,
@@ -38,9 +35,12 @@ from cauri.connectors.mobile_money.wave import (
 from cauri.connectors.mobile_money.wave import transformers as wave
 from cauri.connectors.mobile_money.wave import webhooks as wave_webhooks
 from cauri.connectors.registry import registry
-from cauri.connectors.simulation import SimulatorSettings
-from cauri.connectors.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 from cauri.core.config import Environment, Settings
+from cauri.kit.errors import AuthError, FailureReason, InvalidRequest, InvalidSignature
+from cauri.kit.http import HttpPolicy
+from cauri.kit.outcomes import Outcome, magic_phone
+from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.testing import CallbackSink, free_port, serve_app, serve_app_in_thread
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=1000)
 SECRET = "wave_sn_WHS_tests"

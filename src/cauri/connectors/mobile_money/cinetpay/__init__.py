@@ -11,7 +11,7 @@ from cauri.connectors.mobile_money.cinetpay.connector import CinetPayConnector
 from cauri.connectors.mobile_money.cinetpay.simulator import CinetPaySimulator, magic_phone
 from cauri.connectors.mobile_money.cinetpay.standalone import CinetPayClient, SyncCinetPayClient
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = [
     "PROVIDER",

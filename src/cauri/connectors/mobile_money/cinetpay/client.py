@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.cinetpay.transformers import PROVIDER, error_from_response, unreadable
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 BASE_URL = "https://api-checkout.cinetpay.com/v2"
 DEFAULT_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=30.0, max_attempts=3, rate_limit=None)

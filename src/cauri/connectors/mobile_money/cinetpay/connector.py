@@ -27,11 +27,11 @@ from cauri.connectors.base import (
     PaymentConnector,
     ProviderPayment,
 )
-from cauri.connectors.errors import FailureReason, InvalidRequest
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.cinetpay import transformers, webhooks
 from cauri.connectors.mobile_money.cinetpay.client import BASE_URL, CinetPayHttp
 from cauri.connectors.mobile_money.cinetpay.simulator import CINETPAY_CURRENCIES, MINIMUM_AMOUNT
+from cauri.kit.errors import FailureReason, InvalidRequest
+from cauri.kit.http import HttpPolicy
 
 
 class CinetPayConnector(PaymentConnector):

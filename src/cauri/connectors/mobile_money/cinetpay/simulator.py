@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,19 +20,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.cinetpay import webhooks
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import Outcome, outcome_for
+from cauri.kit.outcomes import magic_phone as kit_magic_phone
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
 
 CINETPAY_CURRENCIES = frozenset({"XOF", "XAF", "CDF", "GNF", "USD"})
 MINIMUM_AMOUNT = 100
 FEE_PER_MILLE = 30  # 3 %, kept on accepted payments
-SUBSCRIBER_FLOAT = 100_000_000
 MAGIC_PREFIXES: dict[str, str] = {"CI": "+2250700000", "SN": "+221770000", "CM": "+237670000", "BF": "+22670000"}
-_SUFFIX_OF = {outcome: suffix for suffix, outcome in MAGIC_SUFFIXES.items()}
 REFUSALS: dict[Outcome, str] = {
     Outcome.NOT_FOUND: "INVALID_PHONE_NUMBER",
     Outcome.INSUFFICIENT_FUNDS: "INSUFFICIENT_BALANCE",
@@ -46,11 +43,7 @@ REFUSALS: dict[Outcome, str] = {
 
 
 def magic_phone(outcome: Outcome, country: str = "CI") -> str:
-    return MAGIC_PREFIXES[country] + _SUFFIX_OF[outcome]
-
-
-def outcome_for(number: str) -> Outcome:
-    return MAGIC_SUFFIXES.get(number[-3:], Outcome.SUCCESS)
+    return kit_magic_phone(outcome, country, prefixes=MAGIC_PREFIXES)
 
 
 @dataclass
@@ -91,7 +84,7 @@ class SimPayment:
         return {"code": code, "message": message, "data": data, "api_response_id": secrets.token_hex(6)}
 
 
-class CinetPaySimulator:
+class CinetPaySimulator(SimulatorBase):
     """One CinetPay site. ``app`` is the ASGI app; below, the test interface."""
 
     def __init__(
@@ -102,15 +95,10 @@ class CinetPaySimulator:
         secret_key: str = "cinetpay-secret-cauri",  # noqa: S107 - the simulator's own test secret
         settings: SimulatorSettings | None = None,
     ) -> None:
+        super().__init__(settings)
         self.apikey, self.site_id, self.secret_key = apikey, site_id, secret_key
-        self.settings = settings or SimulatorSettings()
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.payments: dict[str, SimPayment] = {}
         self.by_token: dict[str, str] = {}
-        self.create_attempts: Counter[str] = Counter()
-        self.requests: Counter[str] = Counter()
-        self.tasks = BackgroundTasks()
-        self.callbacks = CallbackSender(self.settings)
         self._app = Starlette(
             routes=[
                 Route("/v2/payment", self._payment, methods=["POST"]),
@@ -121,15 +109,8 @@ class CinetPaySimulator:
 
     # -- test interface ------------------------------------------------------------------------------------
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
-
     def created(self, reference: str) -> int:
         return 1 if reference in self.payments else 0
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         payment = self.payments.get(reference)
@@ -141,21 +122,10 @@ class CinetPaySimulator:
     def merchant_balance(self, currency: str) -> int:
         return self.accounts.balance("merchant", currency)
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
-        if owner in ("merchant", "cinetpay"):
-            return 0
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+    def _house_balance(self, owner: str) -> int | None:
+        return 0 if owner in ("merchant", "cinetpay") else None  # the site holds only what it collected
 
     # -- HTTP ------------------------------------------------------------------------------------------------
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     def _authorized(self, body: dict[str, Any]) -> bool:
         return (
@@ -174,9 +144,8 @@ class CinetPaySimulator:
             return None
         return body if isinstance(body, dict) else None
 
-    async def _payment(self, request: Request) -> Response:  # noqa: PLR0911, PLR0912 - one answer per documented case
-        self.requests["POST /v2/payment"] += 1
-        await self._pause()
+    async def _payment(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
+        await self._enter("POST /v2/payment")
         body = await self._json(request)
         if body is None:
             return self._answer("608", "MINIMUM_REQUIRED_FIELDS", 400)
@@ -188,22 +157,17 @@ class CinetPaySimulator:
             return self._answer("608", "MINIMUM_REQUIRED_FIELDS", 400)
         if not isinstance(amount, int) or amount < MINIMUM_AMOUNT or amount % 5 or currency not in CINETPAY_CURRENCIES:
             return self._answer("613", "ERROR_AMOUNT_TOO_LOW_OR_NOT_MULTIPLE_OF_5_OR_CURRENCY", 400)
-        self.create_attempts[reference] += 1
-        attempt = self.create_attempts[reference]
+        attempt = self._attempt(reference)
         phone = str(body.get("customer_phone_number") or "")
         outcome = outcome_for(phone)
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            return self._answer(
-                "429", "TOO_MANY_REQUESTS", 429, **{"Retry-After": str(self.settings.retry_after_seconds)}
-            )
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
-            return self._answer("503", "SERVICE_UNAVAILABLE", 503)
+        fault = self._refusal(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         if reference in self.payments:
             if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
                 await asyncio.sleep(self.settings.hang_seconds)
             return self._answer("624", "TRANSACTION_ID_ALREADY_USED", 400)
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         token = secrets.token_hex(20)
         payment = SimPayment(
             reference, token, amount, currency, str(body["description"]), body.get("notify_url"), phone, outcome, ""
@@ -214,12 +178,18 @@ class CinetPaySimulator:
             payment.status = "ON_HOLD"
         elif outcome is not Outcome.PENDING_FOREVER:
             self.tasks.start(self._settle(payment))
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return self._answer("500", "INTERNAL_ERROR", 500)
+        fault = await self._after_accepting(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         url = f"{request.base_url}payment/{token}"
         return self._answer("201", "CREATED", data={"payment_token": token, "payment_url": url})
+
+    def _fault(self, fault: Fault) -> JSONResponse:
+        if fault is Fault.RATE_LIMITED:
+            return self._answer("429", "TOO_MANY_REQUESTS", 429, **self._retry_after())
+        if fault is Fault.UNAVAILABLE:
+            return self._answer("503", "SERVICE_UNAVAILABLE", 503)
+        return self._answer("500", "INTERNAL_ERROR", 500)
 
     async def _page(self, request: Request) -> Response:
         reference = self.by_token.get(request.path_params["token"])
@@ -232,8 +202,7 @@ class CinetPaySimulator:
         )
 
     async def _check(self, request: Request) -> Response:
-        self.requests["POST /v2/payment/check"] += 1
-        await self._pause()
+        await self._enter("POST /v2/payment/check")
         body = await self._json(request)
         if body is None:
             return self._answer("608", "MINIMUM_REQUIRED_FIELDS", 400)
@@ -246,12 +215,10 @@ class CinetPaySimulator:
         return JSONResponse(payment.check())
 
     async def _settle(self, payment: SimPayment) -> None:
-        if payment.outcome is Outcome.EXPIRES:
-            await asyncio.sleep(self.settings.expiry_seconds)
+        def expire() -> None:
             payment.status, payment.error_code = "EXPIRED", "TRANSACTION_EXPIRED"
-        else:
-            await asyncio.sleep(self.settings.settle_seconds)
-            self._apply(payment)
+
+        await self._settle_later(payment.outcome, settle=lambda: self._apply(payment), expire=expire)
         payment.payment_date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
         await self._notify(payment)
 
@@ -268,10 +235,6 @@ class CinetPaySimulator:
         payment.status = "ACCEPTED"
 
     async def _notify(self, payment: SimPayment) -> None:
-        if payment.notify_url is None or payment.outcome is Outcome.NO_CALLBACK:
-            return
-        if payment.outcome is Outcome.LATE_CALLBACK:
-            await asyncio.sleep(self.settings.late_callback_seconds)
         digits = payment.phone.removeprefix("+")
         fields = {
             "cpm_site_id": self.site_id,
@@ -292,6 +255,4 @@ class CinetPaySimulator:
             "cpm_error_message": "SUCCES" if payment.status == "ACCEPTED" else (payment.error_code or "PAYMENT_FAILED"),
         }
         body = urlencode(fields).encode()
-        deliveries = 2 if payment.outcome is Outcome.DUPLICATED_CALLBACK else 1
-        for _ in range(deliveries):
-            await self.callbacks.send(payment.notify_url, body, webhooks.sign(self.secret_key, body))
+        await self._deliver(payment.outcome, payment.notify_url, body, webhooks.sign(self.secret_key, body))

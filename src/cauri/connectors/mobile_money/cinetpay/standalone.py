@@ -20,10 +20,10 @@ from typing import Self
 from pydantic import SecretStr
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, ProviderPayment
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.cinetpay.client import BASE_URL
 from cauri.connectors.mobile_money.cinetpay.connector import CinetPayConnector
 from cauri.connectors.sync import run_sync
+from cauri.kit.http import HttpPolicy
 
 
 class CinetPayClient:

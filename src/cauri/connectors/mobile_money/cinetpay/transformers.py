@@ -14,7 +14,14 @@ from urllib.parse import parse_qsl
 import httpx
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, PaymentKind, PaymentStatus, ProviderPayment
-from cauri.connectors.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+    unreadable_answer,
+)
 
 PROVIDER = "cinetpay"
 
@@ -193,9 +200,4 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:
 
 
 def unreadable(detail: str) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible du fournisseur.",
-        f"Unreadable provider answer: {detail}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )
+    return unreadable_answer(PROVIDER, detail)

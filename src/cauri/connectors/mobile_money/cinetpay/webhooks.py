@@ -11,8 +11,8 @@ import hmac
 from collections.abc import Mapping
 
 from cauri.connectors.base import header
-from cauri.connectors.errors import InvalidSignature
 from cauri.connectors.mobile_money.cinetpay.transformers import PROVIDER, TOKEN_FIELDS, notification_fields
+from cauri.kit.errors import InvalidSignature
 
 TOKEN_HEADER = "x-token"  # noqa: S105 - a header name
 

@@ -11,7 +11,7 @@ from cauri.connectors.mobile_money.fedapay.connector import FedaPayConnector
 from cauri.connectors.mobile_money.fedapay.simulator import FedaPaySimulator, magic_phone
 from cauri.connectors.mobile_money.fedapay.standalone import FedaPayClient, SyncFedaPayClient
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = ["PROVIDER", "FedaPayClient", "FedaPayConnector", "FedaPaySimulator", "SyncFedaPayClient", "magic_phone"]
 

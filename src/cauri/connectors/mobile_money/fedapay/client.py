@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 from pydantic import SecretStr
 
-from cauri.connectors.auth import BearerToken
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.fedapay.transformers import PROVIDER, error_from_response, unreadable
+from cauri.kit.auth import BearerToken
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 SANDBOX_URL = "https://sandbox-api.fedapay.com/v1"
 LIVE_URL = "https://api.fedapay.com/v1"

@@ -32,12 +32,12 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
-from cauri.connectors.errors import PaymentNotFound
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.fedapay import transformers, webhooks
 from cauri.connectors.mobile_money.fedapay.client import LIVE_URL, SANDBOX_URL, FedaPayHttp
 from cauri.connectors.mobile_money.fedapay.simulator import FEDAPAY_CURRENCIES
 from cauri.core.phone import parse_phone
+from cauri.kit.errors import PaymentNotFound
+from cauri.kit.http import HttpPolicy
 
 
 class FedaPayConnector(PaymentConnector):

@@ -11,12 +11,10 @@ Outcomes by the payer number's **last three digits** (the sandbox's table; ``doc
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,17 +23,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.fedapay import webhooks
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
 
 FEDAPAY_CURRENCIES = frozenset({"XOF"})
 FEE_PER_MILLE = 15  # 1.5 %, kept by FedaPay on approved transactions
 MERCHANT_FLOAT = 0
-SUBSCRIBER_FLOAT = 100_000_000
 MODES = frozenset({"mtn", "moov", "mtn_ci", "moov_tg"})
 # Benin MTN / Moov, Côte d'Ivoire MTN, Togo Moov: numbers with any last three digits.
 MAGIC_PREFIXES: dict[str, str] = {
@@ -119,7 +115,7 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class FedaPaySimulator:
+class FedaPaySimulator(SimulatorBase):
     """One FedaPay merchant account. ``app`` is the ASGI app; below, the test interface."""
 
     def __init__(
@@ -130,18 +126,13 @@ class FedaPaySimulator:
         webhook_url: str | None = None,
         settings: SimulatorSettings | None = None,
     ) -> None:
+        super().__init__(settings)
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
-        self.settings = settings or SimulatorSettings()
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.transactions: dict[int, SimTransaction] = {}
         self.by_reference: dict[str, int] = {}
         self.tokens: dict[str, int] = {}
-        self.create_attempts: Counter[str] = Counter()
-        self.requests: Counter[str] = Counter()
-        self.tasks = BackgroundTasks()
-        self.callbacks = CallbackSender(self.settings)
         self._next_id = 100_000 + secrets.randbelow(800_000)
         self._app = Starlette(
             routes=[
@@ -156,15 +147,8 @@ class FedaPaySimulator:
 
     # -- test interface ------------------------------------------------------------------------------------
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
-
     def created(self, reference: str) -> int:
         return 1 if reference in self.by_reference else 0
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         transaction = self._find(reference)
@@ -184,33 +168,21 @@ class FedaPaySimulator:
     def transaction(self, reference: str) -> SimTransaction | None:
         return self._find(reference)
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
     def _find(self, reference: str) -> SimTransaction | None:
         transaction_id = self.by_reference.get(reference)
         return self.transactions.get(transaction_id) if transaction_id is not None else None
 
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
-        if owner in ("merchant", "fedapay"):
-            return MERCHANT_FLOAT
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+    def _house_balance(self, owner: str) -> int | None:
+        return MERCHANT_FLOAT if owner in ("merchant", "fedapay") else None
 
     # -- HTTP ------------------------------------------------------------------------------------------------
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and constant_time_equal(key, self.api_key)
 
-    async def _create(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
-        self.requests["POST /transactions"] += 1
-        await self._pause()
+    async def _create(self, request: Request) -> Response:
+        await self._enter("POST /transactions")
         if not self._authorized(request):
             return _error(401, "Unauthenticated. Invalid API key.")
         try:
@@ -223,17 +195,14 @@ class FedaPaySimulator:
         customer = body["customer"]
         phone = str(customer["phone_number"]["number"])
         merchant_reference = str(body.get("merchant_reference") or f"auto-{self._next_id}")
-        self.create_attempts[merchant_reference] += 1
-        attempt = self.create_attempts[merchant_reference]
+        attempt = self._attempt(merchant_reference)
         outcome = outcome_for(phone)
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            return _error(429, "Too Many Attempts.", headers={"Retry-After": str(self.settings.retry_after_seconds)})
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
-            return _error(503, "Service Unavailable")
+        fault = self._refusal(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         if merchant_reference in self.by_reference:
             return _error(422, "The given data was invalid.", {"merchant_reference": ["has already been taken"]})
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         self._next_id += 1
         transaction = SimTransaction(
             id=self._next_id,
@@ -270,8 +239,7 @@ class FedaPaySimulator:
         return problems
 
     async def _get(self, request: Request) -> Response:
-        self.requests["GET /transactions"] += 1
-        await self._pause()
+        await self._enter("GET /transactions")
         if not self._authorized(request):
             return _error(401, "Unauthenticated. Invalid API key.")
         transaction = self.transactions.get(request.path_params["id"])
@@ -280,8 +248,7 @@ class FedaPaySimulator:
         return JSONResponse({"v1/transaction": transaction.to_wire()})
 
     async def _token(self, request: Request) -> Response:
-        self.requests["POST /transactions/token"] += 1
-        await self._pause()
+        await self._enter("POST /transactions/token")
         if not self._authorized(request):
             return _error(401, "Unauthenticated. Invalid API key.")
         transaction = self.transactions.get(request.path_params["id"])
@@ -303,8 +270,7 @@ class FedaPaySimulator:
 
     async def _pay(self, request: Request) -> Response:
         mode = request.path_params["mode"]
-        self.requests[f"POST /{mode}"] += 1
-        await self._pause()
+        await self._enter(f"POST /{mode}")
         if mode not in MODES:
             return _error(404, "Not found")
         if not self._authorized(request):
@@ -323,19 +289,25 @@ class FedaPaySimulator:
                 self.tasks.start(self._settle(transaction))
             elif transaction.outcome is Outcome.UNKNOWN_STATUS:
                 transaction.status = "on_hold"
-        if transaction.outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if transaction.outcome is Outcome.ERROR_AFTER_PROCESSING:
-            return _error(500, "Server Error")
+        # Every payment request is a first attempt here: FedaPay fails each one the outcome says fails.
+        fault = await self._after_accepting(transaction.outcome, attempt=1)
+        if fault is not None:
+            return self._fault(fault)
         return JSONResponse({"message": "Transaction en cours de traitement", "reference": transaction.reference})
 
+    def _fault(self, fault: Fault) -> JSONResponse:
+        if fault is Fault.RATE_LIMITED:
+            return _error(429, "Too Many Attempts.", headers=self._retry_after())
+        if fault is Fault.UNAVAILABLE:
+            return _error(503, "Service Unavailable")
+        return _error(500, "Server Error")
+
     async def _settle(self, transaction: SimTransaction) -> None:
-        if transaction.outcome is Outcome.EXPIRES:
-            await asyncio.sleep(self.settings.expiry_seconds)
-            self._finish(transaction, "expired", "timeout")
-        else:
-            await asyncio.sleep(self.settings.settle_seconds)
-            self._apply(transaction)
+        await self._settle_later(
+            transaction.outcome,
+            settle=lambda: self._apply(transaction),
+            expire=lambda: self._finish(transaction, "expired", "timeout"),
+        )
         await self._notify(transaction)
 
     def _apply(self, transaction: SimTransaction) -> None:
@@ -359,21 +331,16 @@ class FedaPaySimulator:
 
     async def _notify(self, transaction: SimTransaction) -> None:
         target = self.webhook_url or transaction.callback_url
-        if target is None or transaction.outcome is Outcome.NO_CALLBACK:
-            return
-        if transaction.outcome is Outcome.LATE_CALLBACK:
-            await asyncio.sleep(self.settings.late_callback_seconds)
         name = f"transaction.{transaction.status}"
         event_id = int(hashlib.sha256(f"{transaction.id}:{name}".encode()).hexdigest()[:12], 16)
         body = json.dumps({"id": event_id, "name": name, "object": "transaction", "entity": transaction.to_wire()})
-        deliveries = 2 if transaction.outcome is Outcome.DUPLICATED_CALLBACK else 1
-        for _ in range(deliveries):
-            headers = webhooks.sign(self.webhook_secret, body.encode(), int(time.time()))
-            await self.callbacks.send(target, body.encode(), headers)
+        raw = body.encode()
+        await self._deliver(
+            transaction.outcome, target, raw, lambda: webhooks.sign(self.webhook_secret, raw, int(time.time()))
+        )
 
     async def _refund(self, request: Request) -> Response:
-        self.requests["POST /transactions/refund"] += 1
-        await self._pause()
+        await self._enter("POST /transactions/refund")
         if not self._authorized(request):
             return _error(401, "Unauthenticated. Invalid API key.")
         transaction = self.transactions.get(request.path_params["id"])

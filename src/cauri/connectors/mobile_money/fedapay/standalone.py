@@ -18,9 +18,9 @@ from typing import Self
 from pydantic import SecretStr
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, ProviderPayment, RefundRequest
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.fedapay.connector import FedaPayConnector
 from cauri.connectors.sync import run_sync
+from cauri.kit.http import HttpPolicy
 
 
 class FedaPayClient:

@@ -14,9 +14,16 @@ from typing import Any
 import httpx
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, PaymentKind, PaymentStatus, ProviderPayment
-from cauri.connectors.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.phone import parse_phone
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+    unreadable_answer,
+)
 
 PROVIDER = "fedapay"
 
@@ -205,9 +212,4 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:
 
 
 def unreadable(detail: str) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible du fournisseur.",
-        f"Unreadable provider answer: {detail}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )
+    return unreadable_answer(PROVIDER, detail)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cauri.connectors.base import header
-from cauri.connectors.signatures import DEFAULT_TOLERANCE_SECONDS, signature_header, verify_timestamped_hmac
+from cauri.kit.signatures import DEFAULT_TOLERANCE_SECONDS, signature_header, verify_timestamped_hmac
 
 SIGNATURE_HEADER = "X-FEDAPAY-SIGNATURE"
 TOLERANCE_SECONDS = DEFAULT_TOLERANCE_SECONDS

@@ -24,7 +24,7 @@ from cauri.connectors.mobile_money.freemopay.simulator import (
 )
 from cauri.connectors.mobile_money.freemopay.standalone import FreeMoPayClient, SyncFreeMoPayClient
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = [
     "FREEMOPAY_LIMITS",

@@ -14,9 +14,9 @@ from urllib.parse import quote
 
 from pydantic import SecretStr
 
-from cauri.connectors.auth import AuthStrategy, BasicAuth, OAuth2ClientCredentials
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.freemopay.transformers import PROVIDER, error_from_response
+from cauri.kit.auth import AuthStrategy, BasicAuth, OAuth2ClientCredentials
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 DEFAULT_BASE_URL = "https://api-v2.freemopay.com"
 TOKEN_PATH = "/api/v2/payment/token"  # noqa: S105 - a path

@@ -33,8 +33,6 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import PaymentNotFound
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.freemopay import transformers, webhooks
 from cauri.connectors.mobile_money.freemopay.client import (
     DEFAULT_BASE_URL,
@@ -43,6 +41,8 @@ from cauri.connectors.mobile_money.freemopay.client import (
     FreeMoPayHttp,
     auth_for,
 )
+from cauri.kit.errors import PaymentNotFound
+from cauri.kit.http import HttpPolicy
 
 FREEMOPAY_LIMITS: dict[str, tuple[int, int]] = {"XAF": (100, 1_000_000)}
 

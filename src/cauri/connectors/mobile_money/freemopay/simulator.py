@@ -21,14 +21,12 @@ Outcomes come from the payer's (receiver's) number: its **last three digits**, t
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import math
 import secrets
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,17 +34,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.freemopay import webhooks
-from cauri.connectors.mobile_money.sandbox.simulator import Outcome, outcome_for
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import Outcome, outcome_for
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings, basic_credentials, json_object
 
 DEFAULT_APP_KEY = "fmp_app_demo"
 DEFAULT_SECRET_KEY = "fmp_secret_demo"  # noqa: S105 - the simulator's published development secret
 MERCHANT_FLOAT = 1_000_000_000
-SUBSCRIBER_FLOAT = 100_000_000
 CURRENCY = "XAF"
 
 # The free-text reasons the simulator gives (FreeMoPay's real wording is not public).
@@ -96,7 +92,7 @@ class SimPayment:
         }
 
 
-class FreeMoPaySimulator:
+class FreeMoPaySimulator(SimulatorBase):
     """One FreeMoPay merchant. ``app`` is the ASGI app; the methods below are the test interface."""
 
     def __init__(
@@ -109,22 +105,17 @@ class FreeMoPaySimulator:
         initial_statuses: dict[str, str] | None = None,
         withdraw_transaction_type: str = "WITHDRAW",
     ) -> None:
+        super().__init__(settings)
         self.app_key = app_key
         self.secret_key = secret_key
-        self.settings = settings or SimulatorSettings()
         self.rate_limit_per_minute = rate_limit_per_minute
         self.initial_statuses = {"basic": "SUCCESS", "bearer": "CREATED", **(initial_statuses or {})}
         self.withdraw_transaction_type = withdraw_transaction_type
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.payments: dict[str, SimPayment] = {}
-        self.create_attempts: Counter[str] = Counter()  # externalId -> create requests received
         self.tokens: dict[str, float] = {}
         self.token_requests = 0
-        self.requests: Counter[str] = Counter()  # "METHOD /path" -> requests received (429s included)
         self.rate_limited = 0  # requests refused by the per-minute limit
         self._window: deque[float] = deque()
-        self.tasks = BackgroundTasks()
-        self.callbacks = CallbackSender(self.settings)
         self._app = Starlette(
             routes=[
                 Route("/api/v2/payment/token", self._token, methods=["POST"]),
@@ -137,18 +128,11 @@ class FreeMoPaySimulator:
 
     # -- test interface (SimulatedProvider) ------------------------------------------------------------------
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
-
     def _by_external_id(self, external_id: str) -> list[SimPayment]:
         return [p for p in self.payments.values() if p.external_id == external_id]
 
     def created(self, reference: str) -> int:
         return len(self._by_external_id(reference))
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         return sum(
@@ -170,21 +154,10 @@ class FreeMoPaySimulator:
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
-        if owner == "merchant":
-            return MERCHANT_FLOAT
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+    def _house_balance(self, owner: str) -> int | None:
+        return MERCHANT_FLOAT if owner == "merchant" else None
 
     # -- plumbing ------------------------------------------------------------------------------------------------
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     def _over_limit(self) -> Response | None:
         """FreeMoPay's 100 requests a minute per merchant (a sliding window here)."""
@@ -206,13 +179,10 @@ class FreeMoPaySimulator:
 
     def _auth_mode(self, request: Request) -> str | None:
         """ "basic" or "bearer" when the request is authenticated, else None."""
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
         if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credential, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            app_key, _, secret_key = decoded.partition(":")
+            app_key, secret_key = basic_credentials(header)
             valid = constant_time_equal(app_key, self.app_key) and constant_time_equal(secret_key, self.secret_key)
             return "basic" if valid else None
         if scheme.lower() == "bearer" and credential:
@@ -222,8 +192,7 @@ class FreeMoPaySimulator:
 
     async def _guard(self, request: Request, label: str) -> Response | str:
         """Count, pause, rate-limit and authenticate one request: the auth mode, or the refusal to answer."""
-        self.requests[label] += 1
-        await self._pause()
+        await self._enter(label)
         limited = self._over_limit()
         if limited is not None:
             return limited
@@ -260,12 +229,12 @@ class FreeMoPaySimulator:
     async def _withdraw(self, request: Request) -> Response:
         return await self._create(request, "payout")
 
-    async def _create(self, request: Request, kind: str) -> Response:  # noqa: PLR0911 - one answer per case
+    async def _create(self, request: Request, kind: str) -> Response:
         path = "/api/v2/payment" if kind == "collection" else "/api/v2/payment/direct-withdraw"
         mode = await self._guard(request, f"POST {path}")
         if not isinstance(mode, str):
             return mode
-        body = _json_object(await request.body())
+        body = json_object(await request.body())
         party_field = "payer" if kind == "collection" else "receiver"
         msisdn = str(body.get(party_field, "")) if body else ""
         amount_text = str(body.get("amount", "")) if body else ""
@@ -277,18 +246,12 @@ class FreeMoPaySimulator:
                 f"{party_field}, amount (a string of digits) and externalId are required",
                 f"{party_field}, amount (chaîne de chiffres) et externalId sont obligatoires",
             )
-        self.create_attempts[external_id] += 1
-        attempt = self.create_attempts[external_id]
+        attempt = self._attempt(external_id)
         outcome = outcome_for(msisdn)
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            retry_after = str(self.settings.retry_after_seconds)
-            return _error(
-                429, "TOO_MANY_REQUESTS", "Too many requests", "Trop de requêtes", headers={"Retry-After": retry_after}
-            )
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
-            return _error(503, "SERVICE_UNAVAILABLE", "Service unavailable", "Service indisponible")
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        fault = self._refusal(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
+        await self._take_time(outcome)
         payment = SimPayment(
             reference=str(uuid.uuid4()),
             kind=kind,
@@ -307,21 +270,25 @@ class FreeMoPaySimulator:
             payment.status = UNKNOWN_STATUS
         elif outcome is not Outcome.PENDING_FOREVER:
             self.tasks.start(self._settle(payment))
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return _error(500, "INTERNAL_ERROR", "Internal error", "Erreur interne")
+        fault = await self._after_accepting(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         first = self.initial_statuses[mode] if kind == "collection" else "CREATED"
         waiting = "Transaction initiated, waiting for the customer"
         return JSONResponse({"reference": payment.reference, "status": first, "message": waiting})
 
+    def _fault(self, fault: Fault) -> JSONResponse:
+        if fault is Fault.RATE_LIMITED:
+            return _error(429, "TOO_MANY_REQUESTS", "Too many requests", "Trop de requêtes", self._retry_after())
+        if fault is Fault.UNAVAILABLE:
+            return _error(503, "SERVICE_UNAVAILABLE", "Service unavailable", "Service indisponible")
+        return _error(500, "INTERNAL_ERROR", "Internal error", "Erreur interne")
+
     async def _settle(self, payment: SimPayment) -> None:
-        if payment.outcome is Outcome.EXPIRES:
-            await asyncio.sleep(self.settings.expiry_seconds)
+        def expire() -> None:
             payment.status, payment.reason = "FAILED", EXPIRED_TEXT
-        else:
-            await asyncio.sleep(self.settings.settle_seconds)
-            self._apply(payment)
+
+        await self._settle_later(payment.outcome, settle=lambda: self._apply(payment), expire=expire)
         await self._notify(payment)
 
     def _apply(self, payment: SimPayment) -> None:
@@ -338,10 +305,6 @@ class FreeMoPaySimulator:
         payment.status, payment.reason = "SUCCESS", None
 
     async def _notify(self, payment: SimPayment) -> None:
-        if payment.callback is None or payment.outcome is Outcome.NO_CALLBACK:
-            return
-        if payment.outcome is Outcome.LATE_CALLBACK:
-            await asyncio.sleep(self.settings.late_callback_seconds)
         body = webhooks.callback_body(
             status=payment.status,
             reference=payment.reference,
@@ -350,9 +313,7 @@ class FreeMoPaySimulator:
             external_id=payment.external_id,
             message=payment.reason or "Transaction successful",
         )
-        deliveries = 2 if payment.outcome is Outcome.DUPLICATED_CALLBACK else 1
-        for _ in range(deliveries):
-            await self.callbacks.send(payment.callback, body, webhooks.CALLBACK_HEADERS)
+        await self._deliver(payment.outcome, payment.callback, body, webhooks.CALLBACK_HEADERS)
 
     async def _status(self, request: Request) -> Response:
         mode = await self._guard(request, "GET /api/v2/payment/{reference}")
@@ -374,11 +335,3 @@ class FreeMoPaySimulator:
                 "rate_limited": self.rate_limited,
             }
         )
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None

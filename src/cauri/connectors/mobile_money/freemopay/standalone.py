@@ -25,8 +25,6 @@ from types import TracebackType
 from pydantic import SecretStr
 
 from cauri.connectors.base import PaymentKind
-from cauri.connectors.errors import InvalidRequest
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.freemopay import transformers, webhooks
 from cauri.connectors.mobile_money.freemopay.client import DEFAULT_BASE_URL, AuthMode
 from cauri.connectors.mobile_money.freemopay.connector import FreeMoPayConnector
@@ -38,6 +36,8 @@ from cauri.connectors.mobile_money.freemopay.schemas import (
     WithdrawRequest,
 )
 from cauri.connectors.sync import run_sync
+from cauri.kit.errors import InvalidRequest
+from cauri.kit.http import HttpPolicy
 
 FINAL_STATUSES = frozenset({"SUCCESS", "FAILED"})
 

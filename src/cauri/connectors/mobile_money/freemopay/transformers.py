@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -29,14 +28,6 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import (
-    AuthError,
-    ConnectorError,
-    Declined,
-    FailureReason,
-    InvalidRequest,
-    PaymentNotFound,
-)
 from cauri.connectors.mobile_money.freemopay.schemas import (
     CallbackNotification,
     DepositRequest,
@@ -45,7 +36,16 @@ from cauri.connectors.mobile_money.freemopay.schemas import (
     PaymentInit,
     WithdrawRequest,
 )
-from cauri.core.money import currency_exponent
+from cauri.kit.amounts import UnreadableAmount, optional_minor_units, to_major_units
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    Declined,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+    unreadable_answer,
+)
 
 PROVIDER = "freemopay"
 CURRENCY = "XAF"  # FreeMoPay serves Cameroon only
@@ -112,20 +112,14 @@ def failure_from_text(text: str | None, kind: PaymentKind) -> FailureReason | No
 
 def amount_to_wire(amount: int, currency: str = CURRENCY) -> str:
     """Minor units -> FreeMoPay's amount string ("1500")."""
-    exponent = currency_exponent(currency)
-    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+    return to_major_units(amount, currency)
 
 
 def amount_from_wire(value: str | int | float | None, currency: str = CURRENCY) -> int | None:
-    if value is None or value == "":
-        return None
     try:
-        minor = Decimal(str(value)).scaleb(currency_exponent(currency))
-    except InvalidOperation:
-        raise _unreadable(ValueError(f"amount {value!r}")) from None
-    if minor != minor.to_integral_value():
-        raise _unreadable(ValueError(f"fractional amount {value!r}"))
-    return int(minor)
+        return optional_minor_units(value, currency)
+    except UnreadableAmount as exc:
+        raise _unreadable(exc) from None
 
 
 def msisdn_to_wire(e164: str) -> str:
@@ -295,9 +289,4 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:
 
 
 def _unreadable(exc: Exception) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible de FreeMoPay.",
-        f"Unreadable FreeMoPay answer: {type(exc).__name__}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )
+    return unreadable_answer(PROVIDER, exc)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cauri.connectors.errors import InvalidSignature
 from cauri.connectors.mobile_money.freemopay.transformers import PROVIDER
+from cauri.kit.errors import InvalidSignature
 
 CALLBACK_HEADERS = {"Content-Type": "application/json"}
 

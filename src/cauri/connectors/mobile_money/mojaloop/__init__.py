@@ -21,7 +21,7 @@ from cauri.connectors.mobile_money.mojaloop.simulator import MAX_BULK_ITEMS, Moj
 from cauri.connectors.mobile_money.mojaloop.standalone import MojaloopClient, SyncMojaloopClient
 from cauri.connectors.mobile_money.mojaloop.transformers import BulkPhase, Party, Quote
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = [
     "MAX_BULK_ITEMS",

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from cauri.connectors.auth import AuthStrategy
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.mojaloop.transformers import PROVIDER, error_from_response, unreadable
+from cauri.kit.auth import AuthStrategy
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 # The SDK waits for the switch (party lookup, quote, transfer) within one call: allow it time.
 DEFAULT_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=65.0, max_attempts=3, rate_limit=None)

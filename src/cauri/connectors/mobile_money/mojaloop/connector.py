@@ -34,7 +34,6 @@ from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
-from cauri.connectors.auth import AuthStrategy, BearerToken, NoAuth
 from cauri.connectors.base import (
     AccountHolder,
     AmountLimits,
@@ -51,12 +50,13 @@ from cauri.connectors.base import (
     _check_reference,
     check_bulk_size,
 )
-from cauri.connectors.errors import Declined, FailureReason, InvalidRequest
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.mojaloop import transformers, webhooks
 from cauri.connectors.mobile_money.mojaloop.client import MojaloopHttp
 from cauri.connectors.mobile_money.mojaloop.simulator import MAX_BULK_ITEMS, MOJALOOP_CURRENCIES
 from cauri.connectors.mobile_money.mojaloop.transformers import BulkPhase, Party, Quote
+from cauri.kit.auth import AuthStrategy, BearerToken, NoAuth
+from cauri.kit.errors import Declined, FailureReason, InvalidRequest
+from cauri.kit.http import HttpPolicy
 
 MAX_ACCEPTANCE_STEPS = 3
 

@@ -29,22 +29,19 @@ import json
 import secrets
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
-from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
+from cauri.kit.amounts import positive_minor_units, to_major_units
+from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
 
 MOJALOOP_CURRENCIES = frozenset({"XOF", "XAF", "GNF", "USD", "EUR"})
 MAX_BULK_ITEMS = 1000
@@ -80,19 +77,7 @@ def _now() -> str:
 
 
 def _major(amount: int, currency: str) -> str:
-    exponent = CURRENCY_EXPONENTS[currency]
-    text = f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _minor(text: object, currency: str) -> int | None:
-    try:
-        value = Decimal(str(text)).scaleb(CURRENCY_EXPONENTS[currency])
-    except (InvalidOperation, KeyError):
-        return None
-    if value != value.to_integral_value() or value <= 0:
-        return None
-    return int(value)
+    return to_major_units(amount, currency, trim=True)
 
 
 def _b64url(raw: bytes) -> str:
@@ -212,7 +197,7 @@ class SimBulk:
     decisions: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
 
 
-class MojaloopSimulator:
+class MojaloopSimulator(SimulatorBase):
     """One DFSP's SDK scheme adapter and the scheme behind it. ``app`` is the ASGI app; below, the test interface."""
 
     def __init__(
@@ -227,35 +212,23 @@ class MojaloopSimulator:
         payee_fee: int = 0,
         settings: SimulatorSettings | None = None,
     ) -> None:
+        super().__init__(settings)
         self.dfsp_id = dfsp_id
         self.api_token = api_token
         self.auto_accept_party = auto_accept_party
         self.auto_accept_quote = auto_accept_quote
         self.backend_url = backend_url.rstrip("/") if backend_url else None
         self.payee_fee = payee_fee
-        self.settings = settings or SimulatorSettings()
         self._liquidity = liquidity
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.transfers: dict[str, SimTransfer] = {}
         self.by_home: dict[str, list[str]] = {}
         self.bulks: dict[str, SimBulk] = {}
-        self.create_attempts: Counter[str] = Counter()  # homeTransactionId (or bulk id) -> create requests
-        self.requests: Counter[str] = Counter()
-        self.tasks = BackgroundTasks()
-        self.callbacks = CallbackSender(self.settings)
         self._app = Starlette(routes=self._routes())
 
     # -- test interface (SimulatedProvider) --------------------------------------------------------------
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
-
     def created(self, reference: str) -> int:
         return len(self.by_home.get(reference, ()))
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         return 0  # the outbound API only sends money
@@ -273,12 +246,8 @@ class MojaloopSimulator:
         ids = self.by_home.get(reference)
         return self.transfers[ids[-1]] if ids else None
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
     def _opening_balance(self, owner: str, currency: str) -> int:
-        return self._liquidity if owner == "dfsp" else 0
+        return self._liquidity if owner == "dfsp" else 0  # a payer DFSP's position; payees start with nothing
 
     # -- HTTP ------------------------------------------------------------------------------------------------
 
@@ -293,10 +262,6 @@ class MojaloopSimulator:
             Route("/bulkTransactions/{id}", self._put_bulk, methods=["PUT"]),
             Route("/bulkTransactions/{id}", self._get_bulk, methods=["GET"]),
         ]
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     def _authorized(self, request: Request) -> bool:
         if not self.api_token:
@@ -321,8 +286,7 @@ class MojaloopSimulator:
         return Response(status_code=200)
 
     async def _get_party(self, request: Request) -> Response:
-        self.requests["GET /parties"] += 1
-        await self._pause()
+        await self._enter("GET /parties")
         if not self._authorized(request):
             return self._error(401, "401", "Unauthorized")
         id_type, id_value = request.path_params["type"], request.path_params["id"]
@@ -352,7 +316,7 @@ class MojaloopSimulator:
         currency = str(body.get("currency") or "")
         if currency not in MOJALOOP_CURRENCIES:
             return ".currency is not supported by the scheme"
-        amount = _minor(body.get("amount"), currency)
+        amount = positive_minor_units(body.get("amount"), currency)
         if amount is None or not isinstance(body.get("amount"), str):
             return ".amount must be a positive amount string"
         if not body.get("homeTransactionId"):
@@ -360,8 +324,7 @@ class MojaloopSimulator:
         return str(body["homeTransactionId"]), str(to["idType"]), str(to["idValue"]), amount, currency
 
     async def _post_transfer(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
-        self.requests["POST /transfers"] += 1
-        await self._pause()
+        await self._enter("POST /transfers")
         if not self._authorized(request):
             return self._error(401, "401", "Unauthorized")
         raw = await request.body()
@@ -373,12 +336,11 @@ class MojaloopSimulator:
         if isinstance(parsed, str):
             return self._error(400, "3100", f"Generic validation error: {parsed}")
         home_id, id_type, id_value, amount, currency = parsed
-        self.create_attempts[home_id] += 1
-        attempt = self.create_attempts[home_id]
+        attempt = self._attempt(home_id)
         outcome = outcome_for(id_type, id_value)
-        fault = self._fault_before_processing(outcome, attempt)
+        fault = self._refusal(outcome, attempt)
         if fault is not None:
-            return fault
+            return self._fault(fault)
         transfer_id = str(body.get("transferId") or uuid.uuid4())
         fingerprint = hashlib.sha256(raw).hexdigest()
         known = self.transfers.get(transfer_id)
@@ -391,22 +353,19 @@ class MojaloopSimulator:
         transfer = SimTransfer(transfer_id, home_id, body, fingerprint, id_type, id_value, amount, currency, outcome)
         self.transfers[transfer_id] = transfer
         self.by_home.setdefault(home_id, []).append(transfer_id)
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         self._discover(transfer)
         if transfer.error is None and not self.auto_accept_party:
             transfer.state = "WAITING_FOR_PARTY_ACCEPTANCE"
             return self._answer(transfer)
         return await self._after_party(transfer, attempt)
 
-    def _fault_before_processing(self, outcome: Outcome, attempt: int) -> Response | None:
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            return self._error(
-                429, "2005", "Server busy", headers={"Retry-After": str(self.settings.retry_after_seconds)}
-            )
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
+    def _fault(self, fault: Fault) -> Response:
+        if fault is Fault.RATE_LIMITED:
+            return self._error(429, "2005", "Server busy", headers=self._retry_after())
+        if fault is Fault.UNAVAILABLE:
             return self._error(503, "2003", "Service currently unavailable")
-        return None
+        return self._error(500, "2001", "Internal server error")
 
     def _answer(self, transfer: SimTransfer) -> Response:
         if transfer.error is not None and transfer.state == "ERROR_OCCURRED":
@@ -446,11 +405,8 @@ class MojaloopSimulator:
                 transfer.state = "WAITING_FOR_QUOTE_ACCEPTANCE"
                 return self._answer(transfer)
             self._execute(transfer)
-        if transfer.outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if transfer.outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return self._error(500, "2001", "Internal server error")
-        return self._answer(transfer)
+        fault = await self._after_accepting(transfer.outcome, attempt)
+        return self._fault(fault) if fault is not None else self._answer(transfer)
 
     def _fail(self, transfer: SimTransfer, error: tuple[str, str], state: str = "ERROR_OCCURRED") -> None:
         transfer.error = error
@@ -494,8 +450,7 @@ class MojaloopSimulator:
         self._fail(transfer, EXPIRED)
 
     async def _get_transfer(self, request: Request) -> Response:
-        self.requests["GET /transfers"] += 1
-        await self._pause()
+        await self._enter("GET /transfers")
         if not self._authorized(request):
             return self._error(401, "401", "Unauthorized")
         transfer = self.transfers.get(request.path_params["id"])
@@ -504,8 +459,7 @@ class MojaloopSimulator:
         return JSONResponse(transfer.to_wire())
 
     async def _put_transfer(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
-        self.requests["PUT /transfers"] += 1
-        await self._pause()
+        await self._enter("PUT /transfers")
         if not self._authorized(request):
             return self._error(401, "401", "Unauthorized")
         transfer = self.transfers.get(request.path_params["id"])
@@ -547,7 +501,7 @@ class MojaloopSimulator:
         for index, item in enumerate(items):
             info = item.get("to", {}).get("partyIdInfo") if isinstance(item, dict) else None
             currency = str(item.get("currency") or "") if isinstance(item, dict) else ""
-            amount = _minor(item.get("amount"), currency) if isinstance(item, dict) else None
+            amount = positive_minor_units(item.get("amount"), currency) if isinstance(item, dict) else None
             if not isinstance(info, dict) or not info.get("partyIdType") or not info.get("partyIdentifier"):
                 return f"individualTransfers[{index}].to.partyIdInfo is required"
             if currency not in MOJALOOP_CURRENCIES or amount is None or not item.get("homeTransactionId"):
@@ -565,8 +519,7 @@ class MojaloopSimulator:
         return parsed
 
     async def _post_bulk(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
-        self.requests["POST /bulkTransactions"] += 1
-        await self._pause()
+        await self._enter("POST /bulkTransactions")
         if not self._authorized(request):
             return self._error(401, "401", "Unauthorized")
         raw = await request.body()
@@ -578,11 +531,11 @@ class MojaloopSimulator:
         if isinstance(parsed, str):
             return self._error(400, "3100", f"Generic validation error: {parsed}")
         bulk_id = str(body["bulkTransactionId"])
-        self.create_attempts[bulk_id] += 1
+        attempt = self._attempt(bulk_id)
         first = outcome_for(parsed[0][1], parsed[0][2])
-        fault = self._fault_before_processing(first, self.create_attempts[bulk_id])
+        fault = self._refusal(first, attempt)
         if fault is not None:
-            return fault
+            return self._fault(fault)
         # The content that matters: who pays whom how much (options such as the expiration may differ on a resend).
         content = json.dumps([body.get("from"), body.get("individualTransfers")], sort_keys=True).encode()
         fingerprint = hashlib.sha256(content).hexdigest()
@@ -702,8 +655,7 @@ class MojaloopSimulator:
         await self.callbacks.send(f"{self.backend_url}/bulkTransactions/{bulk.bulk_id}", raw, headers, method="PUT")
 
     async def _put_bulk(self, request: Request) -> Response:
-        self.requests["PUT /bulkTransactions"] += 1
-        await self._pause()
+        await self._enter("PUT /bulkTransactions")
         if not self._authorized(request):
             return self._error(401, "401", "Unauthorized")
         bulk = self.bulks.get(request.path_params["id"])
@@ -721,8 +673,7 @@ class MojaloopSimulator:
         return JSONResponse({"bulkTransactionId": bulk.bulk_id}, status_code=202)
 
     async def _get_bulk(self, request: Request) -> Response:
-        self.requests["GET /bulkTransactions"] += 1
-        await self._pause()
+        await self._enter("GET /bulkTransactions")
         if not self._authorized(request):
             return self._error(401, "401", "Unauthorized")
         bulk = self.bulks.get(request.path_params["id"])

@@ -23,7 +23,6 @@ from typing import Self
 from pydantic import SecretStr
 
 from cauri.connectors.base import PayoutRequest, ProviderPayment
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.mojaloop.connector import (
     BulkItem,
     BulkResult,
@@ -33,6 +32,7 @@ from cauri.connectors.mobile_money.mojaloop.connector import (
 )
 from cauri.connectors.mobile_money.mojaloop.transformers import Party
 from cauri.connectors.sync import run_sync
+from cauri.kit.http import HttpPolicy
 
 
 def _secret(value: str | SecretStr | None) -> SecretStr | None:

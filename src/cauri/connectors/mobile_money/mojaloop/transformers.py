@@ -17,22 +17,22 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 import httpx
 
 from cauri.connectors.base import PaymentKind, PaymentStatus, PayoutRequest, ProviderPayment
-from cauri.connectors.errors import (
+from cauri.kit.amounts import UnreadableAmount, to_major_units, to_minor_units
+from cauri.kit.errors import (
     ConnectorError,
     Declined,
     FailureReason,
     InvalidRequest,
     PaymentNotFound,
     Timeout,
+    unreadable_answer,
 )
-from cauri.core.money import CURRENCY_EXPONENTS
 
 PROVIDER = "mojaloop"
 # Deterministic ids: a retry, another process or a status query after a timeout finds the same transfer.
@@ -129,22 +129,14 @@ def _body(raw: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def amount_to_wire(amount: int, currency: str) -> str:
     """Minor units -> Mojaloop's amount string (major units, no trailing zeros needed: "1500", "12.5")."""
-    exponent = CURRENCY_EXPONENTS[currency]
-    text = f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return to_major_units(amount, currency, trim=True)
 
 
 def amount_from_wire(text: object, currency: str) -> int:
-    exponent = CURRENCY_EXPONENTS.get(currency)
     try:
-        if exponent is None:
-            raise InvalidOperation
-        value = Decimal(str(text)).scaleb(exponent)
-    except InvalidOperation:
-        raise unreadable(f"amount {text!r} {currency!r}") from None
-    if value != value.to_integral_value():
-        raise unreadable(f"fractional amount {text!r} for {currency}")
-    return int(value)
+        return to_minor_units(text, currency)
+    except UnreadableAmount as exc:
+        raise unreadable(str(exc)) from None
 
 
 def msisdn_to_wire(e164: str) -> str:
@@ -422,9 +414,4 @@ def error_for_code(code: str, common: dict[str, Any] | None = None) -> Connector
 
 
 def unreadable(detail: str) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible du fournisseur.",
-        f"Unreadable provider answer: {detail}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )
+    return unreadable_answer(PROVIDER, detail)

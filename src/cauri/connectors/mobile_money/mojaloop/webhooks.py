@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 
 from cauri.connectors.base import header
-from cauri.connectors.errors import InvalidSignature
 from cauri.connectors.mobile_money.mojaloop.transformers import PROVIDER, unreadable
+from cauri.kit.errors import InvalidSignature
 
 
 def verify_shared_token(expected: str | None, headers: Mapping[str, str]) -> None:

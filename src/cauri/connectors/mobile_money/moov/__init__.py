@@ -13,7 +13,7 @@ from cauri.connectors.mobile_money.moov.connector import MoovConnector
 from cauri.connectors.mobile_money.moov.simulator import MoovSimulator, magic_phone
 from cauri.connectors.mobile_money.moov.standalone import MoovClient, SyncMoovClient
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = ["PROVIDER", "MoovClient", "MoovConnector", "MoovSimulator", "SyncMoovClient", "magic_phone"]
 

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from cauri.connectors.auth import AuthStrategy, TokenRequester, _fingerprint
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.moov import soap
 from cauri.connectors.mobile_money.moov.transformers import PROVIDER, error_from_fault, error_from_response, unreadable
+from cauri.kit.auth import AuthStrategy, TokenRequester, _fingerprint
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 SERVICE_PATH = "/com.tlc.merchant.api/UssdPush"
 DEFAULT_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=45.0, max_attempts=3, rate_limit=None)

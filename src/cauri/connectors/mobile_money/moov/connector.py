@@ -33,11 +33,11 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import PaymentNotFound
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.moov import transformers
 from cauri.connectors.mobile_money.moov.client import SERVICE_PATH, MoovSoap
 from cauri.connectors.mobile_money.moov.simulator import MOOV_CURRENCIES
+from cauri.kit.errors import PaymentNotFound
+from cauri.kit.http import HttpPolicy
 
 
 class MoovConnector(PaymentConnector):

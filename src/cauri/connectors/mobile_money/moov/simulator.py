@@ -8,9 +8,7 @@ Outcomes by the number's **last three digits** (the sandbox's table; ``docs/prov
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,20 +16,18 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.moov import soap
 from cauri.connectors.mobile_money.moov.client import SERVICE_PATH
 from cauri.connectors.mobile_money.moov.transformers import DEFAULT_OPERATIONS
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome
-from cauri.connectors.simulation import BackgroundTasks, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import Outcome, outcome_for
+from cauri.kit.outcomes import magic_phone as kit_magic_phone
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
 
 MOOV_CURRENCIES = frozenset({"XOF"})
 MERCHANT_FLOAT = 1_000_000_000
-SUBSCRIBER_FLOAT = 100_000_000
 MAGIC_PREFIXES: dict[str, str] = {"BJ": "+2290195000", "TG": "+22879000"}
-_SUFFIX_OF = {outcome: suffix for suffix, outcome in MAGIC_SUFFIXES.items()}
 CODES: dict[Outcome, str] = {
     Outcome.INSUFFICIENT_FUNDS: "10",
     Outcome.NOT_FOUND: "11",
@@ -49,11 +45,7 @@ WSDL = f"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def magic_phone(outcome: Outcome, country: str = "BJ") -> str:
-    return MAGIC_PREFIXES[country] + _SUFFIX_OF[outcome]
-
-
-def outcome_for(msisdn: str) -> Outcome:
-    return MAGIC_SUFFIXES.get(msisdn[-3:], Outcome.SUCCESS)
+    return kit_magic_phone(outcome, country, prefixes=MAGIC_PREFIXES)
 
 
 @dataclass
@@ -79,7 +71,7 @@ class SimTransaction:
         }
 
 
-class MoovSimulator:
+class MoovSimulator(SimulatorBase):
     """One Moov merchant. ``app`` is the ASGI app; below, the test interface."""
 
     def __init__(
@@ -88,27 +80,16 @@ class MoovSimulator:
         token: str = "moov-merchant-token",  # noqa: S107 - the simulator's own test token
         settings: SimulatorSettings | None = None,
     ) -> None:
+        super().__init__(settings)
         self.token = token
-        self.settings = settings or SimulatorSettings()
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.transactions: dict[str, SimTransaction] = {}
         self.by_reference: dict[tuple[str, str], str] = {}
-        self.create_attempts: Counter[str] = Counter()
-        self.requests: Counter[str] = Counter()
-        self.tasks = BackgroundTasks()
         self._app = Starlette(routes=[Route(SERVICE_PATH, self._service, methods=["GET", "POST"])])
 
     # -- test interface ------------------------------------------------------------------------------------
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
-
     def created(self, reference: str) -> int:
         return sum(1 for (_kind, ref) in self.by_reference if ref == reference)
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         transaction = self._find("push", reference)
@@ -123,20 +104,12 @@ class MoovSimulator:
     def merchant_balance(self, currency: str) -> int:
         return self.accounts.balance("merchant", currency)
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-
     def _find(self, kind: str, reference: str) -> SimTransaction | None:
         referenceid = self.by_reference.get((kind, reference))
         return self.transactions.get(referenceid) if referenceid else None
 
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
-        if owner == "merchant":
-            return MERCHANT_FLOAT
-        if owner == "moov":
-            return 0
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+    def _house_balance(self, owner: str) -> int | None:
+        return {"merchant": MERCHANT_FLOAT, "moov": 0}.get(owner)
 
     # -- SOAP --------------------------------------------------------------------------------------------------
 
@@ -152,8 +125,7 @@ class MoovSimulator:
             return (
                 Response(WSDL, media_type="text/xml") if "wsdl" in request.query_params else Response(status_code=405)
             )
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
+        await self._pause()
         try:
             operation, params = soap.call_of(await request.body())
         except soap.MalformedXml:
@@ -177,16 +149,12 @@ class MoovSimulator:
     def _answer(self, operation: str, result: dict[str, object]) -> Response:
         return self._xml(soap.response_envelope(operation, result))
 
-    async def _create(  # noqa: PLR0911 - one answer per documented case
-        self, operation: str, kind: str, msisdn: str, amount_text: str, reference: str
-    ) -> Response:
-        self.create_attempts[reference] += 1
-        attempt = self.create_attempts[reference]
+    async def _create(self, operation: str, kind: str, msisdn: str, amount_text: str, reference: str) -> Response:
+        attempt = self._attempt(reference)
         outcome = outcome_for(msisdn)
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            return Response("Too Many Requests", 429, headers={"Retry-After": str(self.settings.retry_after_seconds)})
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
-            return Response("Service Unavailable", 503, media_type="text/plain")
+        fault = self._refusal(outcome, attempt)
+        if fault is not None:
+            return self._fault_answer(fault)
         try:
             amount = int(amount_text)
         except ValueError:
@@ -197,8 +165,7 @@ class MoovSimulator:
             return self._answer(operation, {"status": "13", "message": "Référence déjà utilisée"})
         if outcome is Outcome.NOT_FOUND:
             return self._answer(operation, {"status": "11", "message": "Abonné inconnu"})
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         transaction = SimTransaction(f"MV{secrets.token_hex(6).upper()}", kind, reference, msisdn, amount, outcome)
         self.transactions[transaction.referenceid] = transaction
         self.by_reference[(kind, reference)] = transaction.referenceid
@@ -206,11 +173,18 @@ class MoovSimulator:
             transaction.status, transaction.message = "77", "En cours de vérification"
         elif outcome is not Outcome.PENDING_FOREVER:
             self.tasks.start(self._settle(transaction))
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return self._fault("Internal error")
+        fault = await self._after_accepting(outcome, attempt)
+        if fault is not None:
+            return self._fault_answer(fault)
         return self._answer(operation, transaction.result())
+
+    def _fault_answer(self, fault: Fault) -> Response:
+        """The outcome table's faults as Moov's front answers them: plain HTTP errors, or a SOAP fault."""
+        if fault is Fault.RATE_LIMITED:
+            return Response("Too Many Requests", 429, headers=self._retry_after())
+        if fault is Fault.UNAVAILABLE:
+            return Response("Service Unavailable", 503, media_type="text/plain")
+        return self._fault("Internal error")
 
     async def _push(self, operation: str, params: dict[str, str]) -> Response:
         reference = params.get("externaldata1") or params.get("msisdn", "")
@@ -223,11 +197,12 @@ class MoovSimulator:
         )
 
     async def _settle(self, transaction: SimTransaction) -> None:
-        if transaction.outcome is Outcome.EXPIRES:
-            await asyncio.sleep(self.settings.expiry_seconds)
+        def expire() -> None:
             transaction.status, transaction.message = "16", "Délai de confirmation dépassé"
-            return
-        await asyncio.sleep(self.settings.settle_seconds)
+
+        await self._settle_later(transaction.outcome, settle=lambda: self._apply(transaction), expire=expire)
+
+    def _apply(self, transaction: SimTransaction) -> None:
         code = CODES.get(transaction.outcome)
         memo = f"{transaction.kind}:{transaction.referenceid}"
         if code is None and transaction.kind == "push":

@@ -16,10 +16,10 @@ from typing import Self
 from pydantic import SecretStr
 
 from cauri.connectors.base import AccountHolder, Balance, CollectRequest, PayoutRequest, ProviderPayment
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.moov.client import SERVICE_PATH
 from cauri.connectors.mobile_money.moov.connector import MoovConnector
 from cauri.connectors.sync import run_sync
+from cauri.kit.http import HttpPolicy
 
 
 class MoovClient:

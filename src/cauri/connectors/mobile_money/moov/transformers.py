@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from cauri.connectors.base import PaymentKind, PaymentStatus, ProviderPayment
-from cauri.connectors.errors import AuthError, ConnectorError, Declined, FailureReason, InvalidRequest
 from cauri.connectors.mobile_money.moov import soap
+from cauri.kit.errors import AuthError, ConnectorError, Declined, FailureReason, InvalidRequest, unreadable_answer
 
 PROVIDER = "moov"
 SUCCESS, PENDING = "0", "100"
@@ -116,12 +116,7 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:
 
 
 def unreadable(detail: str) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible du fournisseur.",
-        f"Unreadable provider answer: {detail}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )
+    return unreadable_answer(PROVIDER, detail)
 
 
 def balance_from_result(result: Mapping[str, Any]) -> int:

@@ -34,7 +34,7 @@ from cauri.connectors.mobile_money.mtn_momo.simulator import (
 )
 from cauri.connectors.mobile_money.mtn_momo.standalone import MtnMomoClient, SyncMtnMomoClient
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = [
     "ENVIRONMENT_CURRENCIES",

@@ -14,11 +14,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from cauri.connectors.auth import NoAuth, OAuth2ClientCredentials
-from cauri.connectors.errors import AuthError
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.mtn_momo.schemas import Product
 from cauri.connectors.mobile_money.mtn_momo.transformers import PROVIDER, error_from_response
+from cauri.kit.auth import NoAuth, OAuth2ClientCredentials
+from cauri.kit.errors import AuthError
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 SANDBOX_URL = "https://sandbox.momodeveloper.mtn.com"
 PRODUCTION_URL = "https://proxy.momoapi.mtn.com"  # "?" in providers.md: configurable (setting base_url)

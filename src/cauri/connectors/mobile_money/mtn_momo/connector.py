@@ -47,8 +47,6 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
-from cauri.connectors.errors import ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.mtn_momo import transformers, webhooks
 from cauri.connectors.mobile_money.mtn_momo.client import SANDBOX_URL, MtnMomoHttp
 from cauri.connectors.mobile_money.mtn_momo.schemas import (
@@ -58,6 +56,8 @@ from cauri.connectors.mobile_money.mtn_momo.schemas import (
     RequestToPay,
     Transfer,
 )
+from cauri.kit.errors import ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
+from cauri.kit.http import HttpPolicy
 
 log = structlog.get_logger(__name__)
 

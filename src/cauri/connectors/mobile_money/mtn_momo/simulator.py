@@ -30,8 +30,6 @@ expired, ongoing, pending). Every other outcome comes from the last three digits
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import secrets
 import time
@@ -39,7 +37,6 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,13 +45,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.mtn_momo import webhooks
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome, outcome_for
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.security import constant_time_equal
+from cauri.kit.amounts import positive_minor_units, to_major_units
+from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome, outcome_for
+from cauri.kit.simulation import CallbackSender, Fault, SimulatorBase, SimulatorSettings, basic_credentials, json_object
 
 DEFAULT_API_USER = "c2a4e1b0-3d5f-4a6b-8c9d-0e1f2a3b4c5d"
 DEFAULT_API_KEY = "mtn_api_key_demo"
@@ -62,7 +59,6 @@ DEFAULT_COLLECTION_KEY = "mtn_collection_key_demo"
 DEFAULT_DISBURSEMENT_KEY = "mtn_disbursement_key_demo"
 MTN_SANDBOX_PREFIX = "+46733123"  # MTN's sandbox numbers, and Cauri's outcome suffixes on the same prefix
 MERCHANT_FLOAT = 1_000_000_000
-SUBSCRIBER_FLOAT = 100_000_000
 PRODUCTS = ("collection", "disbursement")
 UNKNOWN_STATUS = "IN_REVIEW"  # a word the connector does not know: must read as pending
 
@@ -129,7 +125,7 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 
 def _major(amount: int, currency: str) -> str:
-    return format(Decimal(amount).scaleb(-CURRENCY_EXPONENTS[currency]).normalize(), "f")
+    return to_major_units(amount, currency, trim=True)
 
 
 @dataclass
@@ -180,7 +176,7 @@ class SimTransaction:
         return body
 
 
-class MtnMomoSimulator:
+class MtnMomoSimulator(SimulatorBase):
     """One MTN MoMo merchant (a collection and a disbursement account). The methods below are the test interface."""
 
     def __init__(
@@ -197,29 +193,21 @@ class MtnMomoSimulator:
         delayed_success_seconds: float = 25.0,
         callback_method: str = "PUT",
     ) -> None:
-        self.settings = settings or SimulatorSettings()
+        super().__init__(settings)
         self.keys = {"collection": collection_key, "disbursement": disbursement_key}
         self.environments = dict(environments or {"sandbox": "EUR"})
         self.users: dict[str, ApiUser] = {api_user: ApiUser(api_key, callback_host, next(iter(self.environments)))}
         self.sandbox_behaviour = SandboxBehaviour(sandbox_behaviour)
         self.delayed_success_seconds = delayed_success_seconds
         self.callback_method = callback_method.upper()
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.transactions: dict[tuple[str, str], SimTransaction] = {}  # (product, X-Reference-Id) -> transaction
-        self.create_attempts: Counter[str] = Counter()  # externalId -> create requests received
         self.tokens: dict[str, tuple[str, float, str]] = {}  # token -> (product, expiry, API user)
         self.token_requests: Counter[str] = Counter()  # product -> token requests
-        self.requests: Counter[str] = Counter()
-        self.tasks = BackgroundTasks()
         # MTN sends a callback once and never retries it.
         self.callbacks = CallbackSender(replace(self.settings, callback_attempts=1))
         self._app = Starlette(routes=self._routes())
 
     # -- test interface (SimulatedProvider) ------------------------------------------------------------------
-
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
 
     def _of(self, reference: str, product: str | None = None) -> list[SimTransaction]:
         return [
@@ -230,9 +218,6 @@ class MtnMomoSimulator:
 
     def created(self, reference: str) -> int:
         return len(self._of(reference))
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         return sum(
@@ -265,15 +250,8 @@ class MtnMomoSimulator:
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
-        if owner in PRODUCTS:
-            return MERCHANT_FLOAT
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+    def _house_balance(self, owner: str) -> int | None:
+        return MERCHANT_FLOAT if owner in PRODUCTS else None
 
     # -- HTTP ------------------------------------------------------------------------------------------------
 
@@ -294,10 +272,6 @@ class MtnMomoSimulator:
             Route("/{product}/v1_0/accountholder/msisdn/{msisdn}/basicuserinfo", self._user_info, methods=["GET"]),
             Route("/_sim/state", self._state, methods=["GET"]),
         ]
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     def _subscribed(self, request: Request, product: str) -> bool:
         key = request.headers.get("ocp-apim-subscription-key", "")
@@ -330,7 +304,7 @@ class MtnMomoSimulator:
         user_id = request.headers.get("x-reference-id", "")
         if not _is_uuid(user_id):
             return _error(400, "BAD_REQUEST", "X-Reference-Id must be a UUID.")
-        body = _json_object(await request.body()) or {}
+        body = json_object(await request.body()) or {}
         host = body.get("providerCallbackHost")
         if not isinstance(host, str) or not host:
             return _error(400, "BAD_REQUEST", "providerCallbackHost is required.")
@@ -364,7 +338,7 @@ class MtnMomoSimulator:
             await asyncio.sleep(self.settings.token_latency_seconds)
         if product not in PRODUCTS or not self._subscribed(request, product):
             return JSONResponse({"statusCode": 401, "message": INVALID_KEY_MESSAGE}, status_code=401)
-        user_id, api_key = _basic(request.headers.get("authorization", ""))
+        user_id, api_key = basic_credentials(request.headers.get("authorization", ""))
         user = self.users.get(user_id)
         if user is None or user.api_key is None or not constant_time_equal(api_key, user.api_key):
             return JSONResponse({"error": "login_failed"}, status_code=401)
@@ -387,35 +361,31 @@ class MtnMomoSimulator:
         except ValueError:
             return None
 
-    async def _create(self, request: Request, product: str) -> Response:  # noqa: PLR0911, PLR0912 - one answer per case
+    async def _create(self, request: Request, product: str) -> Response:  # noqa: PLR0911 - one answer per case
         path = "/collection/v1_0/requesttopay" if product == "collection" else "/disbursement/v1_0/transfer"
-        self.requests[f"POST {path}"] += 1
-        await self._pause()
+        await self._enter(f"POST {path}")
         refusal = self._authorize(request, product)
         if refusal is not None:
             return refusal
         reference_id = request.headers.get("x-reference-id", "")
         if not _is_uuid(reference_id):
             return _error(400, "BAD_REQUEST", "X-Reference-Id must be a UUID.")
-        body = _json_object(await request.body())
+        body = json_object(await request.body())
         parsed = self._parse_transaction(body, product)
         if isinstance(parsed, Response):
             return parsed
         external_id, msisdn, party_type, amount_text, currency = parsed
         assert body is not None
-        self.create_attempts[external_id] += 1
-        attempt = self.create_attempts[external_id]
+        attempt = self._attempt(external_id)
         sandbox_number = self._sandbox_number(msisdn)
         outcome = Outcome.SUCCESS if sandbox_number else outcome_for(msisdn)
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            retry_after = str(self.settings.retry_after_seconds)
-            return _error(429, "TOO_MANY_REQUESTS", "Rate limit exceeded.", headers={"Retry-After": retry_after})
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
-            return _error(503, "SERVICE_UNAVAILABLE", "Service unavailable, try again later.")
+        fault = self._refusal(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         environment = request.headers["x-target-environment"]
         if currency != self.environments[environment]:
             return _error(400, "INVALID_CURRENCY", f"Currency {currency} is not supported in {environment}.")
-        amount = _minor(amount_text, currency)
+        amount = positive_minor_units(amount_text, currency)
         if amount is None:
             return _error(400, "BAD_REQUEST", "amount must be a positive number in the currency's units.")
         callback_url = request.headers.get("x-callback-url")
@@ -431,8 +401,7 @@ class MtnMomoSimulator:
             if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
                 await asyncio.sleep(self.settings.hang_seconds)
             return _error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         transaction = SimTransaction(
             product=product,
             reference_id=reference_id,
@@ -450,10 +419,9 @@ class MtnMomoSimulator:
         )
         self.transactions[(product, reference_id)] = transaction
         self._start(transaction)
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return _error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred.")
+        fault = await self._after_accepting(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         return Response(status_code=202)
 
     # -- refunds ---------------------------------------------------------------------------------------------
@@ -467,7 +435,7 @@ class MtnMomoSimulator:
         if refusal is not None:
             return refusal
         reference_id = request.headers.get("x-reference-id", "")
-        body = _json_object(await request.body())
+        body = json_object(await request.body())
         original_id = str((body or {}).get("referenceIdToRefund", ""))
         if not _is_uuid(reference_id) or not _is_uuid(original_id):
             return _error(400, "BAD_REQUEST", "X-Reference-Id and referenceIdToRefund must be UUIDs.")
@@ -478,7 +446,9 @@ class MtnMomoSimulator:
             body.get("amount"),
         )
         amount = (
-            _minor(amount_text, currency) if isinstance(amount_text, str) and currency in CURRENCY_EXPONENTS else None
+            positive_minor_units(amount_text, currency)
+            if isinstance(amount_text, str) and currency in CURRENCY_EXPONENTS
+            else None
         )
         if not external_id or amount is None:
             return _error(400, "BAD_REQUEST", "amount (a string), currency and externalId are required.")
@@ -532,6 +502,13 @@ class MtnMomoSimulator:
         if refund is None or refund.environment != request.headers["x-target-environment"]:
             return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
         return JSONResponse(refund.to_wire())
+
+    def _fault(self, fault: Fault) -> JSONResponse:
+        if fault is Fault.RATE_LIMITED:
+            return _error(429, "TOO_MANY_REQUESTS", "Rate limit exceeded.", headers=self._retry_after())
+        if fault is Fault.UNAVAILABLE:
+            return _error(503, "SERVICE_UNAVAILABLE", "Service unavailable, try again later.")
+        return _error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred.")
 
     def _parse_transaction(
         self, body: dict[str, Any] | None, product: str
@@ -597,17 +574,18 @@ class MtnMomoSimulator:
         await self._notify(transaction)
 
     async def _settle(self, transaction: SimTransaction) -> None:
-        if transaction.outcome is Outcome.EXPIRES:
-            await asyncio.sleep(self.settings.expiry_seconds)
-            transaction.status, transaction.reason = "EXPIRED", "EXPIRED"
-        else:
-            await asyncio.sleep(self.settings.settle_seconds)
+        def settle() -> None:
             codes = FAILURE_CODES.get(transaction.outcome)
             if codes is not None:
                 transaction.status = "FAILED"
                 transaction.reason = codes[0] if transaction.product == "collection" else codes[1]
             else:
                 self._move(transaction)
+
+        def expire() -> None:
+            transaction.status, transaction.reason = "EXPIRED", "EXPIRED"
+
+        await self._settle_later(transaction.outcome, settle=settle, expire=expire)
         await self._notify(transaction)
 
     def _move(self, transaction: SimTransaction) -> None:
@@ -624,21 +602,14 @@ class MtnMomoSimulator:
         transaction.financial_transaction_id = str(secrets.randbelow(10**9)).zfill(9)
 
     async def _notify(self, transaction: SimTransaction) -> None:
-        if transaction.callback_url is None or transaction.outcome is Outcome.NO_CALLBACK:
-            return
-        if transaction.outcome is Outcome.LATE_CALLBACK:
-            await asyncio.sleep(self.settings.late_callback_seconds)
         body = json.dumps(transaction.to_wire()).encode()
-        deliveries = 2 if transaction.outcome is Outcome.DUPLICATED_CALLBACK else 1
-        for _ in range(deliveries):
-            await self.callbacks.send(
-                transaction.callback_url, body, webhooks.CALLBACK_HEADERS, method=self.callback_method
-            )
+        await self._deliver(
+            transaction.outcome, transaction.callback_url, body, webhooks.CALLBACK_HEADERS, method=self.callback_method
+        )
 
     async def _get_transaction(self, request: Request) -> Response:
         product = "collection" if request.url.path.startswith("/collection/") else "disbursement"
-        self.requests[f"GET /{product}/status"] += 1
-        await self._pause()
+        await self._enter(f"GET /{product}/status")
         refusal = self._authorize(request, product)
         if refusal is not None:
             return refusal
@@ -651,8 +622,7 @@ class MtnMomoSimulator:
 
     async def _balance(self, request: Request) -> Response:
         product = request.path_params["product"]
-        self.requests[f"GET /{product}/v1_0/account/balance"] += 1
-        await self._pause()
+        await self._enter(f"GET /{product}/v1_0/account/balance")
         refusal = self._authorize(request, product) if product in PRODUCTS else _error(404, "RESOURCE_NOT_FOUND", "")
         if refusal is not None:
             return refusal
@@ -701,32 +671,3 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _basic(header: str) -> tuple[str, str]:
-    scheme, _, credential = header.partition(" ")
-    if scheme.lower() != "basic":
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(credential, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    return user, password
-
-
-def _minor(text: str, currency: str) -> int | None:
-    try:
-        value = Decimal(text).scaleb(CURRENCY_EXPONENTS[currency])
-    except InvalidOperation:
-        return None
-    if value <= 0 or value != value.to_integral_value():
-        return None
-    return int(value)
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None

@@ -27,8 +27,6 @@ from types import TracebackType
 
 from pydantic import SecretStr
 
-from cauri.connectors.errors import InvalidRequest
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.mtn_momo import transformers, webhooks
 from cauri.connectors.mobile_money.mtn_momo.client import SANDBOX_URL, MtnProvisioning
 from cauri.connectors.mobile_money.mtn_momo.connector import MtnMomoConnector
@@ -43,6 +41,8 @@ from cauri.connectors.mobile_money.mtn_momo.schemas import (
     Transfer,
 )
 from cauri.connectors.sync import run_sync
+from cauri.kit.errors import InvalidRequest
+from cauri.kit.http import HttpPolicy
 
 FINAL_STATUSES = frozenset({"SUCCESSFUL", "FAILED", "REJECTED", "EXPIRED"})
 

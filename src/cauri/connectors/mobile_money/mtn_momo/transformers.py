@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
@@ -26,14 +26,6 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
-from cauri.connectors.errors import (
-    AuthError,
-    ConnectorError,
-    Declined,
-    FailureReason,
-    InvalidRequest,
-    PaymentNotFound,
-)
 from cauri.connectors.mobile_money.mtn_momo.schemas import (
     AccountBalance,
     Party,
@@ -42,8 +34,16 @@ from cauri.connectors.mobile_money.mtn_momo.schemas import (
     TransactionStatus,
     Transfer,
 )
-from cauri.core.errors import AppError
-from cauri.core.money import currency_exponent
+from cauri.kit.amounts import UnreadableAmount, optional_minor_units, to_major_units
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    Declined,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+    unreadable_answer,
+)
 
 PROVIDER = "mtn_momo"
 MAX_MESSAGE = 160  # payerMessage and payeeNote
@@ -104,20 +104,14 @@ def reference_id(kind: PaymentKind | Literal["refund"], reference: str) -> str:
 
 def amount_to_wire(amount: int, currency: str) -> str:
     """Minor units -> MTN's amount string in major units, without needless zeros ("1500", "25", "12.5")."""
-    value = Decimal(amount).scaleb(-currency_exponent(currency)).normalize()
-    return format(value, "f")
+    return to_major_units(amount, currency, trim=True)
 
 
 def amount_from_wire(value: str | int | float | None, currency: str) -> int | None:
-    if value is None or value == "":
-        return None
     try:
-        minor = Decimal(str(value)).scaleb(currency_exponent(currency))
-    except (InvalidOperation, AppError) as exc:
+        return optional_minor_units(value, currency)
+    except UnreadableAmount as exc:
         raise _unreadable(exc) from None
-    if minor != minor.to_integral_value():
-        raise _unreadable(ValueError(f"fractional amount {value!r}"))
-    return int(minor)
 
 
 def msisdn_to_wire(e164: str) -> str:
@@ -306,9 +300,4 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:  # n
 
 
 def _unreadable(exc: Exception) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible de MTN MoMo.",
-        f"Unreadable MTN MoMo answer: {type(exc).__name__}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )
+    return unreadable_answer(PROVIDER, exc)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from cauri.connectors.errors import InvalidSignature
 from cauri.connectors.mobile_money.mtn_momo.transformers import PROVIDER
+from cauri.kit.errors import InvalidSignature
 
 CALLBACK_HEADERS = {"Content-Type": "application/json"}
 REFERENCE_PARAMETER = "reference"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cauri.connectors.base import PaymentConnector
-from cauri.connectors.errors import InvalidRequest
 from cauri.connectors.mobile_money.orange_money.client import DEFAULT_POLICY, USSD_BASE_URL, WEBPAY_BASE_URL
 from cauri.connectors.mobile_money.orange_money.connector import (
     USSD_LIMITS,
@@ -39,8 +38,9 @@ from cauri.connectors.mobile_money.orange_money.simulator import (
 )
 from cauri.connectors.mobile_money.orange_money.standalone import OrangeMoneyClient, SyncOrangeMoneyClient
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
 from cauri.core.config import Settings
+from cauri.kit.errors import InvalidRequest
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = [
     "PROVIDER",

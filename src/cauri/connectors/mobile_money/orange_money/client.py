@@ -18,9 +18,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from cauri.connectors.auth import ApiKeyHeader, CombinedAuth, OAuth2ClientCredentials
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.orange_money.transformers import PROVIDER, error_from_response
+from cauri.kit.auth import ApiKeyHeader, CombinedAuth, OAuth2ClientCredentials
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 WEBPAY_BASE_URL = "https://api.orange.com"
 USSD_BASE_URL = "https://api-s1.orange.cm"  # "?": Orange Cameroon's gateway; configurable (setting base_url)

@@ -40,14 +40,6 @@ from cauri.connectors.base import (
     PaymentStatus,
     ProviderPayment,
 )
-from cauri.connectors.errors import (
-    AuthError,
-    Declined,
-    FailureReason,
-    InvalidRequest,
-    PaymentNotFound,
-)
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.orange_money import transformers, webhooks
 from cauri.connectors.mobile_money.orange_money.client import (
     USSD_BASE_URL,
@@ -61,6 +53,14 @@ from cauri.connectors.mobile_money.orange_money.schemas import (
     WebPayment,
     WebPaymentRequest,
 )
+from cauri.kit.errors import (
+    AuthError,
+    Declined,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+)
+from cauri.kit.http import HttpPolicy
 
 # The currency each WebPay country path takes ("dev" takes "OUV", Orange's test money, for any of ours).
 WEBPAY_COUNTRY_CURRENCIES: dict[str, str] = {

@@ -27,8 +27,6 @@ Outcomes come from the payer's number, **last three digits**, the sandbox table 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import html
 import json
 import secrets
@@ -43,12 +41,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.orange_money import transformers, webhooks
-from cauri.connectors.mobile_money.sandbox.simulator import MAGIC_SUFFIXES, Outcome, outcome_for
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.outcomes import Outcome, magic_phone, outcome_for
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings, basic_credentials, json_object
 
 DEFAULT_CLIENT_ID = "om_client_demo"
 DEFAULT_CLIENT_SECRET = "om_client_secret_demo"  # noqa: S105 - the simulator's published development secret
@@ -59,13 +56,11 @@ DEFAULT_AUTH_TOKEN = "omcm_x_auth_token_demo"  # noqa: S105 - published developm
 DEFAULT_CHANNEL_USER = "691000000"
 DEFAULT_PIN = "2222"
 MERCHANT_FLOAT = 1_000_000_000
-SUBSCRIBER_FLOAT = 100_000_000
 WEBPAY_COUNTRY_CURRENCIES = {"ci": "XOF", "sn": "XOF", "ml": "XOF", "bf": "XOF", "cm": "XAF", "gn": "GNF"}
 WEBPAY_LIFETIME_SECONDS = 600.0  # an unpaid payment URL expires ("?": Orange's real lifetime is not public)
 UNKNOWN_STATUS = "IN_PROGRESS"  # a word the connector does not know: must read as pending
 INSUFFICIENT_CODE = "60019"
 MAGIC_PREFIXES = {"CM": "+237690000", "CI": "+2250700000", "SN": "+221770000"}  # Orange mobile ranges
-_SUFFIX_OF = {outcome: suffix for suffix, outcome in MAGIC_SUFFIXES.items()}
 # confirmtxnstatus codes the simulator gives to the other failures (Orange's real codes are not public).
 USSD_FAILURE_CODES: dict[Outcome, tuple[str, str]] = {
     Outcome.NOT_FOUND: ("00017", "Subscriber not found"),
@@ -80,30 +75,11 @@ WEBPAY_FAILURES = frozenset(USSD_FAILURE_CODES) | {Outcome.INSUFFICIENT_FUNDS}
 
 def orange_phone(outcome: Outcome, country: str = "CM") -> str:
     """An Orange number producing ``outcome`` on this simulator (e.g. ``+237690000902``)."""
-    return MAGIC_PREFIXES[country] + _SUFFIX_OF[outcome]
+    return magic_phone(outcome, country, prefixes=MAGIC_PREFIXES)
 
 
 def _error(status: int, code: int | str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"code": code, "message": message, "description": message}, status_code=status, headers=headers)
-
-
-def _basic(header: str) -> tuple[str, str]:
-    scheme, _, credential = header.partition(" ")
-    if scheme.lower() != "basic":
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(credential, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    return user, password
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 @dataclass
@@ -165,7 +141,7 @@ class UssdTxn:
         }
 
 
-class OrangeMoneySimulator:
+class OrangeMoneySimulator(SimulatorBase):
     """One Orange Money merchant, reachable through WebPay and the Cameroon USSD push."""
 
     def __init__(
@@ -183,18 +159,13 @@ class OrangeMoneySimulator:
     ) -> None:
         self.client_id, self.client_secret, self.merchant_key = client_id, client_secret, merchant_key
         self.consumer_key, self.consumer_secret, self.auth_token = consumer_key, consumer_secret, auth_token
+        super().__init__(settings)
         self.channel_user_msisdn, self.pin = channel_user_msisdn, pin
-        self.settings = settings or SimulatorSettings()
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.orders: dict[str, WebOrder] = {}  # pay_token -> WebPay order
         self.ussd: dict[str, UssdTxn] = {}  # payToken -> USSD payment
         self.expected_payers: dict[str, str] = {}  # order_id -> the number that will pay it (tests)
-        self.create_attempts: Counter[str] = Counter()  # order id -> create requests received
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (api, expiry)
         self.token_requests: Counter[str] = Counter()
-        self.requests: Counter[str] = Counter()
-        self.tasks = BackgroundTasks()
-        self.callbacks = CallbackSender(self.settings)
         prefix = "/omcoreapis/1.0.2"
         self._app = Starlette(
             routes=[
@@ -212,10 +183,6 @@ class OrangeMoneySimulator:
         )
 
     # -- test interface (SimulatedProvider) ------------------------------------------------------------------
-
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
 
     @staticmethod
     def _ids(reference: str) -> set[str]:
@@ -256,28 +223,17 @@ class OrangeMoneySimulator:
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
-        if owner == "merchant":
-            return MERCHANT_FLOAT
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+    def _house_balance(self, owner: str) -> int | None:
+        return MERCHANT_FLOAT if owner == "merchant" else None
 
     # -- plumbing ------------------------------------------------------------------------------------------------
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     async def _issue_token(self, request: Request, api: str, user: str, password: str) -> Response:
         self.requests[f"POST {request.url.path}"] += 1
         self.token_requests[api] += 1
         if self.settings.token_latency_seconds > 0:
             await asyncio.sleep(self.settings.token_latency_seconds)
-        given_user, given_password = _basic(request.headers.get("authorization", ""))
+        given_user, given_password = basic_credentials(request.headers.get("authorization", ""))
         if not (constant_time_equal(given_user, user) and constant_time_equal(given_password, password)):
             return JSONResponse(
                 {"error": "invalid_client", "error_description": "The requested service needs credentials"},
@@ -296,21 +252,15 @@ class OrangeMoneySimulator:
         issued = self.tokens.get(token) if scheme.lower() == "bearer" else None
         return issued is not None and issued[0] == api and issued[1] > time.time()
 
-    def _fault(self, outcome: Outcome, attempt: int) -> Response | None:
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            retry_after = str(self.settings.retry_after_seconds)
-            return _error(429, 42, "Too many requests", headers={"Retry-After": retry_after})
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
+    def _fault(self, fault: Fault) -> JSONResponse:
+        if fault is Fault.RATE_LIMITED:
+            return _error(429, 42, "Too many requests", headers=self._retry_after())
+        if fault is Fault.UNAVAILABLE:
             return _error(503, 5001, "Service temporarily unavailable")
-        return None
+        return _error(500, 500, "Internal error")
 
     async def _notify(self, url: str | None, body: bytes, outcome: Outcome) -> None:
-        if url is None or outcome is Outcome.NO_CALLBACK:
-            return
-        if outcome is Outcome.LATE_CALLBACK:
-            await asyncio.sleep(self.settings.late_callback_seconds)
-        for _ in range(2 if outcome is Outcome.DUPLICATED_CALLBACK else 1):
-            await self.callbacks.send(url, body, webhooks.CALLBACK_HEADERS)
+        await self._deliver(outcome, url, body, webhooks.CALLBACK_HEADERS)
 
     # -- WebPay --------------------------------------------------------------------------------------------------
 
@@ -318,11 +268,10 @@ class OrangeMoneySimulator:
         return await self._issue_token(request, "webpay", self.client_id, self.client_secret)
 
     async def _webpayment(self, request: Request) -> Response:
-        self.requests["POST webpayment"] += 1
-        await self._pause()
+        await self._enter("POST webpayment")
         if not self._bearer_ok(request, "webpay"):
             return _error(401, 42, "Expired or invalid credentials")
-        body = _json_object(await request.body()) or {}
+        body = json_object(await request.body()) or {}
         if not constant_time_equal(str(body.get("merchant_key", "")), self.merchant_key):
             return _error(401, 1, "Invalid merchant key")
         country = request.path_params["cc"].lower()
@@ -342,15 +291,13 @@ class OrangeMoneySimulator:
         if refused:
             return _error(400, 400, "; ".join(str(p) for p in refused))
         assert isinstance(amount, int)
-        self.create_attempts[order_id] += 1
-        attempt = self.create_attempts[order_id]
+        attempt = self._attempt(order_id)
         payer = self.expected_payers.get(order_id)
         outcome = outcome_for(payer) if payer else Outcome.SUCCESS
-        fault = self._fault(outcome, attempt)
+        fault = self._refusal(outcome, attempt)
         if fault is not None:
-            return fault
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+            return self._fault(fault)
+        await self._take_time(outcome)
         lifetime = self.settings.expiry_seconds if outcome is Outcome.EXPIRES else WEBPAY_LIFETIME_SECONDS
         order = WebOrder(
             pay_token=secrets.token_hex(32),
@@ -368,10 +315,9 @@ class OrangeMoneySimulator:
         self.orders[order.pay_token] = order
         if payer and outcome not in (Outcome.PENDING_FOREVER, Outcome.EXPIRES, Outcome.UNKNOWN_STATUS):
             self.tasks.start(self._customer_pays(order, payer))
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return _error(500, 500, "Internal error")
+        fault = await self._after_accepting(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         payment_url = f"{str(request.base_url).rstrip('/')}/webpay/pay/{order.pay_token}"
         return JSONResponse(
             {
@@ -406,11 +352,10 @@ class OrangeMoneySimulator:
         return paid
 
     async def _transaction_status(self, request: Request) -> Response:
-        self.requests["POST transactionstatus"] += 1
-        await self._pause()
+        await self._enter("POST transactionstatus")
         if not self._bearer_ok(request, "webpay"):
             return _error(401, 42, "Expired or invalid credentials")
-        body = _json_object(await request.body()) or {}
+        body = json_object(await request.body()) or {}
         order = self.orders.get(str(body.get("pay_token", "")))
         if order is None:
             return _error(404, 404, "Unknown pay_token")
@@ -455,8 +400,7 @@ class OrangeMoneySimulator:
         return None
 
     async def _ussd_init(self, request: Request) -> Response:
-        self.requests["POST mp/init"] += 1
-        await self._pause()
+        await self._enter("POST mp/init")
         refusal = self._ussd_auth(request)
         if refusal is not None:
             return refusal
@@ -466,13 +410,12 @@ class OrangeMoneySimulator:
             {"message": "Payment request successfully initiated", "data": {"payToken": transaction.pay_token}}
         )
 
-    async def _ussd_pay(self, request: Request) -> Response:  # noqa: PLR0911, PLR0912 - one answer per case
-        self.requests["POST mp/pay"] += 1
-        await self._pause()
+    async def _ussd_pay(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per case
+        await self._enter("POST mp/pay")
         refusal = self._ussd_auth(request)
         if refusal is not None:
             return refusal
-        body = _json_object(await request.body()) or {}
+        body = json_object(await request.body()) or {}
         transaction = self.ussd.get(str(body.get("payToken", "")))
         subscriber, order_id = str(body.get("subscriberMsisdn", "")), str(body.get("orderId", ""))
         amount_text = str(body.get("amount", ""))
@@ -485,16 +428,14 @@ class OrangeMoneySimulator:
             str(body.get("pin", "")), self.pin
         ):
             return _error(401, 401, "Invalid channel user MSISDN or PIN")
-        self.create_attempts[order_id] += 1
-        attempt = self.create_attempts[order_id]
+        attempt = self._attempt(order_id)
         outcome = outcome_for(subscriber)
-        fault = self._fault(outcome, attempt)
+        fault = self._refusal(outcome, attempt)
         if fault is not None:
-            return fault
+            return self._fault(fault)
         if transaction.status is not None:
             return _error(400, 400, "payToken already used")
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         transaction.order_id, transaction.amount, transaction.subscriber = order_id, int(amount_text), subscriber
         transaction.notif_url = str(body.get("notifUrl") or "") or None
         transaction.description, transaction.outcome = str(body.get("description", "")), outcome
@@ -509,37 +450,37 @@ class OrangeMoneySimulator:
                 transaction.status = UNKNOWN_STATUS
             elif outcome is not Outcome.PENDING_FOREVER:
                 self.tasks.start(self._subscriber_answers(transaction))
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return _error(500, 500, "Internal error")
+        fault = await self._after_accepting(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
         message = "Payment request failed" if transaction.status == "FAILED" else "Payment request initiated"
         return JSONResponse({"message": message, "data": transaction.data(self.channel_user_msisdn)})
 
     async def _subscriber_answers(self, transaction: UssdTxn) -> None:
         """The subscriber reads the USSD prompt and types their PIN (or lets it expire)."""
-        if transaction.outcome is Outcome.EXPIRES:
-            await asyncio.sleep(self.settings.expiry_seconds)
-            transaction.status = "EXPIRED"
-        else:
-            await asyncio.sleep(self.settings.settle_seconds)
+
+        def answer() -> None:
             failure = USSD_FAILURE_CODES.get(transaction.outcome)
             if failure is not None:
                 transaction.status = "FAILED"
                 transaction.confirmtxnstatus, transaction.confirmtxnmessage = failure
-            else:
-                assert transaction.subscriber is not None
-                memo = f"ussd:{transaction.pay_token}"
-                self.accounts.move(transaction.subscriber, "merchant", "XAF", transaction.amount, memo)
-                transaction.status = "SUCCESSFULL"
-                transaction.confirmtxnstatus, transaction.confirmtxnmessage = "200", "Successful"
-                transaction.txnid = "MP" + secrets.token_hex(5).upper()
+                return
+            assert transaction.subscriber is not None
+            memo = f"ussd:{transaction.pay_token}"
+            self.accounts.move(transaction.subscriber, "merchant", "XAF", transaction.amount, memo)
+            transaction.status = "SUCCESSFULL"
+            transaction.confirmtxnstatus, transaction.confirmtxnmessage = "200", "Successful"
+            transaction.txnid = "MP" + secrets.token_hex(5).upper()
+
+        def expire() -> None:
+            transaction.status = "EXPIRED"
+
+        await self._settle_later(transaction.outcome, settle=answer, expire=expire)
         body = json.dumps(transaction.data(self.channel_user_msisdn)).encode()
         await self._notify(transaction.notif_url, body, transaction.outcome)
 
     async def _ussd_status(self, request: Request) -> Response:
-        self.requests["GET mp/paymentstatus"] += 1
-        await self._pause()
+        await self._enter("GET mp/paymentstatus")
         refusal = self._ussd_auth(request)
         if refusal is not None:
             return refusal

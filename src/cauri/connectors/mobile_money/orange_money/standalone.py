@@ -27,8 +27,6 @@ from types import TracebackType
 
 from pydantic import SecretStr, ValidationError
 
-from cauri.connectors.errors import AuthError, Declined, FailureReason
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.orange_money import transformers, webhooks
 from cauri.connectors.mobile_money.orange_money.client import USSD_BASE_URL, WEBPAY_BASE_URL
 from cauri.connectors.mobile_money.orange_money.connector import OrangeUssdPushConnector, OrangeWebPayConnector
@@ -42,6 +40,8 @@ from cauri.connectors.mobile_money.orange_money.schemas import (
     WebPayStatus,
 )
 from cauri.connectors.sync import run_sync
+from cauri.kit.errors import AuthError, Declined, FailureReason
+from cauri.kit.http import HttpPolicy
 
 
 def _secret(value: str | SecretStr | None) -> SecretStr | None:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, PaymentKind, PaymentStatus, ProviderPayment
-from cauri.connectors.errors import AuthError, ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.connectors.mobile_money.orange_money.schemas import (
     UssdAnswer,
     UssdPayment,
@@ -25,8 +23,16 @@ from cauri.connectors.mobile_money.orange_money.schemas import (
     WebPayNotification,
     WebPayStatus,
 )
-from cauri.core.errors import AppError
 from cauri.core.money import currency_exponent
+from cauri.kit.amounts import UnreadableAmount, optional_minor_units
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+    unreadable_answer,
+)
 
 PROVIDER = "orange_money"
 MAX_ORDER_ID = 30
@@ -89,15 +95,10 @@ def amount_to_int(amount: int, currency: str) -> int:
 
 
 def amount_from_wire(value: str | int | float | None, currency: str) -> int | None:
-    if value is None or value == "":
-        return None
     try:
-        minor = Decimal(str(value)).scaleb(currency_exponent(currency))
-    except (InvalidOperation, AppError) as exc:
+        return optional_minor_units(value, currency)
+    except UnreadableAmount as exc:
         raise unreadable(exc) from None
-    if minor != minor.to_integral_value():
-        raise unreadable(ValueError(f"fractional amount {value!r}"))
-    return int(minor)
 
 
 def national_msisdn(e164: str, country_code: str = "237") -> str:
@@ -293,9 +294,4 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:
 
 
 def unreadable(exc: Exception) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible d'Orange Money.",
-        f"Unreadable Orange Money answer: {type(exc).__name__}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )
+    return unreadable_answer(PROVIDER, exc)

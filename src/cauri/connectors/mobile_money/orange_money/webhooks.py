@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cauri.connectors.errors import InvalidSignature
 from cauri.connectors.mobile_money.orange_money.transformers import PROVIDER, notification_from_wire
-from cauri.connectors.signatures import verify_callback_token
+from cauri.kit.errors import InvalidSignature
+from cauri.kit.signatures import verify_callback_token
 
 CALLBACK_HEADERS = {"Content-Type": "application/json"}
 

@@ -1,6 +1,7 @@
 """The built-in ``sandbox`` provider: connector, simulator and registry entry.
 
-from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator, magic_phone
+from cauri.connectors.mobile_money.sandbox import SandboxConnector, SandboxSimulator
+    from cauri.kit.outcomes import magic_phone  # numbers that choose each outcome
 """
 
 from __future__ import annotations
@@ -12,17 +13,12 @@ from pydantic import SecretStr
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.mobile_money.sandbox.client import DEFAULT_POLICY
 from cauri.connectors.mobile_money.sandbox.connector import SandboxConnector
-from cauri.connectors.mobile_money.sandbox.simulator import (
-    MAGIC_SUFFIXES,
-    Outcome,
-    SandboxSimulator,
-    magic_phone,
-)
+from cauri.connectors.mobile_money.sandbox.simulator import SandboxSimulator
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
 from cauri.core.config import Settings
+from cauri.kit.simulation import SimulatorSettings
 
-__all__ = ["MAGIC_SUFFIXES", "PROVIDER", "Outcome", "SandboxConnector", "SandboxSimulator", "magic_phone"]
+__all__ = ["PROVIDER", "SandboxConnector", "SandboxSimulator"]
 
 
 def build(config: ConnectorConfig) -> SandboxConnector:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from cauri.connectors.auth import AuthStrategy
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.sandbox.transformers import PROVIDER, error_from_response
+from cauri.kit.auth import AuthStrategy
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 DEFAULT_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=20.0, max_attempts=3, rate_limit="600/minute")
 # Wire fields that must never reach a log, beyond the generic secret-looking names.

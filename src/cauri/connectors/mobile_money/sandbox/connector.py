@@ -7,7 +7,6 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
-from cauri.connectors.auth import AuthStrategy, BearerToken, OAuth2ClientCredentials
 from cauri.connectors.base import (
     AccountHolder,
     AmountLimits,
@@ -22,11 +21,12 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
-from cauri.connectors.errors import AuthError
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.sandbox import transformers, webhooks
 from cauri.connectors.mobile_money.sandbox.client import SandboxClient
 from cauri.connectors.mobile_money.sandbox.simulator import MAX_BULK_ITEMS, SANDBOX_CURRENCIES, SANDBOX_LIMITS
+from cauri.kit.auth import AuthStrategy, BearerToken, OAuth2ClientCredentials
+from cauri.kit.errors import AuthError
+from cauri.kit.http import HttpPolicy
 
 
 def idempotency_key(kind: str, reference: str) -> str:

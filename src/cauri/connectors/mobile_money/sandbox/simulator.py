@@ -42,7 +42,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Any
 
 from starlette.applications import Starlette
@@ -51,16 +50,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from cauri.connectors.auth import basic_header
 from cauri.connectors.mobile_money.sandbox import webhooks
-from cauri.connectors.simulation import (
+from cauri.core.money import CURRENCY_EXPONENTS
+from cauri.core.security import constant_time_equal
+from cauri.kit.amounts import to_major_units
+from cauri.kit.auth import basic_header
+from cauri.kit.outcomes import Outcome, outcome_for
+from cauri.kit.simulation import (
     BackgroundTasks,
     CallbackSender,
     SimulatedAccounts,
     SimulatorSettings,
 )
-from cauri.core.money import CURRENCY_EXPONENTS
-from cauri.core.security import constant_time_equal
 
 SANDBOX_CURRENCIES = frozenset({"XAF", "XOF", "GNF", "EUR", "USD"})
 # (minimum, maximum) in minor units, per currency; the connector declares the same limits.
@@ -77,53 +78,6 @@ MERCHANT_FLOAT = 1_000_000_000  # opening merchant balance, minor units, per cur
 SUBSCRIBER_FLOAT = 100_000_000  # opening balance of every phone number
 
 
-class Outcome(StrEnum):
-    SUCCESS = "success"
-    NOT_FOUND = "not_found"  # refused at once: no account (payer_not_found / payee_not_found)
-    INSUFFICIENT_FUNDS = "insufficient_funds"
-    LIMIT_REACHED = "limit_reached"
-    NOT_ALLOWED = "not_allowed"
-    REJECTED_BY_PAYER = "rejected_by_payer"
-    PROVIDER_ERROR = "provider_error"
-    ACCOUNT_INACTIVE = "account_inactive"
-    PENDING_FOREVER = "pending_forever"
-    EXPIRES = "expires"
-    SLOW = "slow"
-    TIMEOUT_AFTER_ACCEPT = "timeout_after_accept"
-    UNAVAILABLE = "unavailable"  # 503 before processing, `failing_attempts` times
-    ERROR_AFTER_PROCESSING = "error_after_processing"  # 500 although the payment was created (first attempt)
-    RATE_LIMITED = "rate_limited"  # 429 with Retry-After on the first attempt
-    DUPLICATED_CALLBACK = "duplicated_callback"
-    LATE_CALLBACK = "late_callback"
-    NO_CALLBACK = "no_callback"
-    UNKNOWN_STATUS = "unknown_status"  # answers a state the connector does not know, for ever
-
-
-MAGIC_SUFFIXES: dict[str, Outcome] = {
-    "100": Outcome.SUCCESS,
-    "901": Outcome.NOT_FOUND,
-    "902": Outcome.INSUFFICIENT_FUNDS,
-    "903": Outcome.LIMIT_REACHED,
-    "904": Outcome.NOT_ALLOWED,
-    "905": Outcome.REJECTED_BY_PAYER,
-    "906": Outcome.PROVIDER_ERROR,
-    "907": Outcome.ACCOUNT_INACTIVE,
-    "910": Outcome.PENDING_FOREVER,
-    "911": Outcome.EXPIRES,
-    "912": Outcome.SLOW,
-    "913": Outcome.TIMEOUT_AFTER_ACCEPT,
-    "914": Outcome.UNAVAILABLE,
-    "915": Outcome.ERROR_AFTER_PROCESSING,
-    "916": Outcome.RATE_LIMITED,
-    "917": Outcome.DUPLICATED_CALLBACK,
-    "918": Outcome.LATE_CALLBACK,
-    "919": Outcome.NO_CALLBACK,
-    "920": Outcome.UNKNOWN_STATUS,
-}
-_SUFFIX_OF = {outcome: suffix for suffix, outcome in MAGIC_SUFFIXES.items()}
-# Country prefixes whose numbers stay valid mobile numbers with any last three digits.
-MAGIC_PREFIXES: dict[str, str] = {"CM": "+237670000", "CI": "+2250700000", "SN": "+221770000"}
-
 # The failure code each failing outcome settles with.
 FAILURE_CODES: dict[Outcome, str] = {
     Outcome.INSUFFICIENT_FUNDS: "BALANCE_TOO_LOW",
@@ -133,15 +87,6 @@ FAILURE_CODES: dict[Outcome, str] = {
     Outcome.PROVIDER_ERROR: "SYSTEM_ERROR",
     Outcome.ACCOUNT_INACTIVE: "ACCOUNT_BLOCKED",
 }
-
-
-def magic_phone(outcome: Outcome, country: str = "CM") -> str:
-    """An E.164 number that makes the sandbox produce ``outcome`` (e.g. ``+237670000902``)."""
-    return MAGIC_PREFIXES[country] + _SUFFIX_OF[outcome]
-
-
-def outcome_for(msisdn: str) -> Outcome:
-    return MAGIC_SUFFIXES.get(msisdn[-3:], Outcome.SUCCESS)
 
 
 def _now_iso() -> str:
@@ -183,8 +128,7 @@ class SimPayment:
 
 
 def _major(amount: int, currency: str) -> str:
-    exponent = CURRENCY_EXPONENTS[currency]
-    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+    return to_major_units(amount, currency)
 
 
 def _parse_create(raw: bytes) -> dict[str, Any] | None:

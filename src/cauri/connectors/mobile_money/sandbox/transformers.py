@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -28,7 +27,8 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
-from cauri.connectors.errors import (
+from cauri.kit.amounts import UnreadableAmount, to_major_units, to_minor_units
+from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     Declined,
@@ -37,7 +37,6 @@ from cauri.connectors.errors import (
     PaymentNotFound,
     refund_refused,
 )
-from cauri.core.money import currency_exponent
 
 PROVIDER = "sandbox"
 
@@ -80,25 +79,18 @@ def failure_from_wire(code: str | None, kind: PaymentKind) -> FailureReason | No
 
 def amount_to_wire(amount: int, currency: str) -> str:
     """Minor units -> the sandbox's decimal string in major units ("1500", "12.50")."""
-    exponent = currency_exponent(currency)
-    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+    return to_major_units(amount, currency)
 
 
 def amount_from_wire(text: str | int, currency: str) -> int:
-    exponent = currency_exponent(currency)
     try:
-        value = Decimal(str(text)).scaleb(exponent)
-    except InvalidOperation:
+        return to_minor_units(text, currency)
+    except UnreadableAmount:
         raise InvalidRequest(
-            f"Montant illisible : {text!r}.", f"Unreadable amount: {text!r}.", provider=PROVIDER
-        ) from None
-    if value != value.to_integral_value():
-        raise InvalidRequest(
-            f"Montant fractionnaire pour {currency} : {text!r}.",
-            f"Fractional amount for {currency}: {text!r}.",
+            f"Montant illisible pour {currency} : {text!r}.",
+            f"Unreadable amount for {currency}: {text!r}.",
             provider=PROVIDER,
-        )
-    return int(value)
+        ) from None
 
 
 def msisdn_to_wire(e164: str) -> str:

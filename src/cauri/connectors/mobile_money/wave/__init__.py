@@ -23,8 +23,8 @@ from cauri.connectors.mobile_money.wave.schemas import (
 from cauri.connectors.mobile_money.wave.simulator import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET, WaveSimulator
 from cauri.connectors.mobile_money.wave.standalone import SyncWaveClient, WaveClient
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
-from cauri.connectors.simulation import SimulatorSettings
 from cauri.core.config import Settings
+from cauri.kit.simulation import SimulatorSettings
 
 __all__ = [
     "PROVIDER",

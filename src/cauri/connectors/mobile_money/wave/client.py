@@ -12,9 +12,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from cauri.connectors.auth import BearerToken
-from cauri.connectors.http import HttpPolicy, ProviderHttpClient
 from cauri.connectors.mobile_money.wave.transformers import PROVIDER, error_from_response
+from cauri.kit.auth import BearerToken
+from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 DEFAULT_BASE_URL = "https://api.wave.com"
 DEFAULT_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=30.0, max_attempts=3)

@@ -38,10 +38,10 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
-from cauri.connectors.errors import AuthError, InvalidRequest, PaymentNotFound
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.wave import transformers, webhooks
 from cauri.connectors.mobile_money.wave.client import DEFAULT_BASE_URL, DEFAULT_POLICY, WaveHttp
+from cauri.kit.errors import AuthError, InvalidRequest, PaymentNotFound
+from cauri.kit.http import HttpPolicy
 
 WAVE_LIMITS: dict[str, tuple[int, int]] = {"XOF": (100, 2_000_000)}
 

@@ -26,28 +26,25 @@ import json
 import secrets
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
-from cauri.connectors.mobile_money.sandbox.simulator import Outcome, outcome_for
 from cauri.connectors.mobile_money.wave import webhooks
-from cauri.connectors.simulation import BackgroundTasks, CallbackSender, SimulatedAccounts, SimulatorSettings
 from cauri.core.security import constant_time_equal
+from cauri.kit.amounts import positive_minor_units
+from cauri.kit.outcomes import Outcome, outcome_for
+from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
 
 DEFAULT_API_KEY = "wave_sn_prod_demo_key"
 DEFAULT_WEBHOOK_SECRET = "wave_sn_WHS_demo_secret"  # noqa: S105 - the simulator's published development secret
 CURRENCIES = frozenset({"XOF"})
 MERCHANT_FLOAT = 1_000_000_000
-SUBSCRIBER_FLOAT = 100_000_000
 SESSION_LIFETIME = timedelta(minutes=30)
 FEE_PERCENT = 1  # payouts: Wave charges the sender on top of receive_amount ("?": the real fee grid is Wave's)
 UNKNOWN_PAYMENT_STATUS = "under-review"  # a word the connector does not know: must read as pending
@@ -155,7 +152,7 @@ class SimPayout:
         }
 
 
-class WaveSimulator:
+class WaveSimulator(SimulatorBase):
     """One Wave business account. ``app`` is the ASGI app; the methods below are the test interface."""
 
     def __init__(
@@ -166,18 +163,13 @@ class WaveSimulator:
         webhook_url: str | None = None,
         settings: SimulatorSettings | None = None,
     ) -> None:
+        super().__init__(settings)
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
-        self.settings = settings or SimulatorSettings()
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.sessions: dict[str, SimSession] = {}
         self.payouts: dict[str, SimPayout] = {}
         self.keys: dict[str, tuple[str, int, dict[str, Any]]] = {}  # idempotency key -> (fingerprint, status, answer)
-        self.create_attempts: Counter[str] = Counter()  # client_reference -> create requests received
-        self.requests: Counter[str] = Counter()
-        self.tasks = BackgroundTasks()
-        self.callbacks = CallbackSender(self.settings)
         self._app = Starlette(
             routes=[
                 Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
@@ -199,17 +191,10 @@ class WaveSimulator:
 
     # -- test interface (SimulatedProvider) ------------------------------------------------------------------
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
-
     def created(self, reference: str) -> int:
         return sum(1 for s in self.sessions.values() if s.client_reference == reference) + sum(
             1 for p in self.payouts.values() if p.client_reference == reference
         )
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         return sum(
@@ -236,31 +221,17 @@ class WaveSimulator:
     def merchant_balance(self, currency: str) -> int:
         return self.accounts.balance("merchant", currency)
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
-        if owner == "merchant":
-            return MERCHANT_FLOAT
-        if owner == "fees":
-            return 0
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+    def _house_balance(self, owner: str) -> int | None:
+        return {"merchant": MERCHANT_FLOAT, "fees": 0}.get(owner)
 
     # -- plumbing ------------------------------------------------------------------------------------------------
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and constant_time_equal(credential, self.api_key)
 
     async def _guarded_create(self, request: Request, label: str) -> tuple[dict[str, Any], str | None] | Response:
-        self.requests[label] += 1
-        await self._pause()
+        await self._enter(label)
         if not self._authorized(request):
             return _error(401, "missing-auth-header", "Invalid or missing API key.")
         try:
@@ -279,29 +250,23 @@ class WaveSimulator:
             return _error(409, "idempotency-mismatch", "This idempotency-key was used with another request.")
         return JSONResponse(answer, status_code=status)
 
-    def _fault(self, outcome: Outcome, attempt: int) -> Response | None:
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            retry_after = str(self.settings.retry_after_seconds)
-            return _error(429, "rate-limit-exceeded", "Too many requests.", headers={"Retry-After": retry_after})
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
+    def _fault(self, fault: Fault) -> JSONResponse:
+        if fault is Fault.RATE_LIMITED:
+            return _error(429, "rate-limit-exceeded", "Too many requests.", headers=self._retry_after())
+        if fault is Fault.UNAVAILABLE:
             return _error(503, "service-unavailable", "Wave is temporarily unavailable.")
-        return None
+        return _error(500, "internal-server-error", "Something went wrong.")
 
     @staticmethod
     def _amount(text: object, currency: str) -> int | None:
+        """Wave's amounts are strings (``"1500"``) in a currency it serves."""
         if currency not in CURRENCIES or not isinstance(text, str):
             return None
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            return None
-        if value <= 0 or value != value.to_integral_value():
-            return None
-        return int(value)
+        return positive_minor_units(text, currency)
 
     # -- checkout sessions -----------------------------------------------------------------------------------
 
-    async def _create_session(self, request: Request) -> Response:  # noqa: PLR0911, PLR0912 - one answer per case
+    async def _create_session(self, request: Request) -> Response:
         guarded = await self._guarded_create(request, "POST /v1/checkout/sessions")
         if isinstance(guarded, Response):
             return guarded
@@ -309,13 +274,10 @@ class WaveSimulator:
         reference = body.get("client_reference")
         mobile = body.get("restrict_payer_mobile")
         outcome = outcome_for(str(mobile)) if mobile else Outcome.SUCCESS
-        attempt = 1
-        if isinstance(reference, str):
-            self.create_attempts[reference] += 1
-            attempt = self.create_attempts[reference]
-        fault = self._fault(outcome, attempt)
+        attempt = self._attempt(reference) if isinstance(reference, str) else 1
+        fault = self._refusal(outcome, attempt)
         if fault is not None:
-            return fault
+            return self._fault(fault)
         fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         replay = self._replay(key, fingerprint)
         if replay is not None:
@@ -330,8 +292,7 @@ class WaveSimulator:
             )
         if mobile is not None and not (isinstance(mobile, str) and mobile.startswith("+") and mobile[1:].isdigit()):
             return _error(400, "request-validation-error", "restrict_payer_mobile must be E.164.")
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         session_id = f"cos-{uuid.uuid4().hex[:20]}"
         lifetime = timedelta(seconds=self.settings.expiry_seconds) if outcome is Outcome.EXPIRES else SESSION_LIFETIME
         session = SimSession(
@@ -358,11 +319,8 @@ class WaveSimulator:
             Outcome.UNKNOWN_STATUS,
         ):
             self.tasks.start(self._payer_pays(session))
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return _error(500, "internal-server-error", "Something went wrong.")
-        return JSONResponse(answer)
+        fault = await self._after_accepting(outcome, attempt)
+        return self._fault(fault) if fault is not None else JSONResponse(answer)
 
     async def _payer_pays(self, session: SimSession) -> None:
         """The restricted payer opens the launch URL in the Wave app and confirms."""
@@ -391,16 +349,14 @@ class WaveSimulator:
         await self._webhook(session, "checkout.session.completed")
 
     async def _webhook(self, session: SimSession, event_type: str) -> None:
-        if self.webhook_url is None or session.outcome is Outcome.NO_CALLBACK:
+        if self.webhook_url is None:
             return
-        if session.outcome is Outcome.LATE_CALLBACK:
-            await asyncio.sleep(self.settings.late_callback_seconds)
         event_id = "EV_" + hashlib.sha256(f"{session.id}:{event_type}".encode()).hexdigest()[:24].upper()
         body = json.dumps({"id": event_id, "type": event_type, "data": session.to_wire()}).encode()
         url = self.webhook_url.replace("{client_reference}", session.client_reference or session.id)
-        deliveries = 2 if session.outcome is Outcome.DUPLICATED_CALLBACK else 1
-        for _ in range(deliveries):
-            await self.callbacks.send(url, body, webhooks.sign(self.webhook_secret, body, int(time.time())))
+        await self._deliver(
+            session.outcome, url, body, lambda: webhooks.sign(self.webhook_secret, body, int(time.time()))
+        )
 
     def _checked(self, request: Request, label: str) -> Response | None:
         self.requests[label] += 1
@@ -474,7 +430,7 @@ class WaveSimulator:
 
     # -- payouts -------------------------------------------------------------------------------------------------
 
-    async def _create_payout(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per case
+    async def _create_payout(self, request: Request) -> Response:
         guarded = await self._guarded_create(request, "POST /v1/payout")
         if isinstance(guarded, Response):
             return guarded
@@ -484,13 +440,10 @@ class WaveSimulator:
         reference = body.get("client_reference")
         mobile = str(body.get("mobile", ""))
         outcome = outcome_for(mobile)
-        attempt = 1
-        if isinstance(reference, str):
-            self.create_attempts[reference] += 1
-            attempt = self.create_attempts[reference]
-        fault = self._fault(outcome, attempt)
+        attempt = self._attempt(reference) if isinstance(reference, str) else 1
+        fault = self._refusal(outcome, attempt)
         if fault is not None:
-            return fault
+            return self._fault(fault)
         fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         replay = self._replay(key, fingerprint)
         if replay is not None:
@@ -501,8 +454,7 @@ class WaveSimulator:
         amount = self._amount(body.get("receive_amount"), currency)
         if amount is None or not (mobile.startswith("+") and mobile[1:].isdigit()):
             return _error(400, "request-validation-error", "receive_amount (string), currency XOF, E.164 mobile.")
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+        await self._take_time(outcome)
         payout = SimPayout(
             id=f"pt-{uuid.uuid4().hex[:20]}",
             amount=amount,
@@ -520,11 +472,8 @@ class WaveSimulator:
         self.keys[key] = (fingerprint, 200, answer)
         if outcome not in (Outcome.PENDING_FOREVER, Outcome.UNKNOWN_STATUS):
             self.tasks.start(self._settle_payout(payout))
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return _error(500, "internal-server-error", "Something went wrong.")
-        return JSONResponse(answer)
+        fault = await self._after_accepting(outcome, attempt)
+        return self._fault(fault) if fault is not None else JSONResponse(answer)
 
     async def _settle_payout(self, payout: SimPayout) -> None:
         await asyncio.sleep(self.settings.settle_seconds)

@@ -26,7 +26,6 @@ from types import TracebackType
 
 from pydantic import SecretStr, ValidationError
 
-from cauri.connectors.http import HttpPolicy
 from cauri.connectors.mobile_money.wave import transformers, webhooks
 from cauri.connectors.mobile_money.wave.client import DEFAULT_BASE_URL
 from cauri.connectors.mobile_money.wave.connector import WaveConnector
@@ -39,6 +38,7 @@ from cauri.connectors.mobile_money.wave.schemas import (
     WebhookEvent,
 )
 from cauri.connectors.sync import run_sync
+from cauri.kit.http import HttpPolicy
 
 
 def _secrets(value: str | SecretStr | list[str] | list[SecretStr] | None) -> list[SecretStr]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -26,13 +25,6 @@ from cauri.connectors.base import (
     PayoutRequest,
     ProviderPayment,
 )
-from cauri.connectors.errors import (
-    AuthError,
-    ConnectorError,
-    FailureReason,
-    InvalidRequest,
-    PaymentNotFound,
-)
 from cauri.connectors.mobile_money.wave.schemas import (
     CheckoutSession,
     CheckoutSessionCreate,
@@ -40,8 +32,15 @@ from cauri.connectors.mobile_money.wave.schemas import (
     PayoutCreate,
     WebhookEvent,
 )
-from cauri.core.errors import AppError
-from cauri.core.money import currency_exponent
+from cauri.kit.amounts import UnreadableAmount, optional_minor_units, to_major_units
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    FailureReason,
+    InvalidRequest,
+    PaymentNotFound,
+    unreadable_answer,
+)
 
 PROVIDER = "wave"
 MAX_PAYMENT_REASON = 40  # Wave shows payment_reason on the recipient's statement; kept short ("?")
@@ -112,20 +111,14 @@ def session_word(session: CheckoutSession) -> str:
 
 
 def amount_to_wire(amount: int, currency: str) -> str:
-    exponent = currency_exponent(currency)
-    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+    return to_major_units(amount, currency)
 
 
 def amount_from_wire(value: str | int | None, currency: str) -> int | None:
-    if value is None or value == "":
-        return None
     try:
-        minor = Decimal(str(value)).scaleb(currency_exponent(currency))
-    except (InvalidOperation, AppError) as exc:
+        return optional_minor_units(value, currency)
+    except UnreadableAmount as exc:
         raise _unreadable(exc) from None
-    if minor != minor.to_integral_value():
-        raise _unreadable(ValueError(f"fractional amount {value!r}"))
-    return int(minor)
 
 
 def checkout_to_wire(request: CollectRequest, *, success_url: str, error_url: str) -> CheckoutSessionCreate:
@@ -311,9 +304,4 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:
 
 
 def _unreadable(exc: Exception) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible de Wave.",
-        f"Unreadable Wave answer: {type(exc).__name__}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )
+    return unreadable_answer(PROVIDER, exc)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from cauri.connectors.base import header
 from cauri.connectors.mobile_money.wave.transformers import PROVIDER
-from cauri.connectors.signatures import DEFAULT_TOLERANCE_SECONDS, signature_header, verify_timestamped_hmac
+from cauri.kit.signatures import DEFAULT_TOLERANCE_SECONDS, signature_header, verify_timestamped_hmac
 
 SIGNATURE_HEADER = "Wave-Signature"
 TOLERANCE_SECONDS = DEFAULT_TOLERANCE_SECONDS

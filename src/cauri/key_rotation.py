@@ -9,31 +9,22 @@ by any listed key, the rows are named (never their content) and nothing changes.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
+from cauri.core.config import Settings
+from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
 from cauri.core.errors import AppError
 from cauri.core.idempotency import IdempotencyRecord
-from cauri.core.security import Encryptor
+from cauri.core.security import EncryptedColumn, Encryptor
 from cauri.modules import import_all
 
 
 class RotationFailed(AppError):
     status = 500
     code = "key_rotation_failed"
-
-
-@dataclass(frozen=True)
-class EncryptedColumn:
-    """A column of Fernet tokens (text, or bytes for binary columns); ``named_by``: the columns that name a row in
-    an error message (its primary key when empty)."""
-
-    column: InstrumentedAttribute[Any]
-    named_by: tuple[InstrumentedAttribute[Any], ...] = ()
 
 
 CORE_ENCRYPTED_COLUMNS = (EncryptedColumn(IdempotencyRecord.response_body),)
@@ -86,3 +77,13 @@ async def rotate_secrets(session: AsyncSession, *, encryptor: Encryptor) -> Coun
         await session.execute(statement.execution_options(synchronize_session=False), values)
         counts[table.name] += len(values)
     return counts
+
+
+async def rotate_all(settings: Settings) -> dict[str, int]:
+    """``cauri keys rotate``: :func:`rotate_secrets` in one transaction of its own on ``settings.database_url``."""
+    engine = make_engine(settings.database_url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            return dict(await rotate_secrets(session, encryptor=Encryptor(settings.encryption_key_list)))
+    finally:
+        await engine.dispose()

@@ -275,3 +275,15 @@ def refund_refused(provider: str, provider_code: str | None, *, status_code: int
         code="refund_refused",
         status_code=status_code,
     )
+
+
+def unreadable_answer(provider: str, detail: str | Exception) -> ConnectorError:
+    """An answer that is not what the provider documents (a body Cauri cannot read): an error, never a success.
+    ``detail`` names what was wrong; for an exception, only its type (its text may quote the provider's data)."""
+    what = type(detail).__name__ if isinstance(detail, Exception) else detail
+    return ConnectorError(
+        "Réponse illisible du fournisseur.",
+        f"Unreadable answer from {provider}: {what}.",
+        provider=provider,
+        code="provider_unreadable_answer",
+    )

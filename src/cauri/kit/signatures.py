@@ -11,7 +11,7 @@ import hmac
 import time
 from collections.abc import Callable
 
-from cauri.connectors.errors import InvalidSignature
+from cauri.kit.errors import InvalidSignature
 
 DEFAULT_TOLERANCE_SECONDS = 300
 

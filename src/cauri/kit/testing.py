@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
+import httpx
 import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
@@ -160,3 +163,22 @@ def serve_app_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0)
     finally:
         loop_holder[0].call_soon_threadsafe(stop[0].set)
         thread.join(timeout=30)
+
+
+async def wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], *, headers: dict[str, str] | None = None, within: float = 30.0
+) -> httpx.Response:
+    """GET ``url`` until the server ``process`` started (``cauri simulate …``) answers; its first answer. Fails at
+    once, with the process's error output, if the process exits first."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                return await http.get(url, headers=headers)
+            except httpx.ConnectError:
+                if process.poll() is not None:
+                    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                    raise AssertionError(f"{process.args!r} exited: {error}") from None
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{process.args!r} did not serve {url} within {within} s") from None
+                await asyncio.sleep(0.1)

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import SecretStr
 
-from cauri.connectors.errors import AuthError
+from cauri.kit.errors import AuthError
 
 
 class TokenRequester(Protocol):

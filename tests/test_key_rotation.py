@@ -14,10 +14,10 @@ from cauri.cli import app as cli_app
 from cauri.connectors.credentials import load_credentials, save_credentials
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work, utcnow
 from cauri.core.idempotency import IdempotencyRecord
-from cauri.core.key_rotation import encrypted_columns
 from cauri.core.security import Encryptor
 from cauri.disbursements.models import BulkBatch
 from cauri.identity.models import Organization
+from cauri.key_rotation import encrypted_columns
 from cauri.payments.models import WebhookEndpoint
 from tests.jobs.support import fresh_database
 

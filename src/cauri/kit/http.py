@@ -36,8 +36,9 @@ import limits
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
-from cauri.connectors.auth import AuthStrategy, NoAuth
-from cauri.connectors.errors import (
+from cauri.core.logging import SENSITIVE_KEYS, mask_value
+from cauri.kit.auth import AuthStrategy, NoAuth
+from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     InvalidRequest,
@@ -46,9 +47,8 @@ from cauri.connectors.errors import (
     Timeout,
     Unavailable,
 )
-from cauri.core.logging import SENSITIVE_KEYS, mask_value
 
-log = structlog.get_logger("cauri.connectors.http")
+log = structlog.get_logger("cauri.kit.http")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENT_METHODS = SAFE_METHODS | {"PUT", "DELETE"}
