@@ -21,7 +21,7 @@ from cauri.core.db import utcnow
 from cauri.core.phone import mask_phone, normalise_phone
 from cauri.core.principal import Principal
 from cauri.core.security import DUMMY_PASSWORD_HASH, hash_password, random_token, verify_password
-from cauri.identity import errors
+from cauri.identity import caller_cache, errors
 from cauri.identity.audit import record_audit
 from cauri.identity.models import LoginSession, Membership, Organization, RefreshToken, User
 from cauri.identity.permissions import permissions_of
@@ -157,6 +157,7 @@ async def revoke_login_sessions(
     if keep is not None:
         statement = statement.where(LoginSession.id != keep)
     await session.execute(statement)
+    caller_cache.forget(session, caller_cache.user_tag(user_id))  # a bulk UPDATE: the ORM hook cannot see it
 
 
 async def log_in(
@@ -263,6 +264,7 @@ async def log_out(session: AsyncSession, principal: Principal, *, ip: str | None
         .where(LoginSession.id == principal.session_id, LoginSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason="logout")
     )
+    caller_cache.forget(session, caller_cache.user_tag(principal.user_id))
     await record_audit(
         session,
         action="auth.logout",

@@ -190,7 +190,7 @@ def _choose(memberships: tuple[OrganizationChoice, ...], wanted: uuid.UUID | Non
 async def _open_session(
     maker: async_sessionmaker[AsyncSession], settings: Settings, claims: _Claims
 ) -> ConsoleSession | None:
-    # Our own short session, as the identity resolver does: on SQLite every transaction is BEGIN IMMEDIATE.
+    # Our own short reading session, as the identity resolver does: it never waits for the write lock.
     async with maker() as session:
         row = (
             await session.execute(
@@ -244,7 +244,7 @@ async def load_console_session(request: Request) -> ConsoleSession | None:
     if claims is None:
         forget_session(request)
         return None
-    console = await _open_session(request.app.state.sessionmaker, _settings(request), claims)
+    console = await _open_session(request.app.state.read_sessionmaker, _settings(request), claims)
     if console is None:
         forget_session(request)
         return None
