@@ -10,9 +10,8 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,9 @@ import pytest
 from cauri.core.cache import Cache, MemoryCache, NearCache, RedisCache
 from cauri.core.pubsub import PubSub, RedisPubSub
 from tests.conftest import service_url
+from tests.support.waiting import until
 
 KINDS = ("memory", "redis")
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.02)
 
 
 def _namespace() -> str:
@@ -60,7 +52,7 @@ async def test_cache_entries_expire(cache: Cache) -> None:
     async def expired() -> bool:
         return await cache.get("short") is None
 
-    await _until(expired, "the short entry expires", timeout=3)
+    await until(expired, "the short entry expires", within=3)
     assert await cache.get("long") == b"y"
 
 
@@ -129,7 +121,7 @@ async def _listening(pubsub: PubSub, channel: str) -> list[str]:
     async def connected() -> bool:
         return pubsub.connected
 
-    await _until(connected, "subscribed")
+    await until(connected, "subscribed")
     return received
 
 
@@ -137,14 +129,14 @@ async def test_a_message_reaches_every_listener(two_pubsubs: tuple[PubSub, PubSu
     publisher, other = two_pubsubs
     at_publisher = await _listening(publisher, "news")
     at_other = await _listening(other, "news")
-    await _until(lambda: _delivered(publisher, "news", at_other), "the first message arrives")
+    await until(lambda: _delivered(publisher, "news", at_other), "the first message arrives")
     await publisher.publish("elsewhere", "not for us")
     await publisher.publish("news", "second")
 
     async def both_got_it() -> bool:
         return "second" in at_other and "second" in at_publisher
 
-    await _until(both_got_it, "both ends receive 'second'")
+    await until(both_got_it, "both ends receive 'second'")
     assert "not for us" not in at_other
 
 
@@ -159,7 +151,7 @@ async def test_a_stream_subscriber_gets_messages_in_order(two_pubsubs: tuple[Pub
     publisher, other = two_pubsubs
     async with other.subscribe("progress") as messages:
         warm = await _listening(other, "progress")
-        await _until(lambda: _delivered(publisher, "progress", warm), "subscribed")
+        await until(lambda: _delivered(publisher, "progress", warm), "subscribed")
         for index in range(3):
             await publisher.publish("progress", f"step-{index}")
         seen: list[str] = []
@@ -175,7 +167,7 @@ async def test_near_cache_invalidation_reaches_the_other_instance(two_pubsubs: t
     for near in (here, there):
         await near.start()
     probe = await _listening(two_pubsubs[1], "callers")
-    await _until(lambda: _delivered(two_pubsubs[0], "callers", probe), "subscribed")
+    await until(lambda: _delivered(two_pubsubs[0], "callers", probe), "subscribed")
     there.set("caller", b"old", ttl=30, tags=["user:1"], epoch=there.epoch())
     here.set("caller", b"old", ttl=30, tags=["user:1"], epoch=here.epoch())
     await here.invalidate("user:1")
@@ -184,7 +176,7 @@ async def test_near_cache_invalidation_reaches_the_other_instance(two_pubsubs: t
     async def gone_there() -> bool:
         return there.get("caller") is None
 
-    await _until(gone_there, "the other instance drops the entry", timeout=2)
+    await until(gone_there, "the other instance drops the entry", within=2)
 
 
 async def test_near_cache_does_not_keep_a_value_computed_across_an_invalidation() -> None:
@@ -226,6 +218,6 @@ async def test_a_message_from_another_process_arrives(tmp_path: Path) -> None:
         async def arrived() -> bool:
             return "from-the-other-process" in received
 
-        await _until(arrived, "the other process's message arrives")
+        await until(arrived, "the other process's message arrives")
     finally:
         await listener.close()

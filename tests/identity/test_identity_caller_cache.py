@@ -7,10 +7,8 @@ caller at once. Without the invalidation B would keep serving the cached caller 
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -23,6 +21,7 @@ from cauri.identity.models import ApiKey
 from tests.conftest import make_settings, service_url
 from tests.identity.conftest import random_address
 from tests.support.identity import Actor, add_member, create_api_key, create_org_with_user
+from tests.support.waiting import until
 
 ME = "/api/v1/auth/me"
 CACHE_SECONDS = 60.0
@@ -48,20 +47,12 @@ async def instances(
         for _ in range(2)
     ]
     async with LifespanManager(apps[0], startup_timeout=60), LifespanManager(apps[1], startup_timeout=60):
-        await _until(lambda: _all_connected(apps), "both instances listening on Redis")
+        await until(lambda: _all_connected(apps), "both instances listening on Redis")
         yield apps[0], apps[1]
 
 
 async def _all_connected(apps: list[FastAPI]) -> bool:
     return all(app.state.pubsub.connected for app in apps)
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.02)
 
 
 def _client(app: FastAPI) -> httpx.AsyncClient:
@@ -87,7 +78,7 @@ async def _cached_on(app: FastAPI, headers: dict[str, str], http: httpx.AsyncCli
         assert answers[0].status_code == 200, answers[0].text
         return len(app.state.caller_cache.memory) > before
 
-    await _until(cached, "B caches the caller")
+    await until(cached, "B caches the caller")
     body: dict[str, object] = answers[0].json()
     return body
 
@@ -100,7 +91,7 @@ async def _status_becomes(http: httpx.AsyncClient, headers: dict[str, str], stat
         last[:] = [await http.get(ME, headers=headers)]
         return last[0].status_code == status
 
-    await _until(seen, f"GET /auth/me answers {status}", timeout=3.0)
+    await until(seen, f"GET /auth/me answers {status}", within=3.0)
     return last[0]
 
 
@@ -146,7 +137,7 @@ async def test_role_change_and_removal_reach_the_other_instance(
     async def role_seen_by_b() -> bool:
         return (await http_b.get(ME, headers=clerk.headers)).json()["roles"] == ["gestionnaire"]
 
-    await _until(role_seen_by_b, "B sees the new role", timeout=3.0)
+    await until(role_seen_by_b, "B sees the new role", within=3.0)
 
     removed = await http_a.delete(
         f"/api/v1/organizations/{owner.organization_id}/members/{membership_id}", headers=owner.headers
@@ -197,4 +188,3 @@ async def _membership_id(http: httpx.AsyncClient, owner: Actor, member: Actor) -
     body = response.json()
     items = body["items"] if isinstance(body, dict) else body
     return str(next(m["id"] for m in items if m["user_id"] == str(member.user_id)))
-
