@@ -128,6 +128,9 @@ def _refuse_flush(session: Session, _flush_context: UOWTransaction, _instances: 
 def _refuse_bulk_write(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         raise ReadOnlyTransactionWrote("a read-only session tried to run an INSERT, UPDATE or DELETE")
+    # A row lock announces a write; without a transaction (PostgreSQL readers) it would not even hold.
+    if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+        raise ReadOnlyTransactionWrote("a read-only session tried to lock rows (SELECT … FOR UPDATE)")
 
 
 event.listen(_ReadOnlySession, "before_flush", _refuse_flush)
@@ -136,7 +139,12 @@ event.listen(_ReadOnlySession, "do_orm_execute", _refuse_bulk_write)
 
 def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that only read: a deferred transaction on SQLite, so readers never queue behind the writer."""
-    reader = engine.execution_options(**{READ_ONLY_OPTION: True})
+    options: dict[str, Any] = {READ_ONLY_OPTION: True}
+    if engine.dialect.name == "postgresql":
+        # No BEGIN / COMMIT round trips around a read: each statement sees what is committed when it runs
+        # (a read request's few queries need no common snapshot; one that does opens its own transaction).
+        options["isolation_level"] = "AUTOCOMMIT"
+    reader = engine.execution_options(**options)
     return async_sessionmaker(reader, expire_on_commit=False, autoflush=True, sync_session_class=_ReadOnlySession)
 
 

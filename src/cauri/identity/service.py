@@ -330,18 +330,24 @@ async def update_profile(session: AsyncSession, principal: Principal, data: User
 
 async def describe_caller(session: AsyncSession, principal: Principal) -> Me:
     """``GET /auth/me``: who the caller is, for which organisation, with which roles and permissions."""
-    user = await session.get(User, principal.user_id) if principal.user_id else None
+    user: User | None = None
     memberships: list[MembershipSummary] = []
-    if user is not None:
-        rows = await session.execute(
-            select(Membership, Organization)
-            .join(Organization, Organization.id == Membership.organization_id)
-            .where(Membership.user_id == user.id)
-            .order_by(Membership.created_at, Membership.id)
-        )
+    if principal.user_id is not None:
+        # One query: the user and, oldest first, each membership with its organisation.
+        rows = (
+            await session.execute(
+                select(User, Membership.role, Organization)
+                .outerjoin(Membership, Membership.user_id == User.id)
+                .outerjoin(Organization, Organization.id == Membership.organization_id)
+                .where(User.id == principal.user_id)
+                .order_by(Membership.created_at, Membership.id)
+            )
+        ).all()
+        user = rows[0][0] if rows else None
         memberships = [
-            MembershipSummary(organization=OrganizationSummary.model_validate(org), role=membership.role)
-            for membership, org in rows
+            MembershipSummary(organization=OrganizationSummary.model_validate(org), role=role)
+            for _, role, org in rows
+            if org is not None
         ]
     return Me(
         user=UserRead.model_validate(user) if user else None,
