@@ -20,7 +20,8 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from cauri.core.config import Settings
+from cauri.core.deps import client_address as _ip
+from cauri.core.deps import settings_of as _settings
 from cauri.core.errors import field_error
 from cauri.core.i18n import Language, current_language, pick
 from cauri.core.pagination import Page, PageParams, page_params
@@ -56,15 +57,6 @@ Reader = Annotated[Principal, Depends(require(Perm.BULK_READ))]
 Paging = Annotated[PageParams, Depends(page_params)]
 ExportFormat = Literal["csv", "xlsx"]
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 _UPLOAD_FORM: dict[str, Any] = {

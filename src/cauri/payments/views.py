@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
+
 from cauri.payments.errors import failure_message
 from cauri.payments.models import Payment, PaymentTransition
 from cauri.payments.schemas import (
@@ -17,7 +21,11 @@ from cauri.payments.states import PaymentKind, Status
 _CHARGED = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED})
 
 
-def _fields(payment: Payment) -> dict[str, object]:
+# An ORM payment, or a row of service.LIST_COLUMNS (same attribute names).
+PaymentFields = Payment | Row[Any]
+
+
+def _fields(payment: PaymentFields) -> dict[str, object]:
     return {
         "id": payment.id,
         "status": Status(payment.status),
@@ -43,15 +51,15 @@ def _fields(payment: Payment) -> dict[str, object]:
     }
 
 
-def collection_read(payment: Payment) -> CollectionRead:
+def collection_read(payment: PaymentFields) -> CollectionRead:
     return CollectionRead.model_validate(_fields(payment))
 
 
-def payout_read(payment: Payment) -> PayoutRead:
+def payout_read(payment: PaymentFields) -> PayoutRead:
     return PayoutRead.model_validate(_fields(payment))
 
 
-def payment_read(payment: Payment) -> PaymentRead:
+def payment_read(payment: PaymentFields) -> PaymentRead:
     return collection_read(payment) if payment.kind == PaymentKind.COLLECTION else payout_read(payment)
 
 

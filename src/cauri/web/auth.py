@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
+from cauri.core.deps import settings_of as _settings
 from cauri.core.errors import Forbidden, Unauthenticated
 from cauri.core.principal import Principal, require_principal
 from cauri.core.security import constant_time_equal, decode_jwt, encode_jwt, keyed_digest, random_token
@@ -73,11 +74,6 @@ class ConsoleSession:
     @property
     def organization_id(self) -> uuid.UUID | None:
         return self.organization.id if self.organization else None
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _secret(request: Request) -> str:

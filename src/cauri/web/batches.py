@@ -21,6 +21,7 @@ from cauri.connectors.credentials import list_credentials
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.core.db import rollback
+from cauri.core.deps import settings_of as _settings
 from cauri.core.errors import AppError, field_error
 from cauri.core.i18n import pick
 from cauri.core.pagination import PageParams
@@ -77,11 +78,6 @@ Reader = Annotated[Principal, Depends(require(Perm.BULK_READ))]
 Creator = Annotated[Principal, Depends(require(Perm.BULK_CREATE))]
 Approver = Annotated[Principal, Depends(require(Perm.BULK_APPROVE))]
 CsrfChecked = Annotated[None, Depends(verify_csrf)]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def recent_batches(session: AsyncSession, console: ConsoleSession) -> list[BulkBatch]:
