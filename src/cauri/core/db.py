@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import orjson
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, Uuid, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -95,14 +96,18 @@ READ_ONLY_OPTION = "cauri_read_only"
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    # JSON columns read through orjson (written by the json module, as before): a list page decodes one per row.
+    json_options: dict[str, Any] = {"json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, **json_options)
         _configure_sqlite(engine)
         return engine
     # No pool_pre_ping: it costs a round trip on every checkout, i.e. on every request. A connection the server
     # closed fails its first statement instead; the unit of work answers that with a retryable 503
     # (connection_invalidated) and the pool replaces it. pool_recycle retires connections before idle timeouts.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **json_options
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
