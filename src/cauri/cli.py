@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cauri.core.config import get_settings
+from cauri.core.config import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Cauri: collect and pay out by mobile money.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -30,8 +30,8 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    if workers > 1 and settings.broker_url is None:
-        console.print("[yellow]Several API processes without CAURI_BROKER_URL: each runs its own in-process jobs.[/]")
+    for warning in _several_processes_warnings(settings, workers):
+        console.print(f"[yellow]{warning}[/]")
     uvicorn.run(
         "cauri.app:create_app",
         factory=True,
@@ -43,6 +43,26 @@ def serve(
         log_level=settings.log_level.lower(),
         access_log=False,  # our middleware writes one structured line per request
     )
+
+
+def _several_processes_warnings(settings: Settings, workers: int) -> list[str]:
+    """What stays per process when ``cauri serve`` runs several (docs/operations.md, "What is per process")."""
+    if workers <= 1:
+        return []
+    warnings = []
+    if settings.broker_url is None:
+        warnings.append("Several API processes without CAURI_BROKER_URL: each runs its own in-process jobs.")
+    if settings.shared_redis_url is None:
+        warnings.append(
+            "Several API processes without CAURI_REDIS_URL: no caller cache (one query per request), "
+            "login throttling counted per process."
+        )
+    if settings.embeds_sandbox:
+        warnings.append(
+            "The embedded sandbox keeps its payments in each process's memory: run `cauri simulate sandbox` "
+            "and set CAURI_SANDBOX_URL so that every process sees the same sandbox."
+        )
+    return warnings
 
 
 @app.command()

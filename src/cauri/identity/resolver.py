@@ -27,6 +27,7 @@ from cauri.core.config import Settings
 from cauri.core.db import utcnow
 from cauri.core.errors import Forbidden, Unauthenticated, field_error
 from cauri.core.principal import Principal
+from cauri.core.routing import get_session, reads_only
 from cauri.core.security import constant_time_equal
 from cauri.identity.caller_cache import api_key_tag, organization_tag, user_tag
 from cauri.identity.models import ApiKey, LoginSession, Membership, Organization, User
@@ -260,35 +261,46 @@ async def resolve_principal(request: Request) -> Principal | None:
     settings: Settings = state.settings
     requested = requested_organization(request)
     cache: NearCache | None = getattr(state, "caller_cache", None)
+    credential: AccessClaims | str
     if authorization is not None:
         # The signature and expiry are checked on every request, cached or not.
-        claims = read_access_token(settings, bearer_token(authorization))
-        cache_key = f"token:{claims.session_id}:{claims.user_id}:{requested}"
+        credential = read_access_token(settings, bearer_token(authorization))
+        cache_key = f"token:{credential.session_id}:{credential.user_id}:{requested}"
     else:
         assert api_key is not None
-        raw_key = api_key.strip()
-        cache_key = f"key:{secret_digest(settings, raw_key)}:{requested}"
+        credential = api_key.strip()
+        cache_key = f"key:{secret_digest(settings, credential)}:{requested}"
     if cache is not None and (cached := cache.get(cache_key)) is not None:
         principal = _principal_of(cached)
         if principal.api_key_id is not None and _key_use_clock(state).due(principal.api_key_id, None):
             await record_key_use(state.sessionmaker, principal.api_key_id)
         return principal
     epoch = cache.epoch() if cache is not None else 0
-    # A reading session: resolving a caller never takes SQLite's write lock.
-    async with state.read_sessionmaker() as session:
-        if authorization is not None:
-            principal = await principal_from_access_token(session, claims, requested)
-            last_used_at = None
-        else:
-            caller = await _api_key_caller(session, settings, raw_key, requested)
-            principal, last_used_at = caller.principal, caller.last_used_at
-        await session.rollback()
+    if reads_only(request):
+        # A read: the request's own reading session serves us too (one connection, one transaction).
+        principal, last_used_at = await _look_up(await get_session(request), settings, credential, requested)
+    else:
+        # A write: a short reading session of our own, as the request's takes the write lock on SQLite and the
+        # idempotency guard opens its own session right after us.
+        async with state.read_sessionmaker() as session:
+            principal, last_used_at = await _look_up(session, settings, credential, requested)
+            await session.rollback()
     if principal.api_key_id is not None and _key_use_clock(state).due(principal.api_key_id, last_used_at):
         await record_key_use(state.sessionmaker, principal.api_key_id)
     if cache is not None:
         ttl = settings.principal_cache_seconds
         cache.set(cache_key, _principal_bytes(principal), ttl=ttl, tags=_tags(principal), epoch=epoch)
     return principal
+
+
+async def _look_up(
+    session: AsyncSession, settings: Settings, credential: AccessClaims | str, requested: uuid.UUID | None
+) -> tuple[Principal, datetime | None]:
+    """The caller of verified token claims or of a raw API key, and the key's last recorded use."""
+    if isinstance(credential, AccessClaims):
+        return await principal_from_access_token(session, credential, requested), None
+    caller = await _api_key_caller(session, settings, credential, requested)
+    return caller.principal, caller.last_used_at
 
 
 def _key_use_clock(state: Any) -> _KeyUseClock:
