@@ -214,7 +214,7 @@ async def stream_bulk_transfer(
     """An event at least every second, read from the database (any API process can serve it); the stream
     closes after the event that shows the batch ended."""
     await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
-    sessionmaker = request.app.state.sessionmaker
+    sessionmaker = request.app.state.read_sessionmaker  # polls never take SQLite's write lock
     interval = _settings(request).bulk_stream_interval_seconds
 
     async def events() -> AsyncIterator[ServerSentEvent]:
