@@ -7,8 +7,13 @@ caller at once. Without the invalidation B would keep serving the cached caller 
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -188,3 +193,62 @@ async def _membership_id(http: httpx.AsyncClient, owner: Actor, member: Actor) -
     body = response.json()
     items = body["items"] if isinstance(body, dict) else body
     return str(next(m["id"] for m in items if m["user_id"] == str(member.user_id)))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def two_worker_server(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """`cauri serve --workers 2` on one port (real processes), with Redis; yields its base URL."""
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "CAURI_ENV": "test",
+        "CAURI_DATABASE_URL": database_url,
+        "CAURI_REDIS_URL": service_url("redis"),
+        "CAURI_REDIS_NAMESPACE": f"test-{uuid.uuid4().hex[:10]}",
+        "CAURI_FILES_DIR": str(tmp_path / "files"),
+        "CAURI_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-c", "from cauri.cli import app; app()", "serve", "--port", str(port), "--workers", "2"]
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen(command, env=environment, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+async def test_logout_reaches_every_process_of_cauri_serve_workers(two_worker_server: str) -> None:
+    """Real processes: every answer after a logout is a 401, whichever process serves it."""
+    base = two_worker_server
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+
+        async def up() -> bool:
+            try:
+                return (await http.get("/health")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await until(up, "cauri serve answers", within=60)
+        owner = await create_org_with_user(http)
+        # New connections each time, so that the kernel spreads them over both processes; each caches.
+        for _ in range(20):
+            async with httpx.AsyncClient(base_url=base, timeout=10) as fresh:
+                assert (await fresh.get(ME, headers=owner.headers)).status_code == 200
+        assert (await http.post("/api/v1/auth/logout", headers=owner.headers)).status_code == 204
+
+        async def every_process_refuses() -> bool:
+            for _ in range(20):
+                async with httpx.AsyncClient(base_url=base, timeout=10) as fresh:
+                    if (await fresh.get(ME, headers=owner.headers)).status_code != 401:
+                        return False
+            return True
+
+        await until(every_process_refuses, "every process answers 401 after the logout", within=3)
