@@ -52,6 +52,8 @@ def _lifespan(settings: Settings) -> Any:
         app.state.pubsub = make_pubsub(settings)
         app.state.cache = make_cache(settings)
         await app.state.pubsub.start()
+        if app.state.pubsub.crosses_processes:
+            app.state.readiness_probes["redis"] = app.state.pubsub.ping
         for hook in app.state.startup_hooks:
             await hook(app)
         try:

@@ -108,6 +108,8 @@ async def test_cache_is_on_with_redis_and_serves_without_queries(
     owner = await create_org_with_user(http_a)
     await _cached_on(b, owner.headers, http_b)
     assert (await http_b.get(ME, headers=owner.headers)).status_code == 200
+    ready = await http_b.get("/ready")
+    assert ready.json()["checks"]["redis"] == "ok"  # readiness covers the Redis the cache depends on
 
 
 async def test_logout_on_one_instance_ends_the_session_on_the_other(

@@ -59,6 +59,9 @@ class PubSub:
     async def close(self) -> None:
         """Stop receiving and release connections (a no-op in process)."""
 
+    async def ping(self) -> None:
+        """Raise when the transport is unreachable (the readiness probe; nothing to reach in process)."""
+
     async def publish(self, channel: str, message: str) -> None:
         await self._deliver(self.channel_name(channel), message)
 
@@ -142,6 +145,9 @@ class RedisPubSub(PubSub):
 
     async def publish(self, channel: str, message: str) -> None:
         await self._client.publish(self.channel_name(channel), message)
+
+    async def ping(self) -> None:
+        await self._client.ping()
 
     async def _watch(self, name: str) -> None:
         if name in self._channels:
