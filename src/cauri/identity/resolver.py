@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from fastapi import Request
 from sqlalchemy import Select, and_, literal, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.core.cache import NearCache
@@ -32,6 +34,8 @@ from cauri.core.security import constant_time_equal
 from cauri.identity.caller_cache import api_key_tag, organization_tag, user_tag
 from cauri.identity.models import ApiKey, LoginSession, Membership, Organization, User
 from cauri.identity.tokens import AccessClaims, api_key_prefix, read_access_token, secret_digest
+
+log = structlog.get_logger(__name__)
 
 ORGANIZATION_HEADER = "X-Organization-ID"
 API_KEY_HEADER = "X-API-Key"
@@ -173,19 +177,24 @@ async def _api_key_caller(
 
 
 async def record_key_use(maker: async_sessionmaker[AsyncSession], api_key_id: uuid.UUID) -> None:
-    """Set the key's last use, taking the writer explicitly: reads never write, this runs once a minute a key."""
+    """Set the key's last use, taking the writer explicitly: reads never write, this runs once a minute a key.
+
+    Best effort: the last use is information for people, so a busy database never fails the call it records."""
     now = utcnow()
-    async with maker() as session:
-        await session.execute(
-            update(ApiKey)
-            .where(
-                ApiKey.id == api_key_id,
-                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_PRECISION),
+    try:
+        async with maker() as session:
+            await session.execute(
+                update(ApiKey)
+                .where(
+                    ApiKey.id == api_key_id,
+                    or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_PRECISION),
+                )
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
             )
-            .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        await session.commit()
+            await session.commit()
+    except DBAPIError:
+        log.warning("api_key.last_use_not_recorded", api_key_id=str(api_key_id), exc_info=True)
 
 
 def _principal_bytes(principal: Principal) -> bytes:
