@@ -85,6 +85,10 @@ def notes_router() -> object:
         await session.flush()
         return {"text": text}
 
+    @router.get("/notes-locked")
+    async def lock_in_a_read(session: SessionDep) -> list[str]:
+        return list((await session.execute(select(notes.c.text).with_for_update())).scalars())
+
     @router.get("/notes/{text}/declared-write")
     @writes_on_read
     async def declared_write_in_a_read(text: str, session: SessionDep) -> dict[str, str]:
@@ -317,6 +321,10 @@ async def test_a_read_route_that_writes_undeclared_is_refused_and_writes_nothing
     response = await http.get(f"/api/v1/uow/notes/{note}/undeclared-write")
     assert response.status_code == 500
     assert await count_notes(uow_app, note) == 0
+
+
+async def test_a_read_route_that_locks_rows_is_refused(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/api/v1/uow/notes-locked")).status_code == 500
 
 
 async def test_a_read_route_declared_as_writing_commits(http: httpx.AsyncClient, uow_app: FastAPI) -> None:
