@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-console install install-dev migrate demo serve lint format typecheck bench bench-ledger bench-bulk clean
+.PHONY: run test test-console install install-dev migrate demo serve lint format typecheck bench bench-ledger bench-bulk bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,7 @@ format: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-bench: bench-ledger bench-bulk
+bench: bench-ledger bench-bulk bench-api
 
 bench-ledger: install-dev
 	$(BIN)/python bench/ledger.py
@@ -63,6 +63,10 @@ bench-ledger: install-dev
 ## make bench-bulk: bulk disbursements on PostgreSQL (end to end, 1M-line ingestion vs COPY, HTTP vs its bound)
 bench-bulk: install-dev
 	$(BIN)/python bench/bulk.py $(BENCH_ARGS)
+
+## make bench-api: API requests/s (wrk) on PostgreSQL and SQLite against a FastAPI hello-world yardstick
+bench-api: install-dev
+	$(BIN)/python bench/api.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

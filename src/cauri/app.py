@@ -19,8 +19,9 @@ from sqlalchemy import text
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from cauri import __version__
+from cauri.core.cache import make_cache
 from cauri.core.config import Settings, get_settings
-from cauri.core.db import make_engine, make_sessionmaker
+from cauri.core.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from cauri.core.errors import install_error_handlers
 from cauri.core.idempotency import idempotency_guard
 from cauri.core.jobs import runtime as job_runtime
@@ -28,6 +29,7 @@ from cauri.core.logging import configure_logging
 from cauri.core.observability import RequestContextMiddleware, metrics_endpoint
 from cauri.core.openapi import install_docs, install_openapi
 from cauri.core.principal import require_principal
+from cauri.core.pubsub import make_pubsub
 from cauri.core.routing import api_router
 from cauri.modules import import_all, import_optional
 from cauri.surfaces import install as install_surfaces
@@ -50,6 +52,13 @@ def _lifespan(settings: Settings) -> Any:
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.read_sessionmaker = make_read_sessionmaker(engine)
+        # Shared pieces every module may use: a cache and pub/sub (Redis across processes when configured).
+        app.state.pubsub = make_pubsub(settings)
+        app.state.cache = make_cache(settings)
+        await app.state.pubsub.start()
+        if app.state.pubsub.crosses_processes:
+            app.state.readiness_probes["redis"] = app.state.pubsub.ping
         for hook in app.state.startup_hooks:
             await hook(app)
         try:
@@ -57,6 +66,8 @@ def _lifespan(settings: Settings) -> Any:
         finally:
             for hook in reversed(app.state.shutdown_hooks):
                 await hook(app)
+            await app.state.pubsub.close()
+            await app.state.cache.close()
             await engine.dispose()
 
     return lifespan

@@ -41,8 +41,8 @@ def serve(
     if port is not None:
         os.environ["CAURI_LISTEN_PORT"] = str(port)
     settings = get_settings()
-    if workers > 1 and settings.broker_url is None:
-        console.print("[yellow]Several API processes without CAURI_BROKER_URL: each runs its own in-process jobs.[/]")
+    for warning in _several_processes_warnings(settings, workers):
+        console.print(f"[yellow]{warning}[/]")
     console.print(serve_banner(settings), highlight=False)
     uvicorn.run(
         "cauri.app:create_app",
@@ -68,6 +68,26 @@ def serve_banner(settings: Settings) -> str:
     if settings.embeds_sandbox:
         lines.append(f"  sandbox   {settings.sandbox_base_url} (embedded payment provider)")
     return "\n".join(lines)
+
+
+def _several_processes_warnings(settings: Settings, workers: int) -> list[str]:
+    """What stays per process when ``cauri serve`` runs several (docs/operations.md, "What is per process")."""
+    if workers <= 1:
+        return []
+    warnings = []
+    if settings.broker_url is None:
+        warnings.append("Several API processes without CAURI_BROKER_URL: each runs its own in-process jobs.")
+    if settings.shared_redis_url is None:
+        warnings.append(
+            "Several API processes without CAURI_REDIS_URL: no caller cache (one query per request), "
+            "login throttling counted per process."
+        )
+    if settings.embeds_sandbox:
+        warnings.append(
+            "The embedded sandbox keeps its payments in each process's memory: run `cauri simulate sandbox` "
+            "and set CAURI_SANDBOX_URL so that every process sees the same sandbox."
+        )
+    return warnings
 
 
 @app.command()

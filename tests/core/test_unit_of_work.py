@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.orm import registry
 
 from cauri.app import API_PREFIX, create_app
@@ -27,7 +28,7 @@ from cauri.core.db import utcnow
 from cauri.core.errors import Conflict
 from cauri.core.idempotency import IdempotencyRecord, idempotency_guard, request_fingerprint
 from cauri.core.migrate import upgrade
-from cauri.core.routing import SessionDep, api_router
+from cauri.core.routing import SessionDep, api_router, writes_on_read
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
 
 test_metadata = MetaData()
@@ -74,6 +75,26 @@ def notes_router() -> object:
         session.add(Note(text=body.text))
         return {"text": body.text}
 
+    @router.get("/notes")
+    async def list_notes(session: SessionDep) -> list[str]:
+        return list((await session.execute(select(notes.c.text).order_by(notes.c.id))).scalars())
+
+    @router.get("/notes/{text}/undeclared-write")
+    async def write_in_a_read(text: str, session: SessionDep) -> dict[str, str]:
+        session.add(Note(text=text))
+        await session.flush()
+        return {"text": text}
+
+    @router.get("/notes-locked")
+    async def lock_in_a_read(session: SessionDep) -> list[str]:
+        return list((await session.execute(select(notes.c.text).with_for_update())).scalars())
+
+    @router.get("/notes/{text}/declared-write")
+    @writes_on_read
+    async def declared_write_in_a_read(text: str, session: SessionDep) -> dict[str, str]:
+        session.add(Note(text=text))
+        return {"text": text}
+
     return router
 
 
@@ -109,7 +130,7 @@ async def http(uow_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def count_notes(app: FastAPI, text: str) -> int:
-    async with app.state.sessionmaker() as session:
+    async with app.state.read_sessionmaker() as session:
         return int((await session.execute(select(func.count()).where(notes.c.text == text))).scalar_one())
 
 
@@ -254,3 +275,60 @@ async def test_invalid_keys_are_refused(http: httpx.AsyncClient, key: str) -> No
     response = await http.post("/api/v1/uow/notes", json={"text": unique_text()}, headers={"Idempotency-Key": key})
     assert response.status_code == 422
     assert response.json()["field"] == "Idempotency-Key"
+
+
+@asynccontextmanager
+async def writer_holding_the_lock(app: FastAPI) -> AsyncIterator[AsyncConnection]:
+    """Another connection in the middle of a write: SQLite's write lock, or a PostgreSQL table lock that lets
+    readers through (EXCLUSIVE) but no writer. Committed when the block ends."""
+    async with app.state.engine.connect() as connection:
+        if app.state.settings.is_sqlite:
+            await connection.execute(insert(notes).values(text=unique_text()))  # BEGIN IMMEDIATE: the write lock
+        else:
+            await connection.execute(text("LOCK TABLE uow_notes IN EXCLUSIVE MODE"))
+        yield connection
+        await connection.commit()
+
+
+async def test_a_read_runs_while_another_connection_holds_the_write_lock(
+    http: httpx.AsyncClient, uow_app: FastAPI
+) -> None:
+    first = unique_text()
+    assert (await http.post("/api/v1/uow/notes", json={"text": first})).status_code == 201
+    async with writer_holding_the_lock(uow_app):
+        # busy_timeout is 30 s: a read that queued for the lock would still be waiting after 10.
+        response = await asyncio.wait_for(http.get("/api/v1/uow/notes"), timeout=10)
+    assert response.status_code == 200
+    assert first in response.json()
+
+
+async def test_a_write_still_waits_for_the_writer(http: httpx.AsyncClient, uow_app: FastAPI) -> None:
+    note = unique_text()
+    async with writer_holding_the_lock(uow_app):
+        write = asyncio.ensure_future(http.post("/api/v1/uow/notes", json={"text": note}))
+        done, _ = await asyncio.wait({write}, timeout=1.0)
+        assert not done, "a write went through while another connection held the write lock"
+        assert await count_notes(uow_app, note) == 0
+    response = await asyncio.wait_for(write, timeout=30)
+    assert response.status_code == 201, response.text
+    assert await count_notes(uow_app, note) == 1
+
+
+async def test_a_read_route_that_writes_undeclared_is_refused_and_writes_nothing(
+    http: httpx.AsyncClient, uow_app: FastAPI
+) -> None:
+    note = unique_text()
+    response = await http.get(f"/api/v1/uow/notes/{note}/undeclared-write")
+    assert response.status_code == 500
+    assert await count_notes(uow_app, note) == 0
+
+
+async def test_a_read_route_that_locks_rows_is_refused(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/api/v1/uow/notes-locked")).status_code == 500
+
+
+async def test_a_read_route_declared_as_writing_commits(http: httpx.AsyncClient, uow_app: FastAPI) -> None:
+    note = unique_text()
+    response = await http.get(f"/api/v1/uow/notes/{note}/declared-write")
+    assert response.status_code == 200, response.text
+    assert await count_notes(uow_app, note) == 1

@@ -10,7 +10,8 @@ from fastapi import Depends, Request, Response, status
 from cauri.connectors import credentials as service
 from cauri.connectors.registry import registry
 from cauri.connectors.schemas import CredentialFieldRead, CredentialsRead, CredentialsWrite, ProviderRead
-from cauri.core.config import Settings
+from cauri.core.deps import client_address
+from cauri.core.deps import settings_of as _settings
 from cauri.core.errors import NotFound
 from cauri.core.i18n import pick
 from cauri.core.pagination import Page
@@ -22,11 +23,6 @@ from cauri.identity.permissions import Perm, require, require_org
 router = api_router(prefix="/connectors", tags=["connectors"])
 
 ConnectorsManager = Annotated[Principal, Depends(require(Perm.CONNECTORS_MANAGE))]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _not_configured(provider: str) -> NotFound:
@@ -98,7 +94,7 @@ async def put_credentials(
         target_type="connector",
         target_id=provider,
         changes={"fields": summary.fields, "settings": summary.settings, "label": summary.label},
-        ip=request.client.host if request.client else None,
+        ip=client_address(request),
     )
     return CredentialsRead(**asdict(summary))
 
@@ -119,6 +115,6 @@ async def delete_credentials(
         actor=principal,
         target_type="connector",
         target_id=provider,
-        ip=request.client.host if request.client else None,
+        ip=client_address(request),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     # More modules with @job handlers for `cauri worker` and the API to import (comma-separated).
     extra_job_modules: Annotated[list[str], NoDecode] = []
 
+    # Shared state across API processes (core.cache, core.pubsub): unset means in this process only, unless
+    # the rate-limit storage is a Redis, which is then reused. Keys and channels start with the namespace.
+    redis_url: str | None = None
+    redis_namespace: str = Field(default="cauri", pattern=r"^[A-Za-z0-9._-]{1,60}$")
+    # How long a resolved caller is reused without a query (seconds, 0: never). Only with Redis pub/sub: a
+    # logout, role change or key revocation anywhere must reach every process at once.
+    principal_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+
     # Rate limits (login throttling). Unset: in memory; set to redis://… to share across API processes.
     rate_limit_storage_url: str | None = None
     login_attempts_per_minute: int = Field(default=10, ge=1)
@@ -235,6 +243,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        """The Redis shared by the API processes (cache, pub/sub), if any."""
+        if self.redis_url:
+            return self.redis_url
+        limits_url = self.rate_limit_storage_url or ""
+        return limits_url if limits_url.startswith(("redis://", "rediss://")) else None
 
     @property
     def embeds_sandbox(self) -> bool:

@@ -66,12 +66,16 @@ async def paginate(
     created_at: InstrumentedAttribute[datetime],
     row_id: InstrumentedAttribute[uuid.UUID],
 ) -> tuple[list[Any], str | None]:
-    """Rows of ``statement`` (one entity selected), newest first, and the cursor of the next page."""
+    """Rows of ``statement``, newest first, and the cursor of the next page.
+
+    One entity selected gives ORM objects; columns give lightweight rows (what a hot list should select: no
+    identity map, no attribute instrumentation), which must include ``created_at`` and ``row_id``."""
     if params.cursor:
         at, last_id = decode_cursor(params.cursor)
         statement = statement.where(or_(created_at < at, and_(created_at == at, row_id < last_id)))
     statement = statement.order_by(created_at.desc(), row_id.desc()).limit(params.limit + 1)
-    rows = list((await session.execute(statement)).scalars().all())
+    result = await session.execute(statement)
+    rows = list(result.scalars().all() if len(statement.column_descriptions) == 1 else result.all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]

@@ -3,12 +3,16 @@
 Every API route uses :class:`UnitOfWorkRoute`: the endpoint's database session is committed **once**, after
 the endpoint returned a successful response and together with the stored idempotent answer; any error rolls
 everything back. A failed commit becomes a problem response, never a success that was not saved.
+
+A GET or HEAD route reads: its session is read-only (on SQLite a deferred transaction that never waits for the
+write lock, see ``core.db``). A read route that must write declares it with :func:`writes_on_read` and gets a
+writing session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -21,13 +25,31 @@ from cauri.core.errors import Conflict, ServiceUnavailable
 from cauri.core.idempotency import Claim, ReplayStoredResponse, complete_claim, release_claim, response_encryptor
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+_READ_ONLY_SCOPE_KEY = "cauri.read_only"
+_WRITES_ON_READ = "__cauri_writes_on_read__"
+
+
+def writes_on_read(endpoint: Endpoint) -> Endpoint:
+    """Mark a GET route that writes (rare: prefer a job): it gets a writing session, serialised with the others."""
+    setattr(endpoint, _WRITES_ON_READ, True)
+    return endpoint
+
+
+def reads_only(request: Request) -> bool:
+    """Whether this request's route only reads (decided by :class:`UnitOfWorkRoute`; unknown routes write)."""
+    return bool(request.scope.get(_READ_ONLY_SCOPE_KEY, False))
 
 
 async def get_session(request: Request) -> AsyncSession:
     """The request's session, opened on first use and finished by :class:`UnitOfWorkRoute`."""
     session: AsyncSession | None = getattr(request.state, "db_session", None)
     if session is None:
-        session = request.app.state.sessionmaker()
+        state = request.app.state
+        maker = state.read_sessionmaker if reads_only(request) else state.sessionmaker
+        session = maker()
         request.state.db_session = session
     return session
 
@@ -58,13 +80,20 @@ def _database_failure(exc: DBAPIError) -> Exception:
     return exc
 
 
+def _reads_only(route: APIRoute) -> bool:
+    methods = route.methods or set()
+    return bool(methods) and methods <= READ_METHODS and not getattr(route.endpoint, _WRITES_ON_READ, False)
+
+
 class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         run_endpoint = super().get_route_handler()
         route_template = self.path_format
+        read_only = _reads_only(self)
 
         async def handle(request: Request) -> Response:
             request.scope["cauri.route"] = route_template
+            request.scope[_READ_ONLY_SCOPE_KEY] = read_only
             try:
                 response = await run_endpoint(request)
             except ReplayStoredResponse as replay:

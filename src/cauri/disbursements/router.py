@@ -13,7 +13,8 @@ from fastapi import Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sse_starlette.sse import EventSourceResponse
 
-from cauri.core.config import Settings
+from cauri.core.deps import client_address as _ip
+from cauri.core.deps import settings_of as _settings
 from cauri.core.i18n import Language, current_language
 from cauri.core.pagination import Page, PageParams, page_params
 from cauri.core.principal import Principal
@@ -50,15 +51,6 @@ from cauri.identity.permissions import require_org
 router = api_router(prefix="/bulk-transfers", tags=["bulk-transfers"])
 
 Paging = Annotated[PageParams, Depends(page_params)]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _operation(request: Request, principal: Principal) -> Operation:
@@ -188,7 +180,8 @@ async def stream_bulk_transfer(
     closes after the event that shows the batch ended."""
     await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
     interval = _settings(request).bulk_stream_interval_seconds
-    updates = progress_updates(request.app.state.sessionmaker, batch_id, interval=interval)
+    # Polls read in read-only sessions: a stream never takes SQLite's write lock.
+    updates = progress_updates(request.app.state.read_sessionmaker, batch_id, interval=interval)
     return event_stream(updates, event="progress")
 
 

@@ -19,6 +19,7 @@ from cauri.core.config import Settings, get_settings
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
 from cauri.core.errors import AppError
 from cauri.core.phone import normalise_phone
+from cauri.identity import caller_cache
 from cauri.identity.audit import record_audit
 from cauri.identity.models import Membership, Organization, User
 from cauri.identity.organizations import create_organization
@@ -114,7 +115,8 @@ async def create_account(settings: Settings, request: AccountRequest) -> Outcome
     outcome = Outcome()
     engine = make_engine(settings.database_url)
     try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
+        maker = make_sessionmaker(engine)
+        async with caller_cache.publishing(settings, maker), unit_of_work(maker) as session:
             user = await _user_for(session, request, outcome)
             if request.platform_admin and not user.is_platform_admin:
                 user.is_platform_admin = True

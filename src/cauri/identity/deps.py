@@ -1,4 +1,4 @@
-"""Small request helpers shared by the identity routes."""
+"""Small request helpers shared by the identity routes (the address and settings are core.deps' own)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cauri.core.config import Settings
 from cauri.core.db import commit, rollback
+from cauri.core.deps import client_address as client_ip
+from cauri.core.deps import settings_of
 from cauri.core.errors import AppError
 
-
-def client_ip(request: Request) -> str | None:
-    """The caller's address (uvicorn already applied trusted proxy headers)."""
-    return request.client.host if request.client else None
+__all__ = ["client_ip", "settings_of", "transaction_kept_on_refusal", "user_agent"]
 
 
 def user_agent(request: Request) -> str | None:
     agent = request.headers.get("User-Agent")
     return agent[:300] if agent else None
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cauri.core.routing import api_router
-from cauri.identity import access_routes, auth_routes, code_routes, organization_routes
+from cauri.identity import access_routes, auth_routes, caller_cache, code_routes, organization_routes
 from cauri.identity.resolver import resolve_principal
 from cauri.identity.throttle import install_throttle
 
@@ -34,3 +34,4 @@ async def _start_throttle(app: FastAPI) -> None:
 def install(app: FastAPI) -> None:
     app.state.principal_resolver = resolve_principal
     app.state.startup_hooks.append(_start_throttle)
+    app.state.startup_hooks.append(caller_cache.start)

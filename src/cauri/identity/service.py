@@ -21,7 +21,7 @@ from cauri.core.db import utcnow
 from cauri.core.phone import PLATFORM_REGION, mask_phone, normalise_phone
 from cauri.core.principal import Principal
 from cauri.core.security import DUMMY_PASSWORD_HASH, hash_password, random_token, verify_password
-from cauri.identity import errors
+from cauri.identity import caller_cache, errors
 from cauri.identity.audit import record_audit
 from cauri.identity.models import LoginSession, Membership, Organization, RefreshToken, User
 from cauri.identity.permissions import permissions_of
@@ -157,6 +157,7 @@ async def revoke_login_sessions(
     if keep is not None:
         statement = statement.where(LoginSession.id != keep)
     await session.execute(statement)
+    caller_cache.forget(session, caller_cache.user_tag(user_id))  # a bulk UPDATE: the ORM hook cannot see it
 
 
 async def log_in(
@@ -286,6 +287,7 @@ async def log_out(session: AsyncSession, principal: Principal, *, ip: str | None
         .where(LoginSession.id == principal.session_id, LoginSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason="logout")
     )
+    caller_cache.forget(session, caller_cache.user_tag(principal.user_id))
     await record_audit(
         session,
         action="auth.logout",
@@ -355,18 +357,24 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> Us
 
 async def describe_caller(session: AsyncSession, principal: Principal) -> Me:
     """``GET /auth/me``: who the caller is, for which organisation, with which roles and permissions."""
-    user = await session.get(User, principal.user_id) if principal.user_id else None
+    user: User | None = None
     memberships: list[MembershipSummary] = []
-    if user is not None:
-        rows = await session.execute(
-            select(Membership, Organization)
-            .join(Organization, Organization.id == Membership.organization_id)
-            .where(Membership.user_id == user.id)
-            .order_by(Membership.created_at, Membership.id)
-        )
+    if principal.user_id is not None:
+        # One query: the user and, oldest first, each membership with its organisation.
+        rows = (
+            await session.execute(
+                select(User, Membership.role, Organization)
+                .outerjoin(Membership, Membership.user_id == User.id)
+                .outerjoin(Organization, Organization.id == Membership.organization_id)
+                .where(User.id == principal.user_id)
+                .order_by(Membership.created_at, Membership.id)
+            )
+        ).all()
+        user = rows[0][0] if rows else None
         memberships = [
-            MembershipSummary(organization=OrganizationSummary.model_validate(org), role=membership.role)
-            for membership, org in rows
+            MembershipSummary(organization=OrganizationSummary.model_validate(org), role=role)
+            for _, role, org in rows
+            if org is not None
         ]
     return Me(
         user=UserRead.model_validate(user) if user else None,

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,13 +43,28 @@ class AccessClaims:
     session_id: uuid.UUID
 
 
+# Tokens whose signature this process already verified, with their expiry (Unix time). Verifying an HS256 JWT
+# with PyJWT costs more than the rest of resolving a cached caller; a token's claims never change, and the login
+# session behind it is checked (or its cached check invalidated) on every request all the same.
+_VERIFIED_MAX = 20_000
+_verified: OrderedDict[tuple[str, str], tuple[AccessClaims, float]] = OrderedDict()
+
+
 def read_access_token(settings: Settings, token: str) -> AccessClaims:
     """Verified claims of an access token, or a 401 (bad signature, ``alg: none``, expired, other type…)."""
-    claims = decode_jwt(settings.secret_key.get_secret_value(), token, token_type=ACCESS_TOKEN_TYPE)
+    secret = settings.secret_key.get_secret_value()
+    known = _verified.get((secret, token))
+    if known is not None and known[1] > time.time():
+        return known[0]
+    claims = decode_jwt(secret, token, token_type=ACCESS_TOKEN_TYPE)
     try:
-        return AccessClaims(user_id=uuid.UUID(str(claims["sub"])), session_id=uuid.UUID(str(claims["sid"])))
+        access = AccessClaims(user_id=uuid.UUID(str(claims["sub"])), session_id=uuid.UUID(str(claims["sid"])))
     except (KeyError, ValueError):
         raise invalid_token() from None
+    _verified[(secret, token)] = (access, float(claims["exp"]))
+    while len(_verified) > _VERIFIED_MAX:
+        _verified.popitem(last=False)
+    return access
 
 
 def new_refresh_token() -> str:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.payments.models import Payment
@@ -41,7 +41,7 @@ def remember(payment: Payment, outcome: Outcome) -> None:
         payment.callback_token_hash = token_hash(outcome.callback_token)
 
 
-def payment_url_of(payment: Payment) -> tuple[str | None, datetime | None]:
+def payment_url_of(payment: Payment | Row[Any]) -> tuple[str | None, datetime | None]:
     """The page to send the payer to and until when: the provider's expiry if it gave one, else the payment's.
 
     None once the payment is settled: the page no longer takes money, so no client should send a payer there.

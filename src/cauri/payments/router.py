@@ -9,11 +9,13 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response, status
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 
 from cauri.connectors.base import Capability
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
+from cauri.core.deps import client_address as _ip
+from cauri.core.deps import settings_of as _settings
 from cauri.core.i18n import pick
 from cauri.core.jobs import enqueue
 from cauri.core.money import currency_exponent
@@ -60,15 +62,6 @@ Reader = PaymentReader
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def _filters(
     status_: Annotated[Status | None, Query(alias="status")] = None,
     reference: Annotated[str | None, Query(max_length=100)] = None,
@@ -108,7 +101,7 @@ async def _create(
 
 async def _list(
     kind: PaymentKind, *, session: SessionDep, principal: Principal, filters: service.PaymentFilters, params: PageParams
-) -> tuple[list[Payment], str | None]:
+) -> tuple[list[Row[Any]], str | None]:
     return await service.list_payments(
         session, organization_id=require_org(principal), kind=kind, filters=filters, params=params
     )

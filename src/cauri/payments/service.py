@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.connectors.base import Capability
@@ -280,6 +280,18 @@ class PaymentFilters:
     created_to: datetime | None = None
 
 
+# What a list shows (views._fields), selected as columns: a hot list loads no ORM objects.
+LIST_COLUMNS = tuple(
+    getattr(Payment, name)
+    for name in (
+        "id", "kind", "status", "amount", "currency", "fee", "phone", "phone_operator", "provider", "reference",
+        "description", "extra", "account_id", "purpose", "owner_id", "outbound_reference", "provider_reference",
+        "failure_reason", "payment_url", "payment_url_expires_at", "created_at", "updated_at", "completed_at",
+        "expires_at",
+    )
+)  # fmt: skip
+
+
 async def list_payments(
     session: AsyncSession,
     *,
@@ -287,8 +299,9 @@ async def list_payments(
     kind: PaymentKind,
     filters: PaymentFilters,
     params: PageParams,
-) -> tuple[list[Payment], str | None]:
-    statement: Select[Any] = select(Payment).where(
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of payments as rows of the listed columns (views.payment_read reads them like ORM objects)."""
+    statement: Select[Any] = select(*LIST_COLUMNS).where(
         Payment.organization_id == organization_id, Payment.kind == kind.value
     )
     if filters.status is not None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
 
 from cauri.payments.models import Payment, PaymentTransition
 from cauri.payments.outcomes import failure_message
@@ -22,12 +25,17 @@ from cauri.payments.states import PaymentKind, Status
 CHARGED_STATUSES = frozenset({Status.SUCCEEDED, Status.REVERSED, Status.REFUNDED, Status.PARTIALLY_REFUNDED})
 
 
-def charged_fee(payment: Payment) -> int | None:
+# An ORM payment, or a row of service.LIST_COLUMNS (same attribute names).
+PaymentFields = Payment | Row[Any]
+
+
+def charged_fee(payment: PaymentFields) -> int | None:
     """The provider's fee is only charged on a success; before that it is an estimate, not shown."""
-    return payment.fee if payment.status in CHARGED_STATUSES else None
+    fee: int | None = payment.fee
+    return fee if payment.status in CHARGED_STATUSES else None
 
 
-def _fields(payment: Payment) -> dict[str, object]:
+def _fields(payment: PaymentFields) -> dict[str, object]:
     return {
         "id": payment.id,
         "status": Status(payment.status),
@@ -54,20 +62,20 @@ def _fields(payment: Payment) -> dict[str, object]:
     }
 
 
-def _collection_fields(payment: Payment) -> dict[str, object]:
+def _collection_fields(payment: PaymentFields) -> dict[str, object]:
     payment_url, expires_at = payment_url_of(payment)
     return {**_fields(payment), "payment_url": payment_url, "payment_url_expires_at": expires_at}
 
 
-def collection_read(payment: Payment) -> CollectionRead:
+def collection_read(payment: PaymentFields) -> CollectionRead:
     return CollectionRead.model_validate(_collection_fields(payment))
 
 
-def payout_read(payment: Payment) -> PayoutRead:
+def payout_read(payment: PaymentFields) -> PayoutRead:
     return PayoutRead.model_validate(_fields(payment))
 
 
-def payment_read(payment: Payment) -> PaymentRead:
+def payment_read(payment: PaymentFields) -> PaymentRead:
     return collection_read(payment) if payment.kind == PaymentKind.COLLECTION else payout_read(payment)
 
 

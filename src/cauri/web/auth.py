@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
+from cauri.core.deps import settings_of as _settings
 from cauri.core.errors import Forbidden, Unauthenticated
 from cauri.core.principal import Principal, require_principal
 from cauri.core.security import constant_time_equal, decode_jwt, encode_jwt, keyed_digest, random_token
@@ -73,11 +74,6 @@ class ConsoleSession:
     @property
     def organization_id(self) -> uuid.UUID | None:
         return self.organization.id if self.organization else None
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _secret(request: Request) -> str:
@@ -190,7 +186,7 @@ def _choose(memberships: tuple[OrganizationChoice, ...], wanted: uuid.UUID | Non
 async def _open_session(
     maker: async_sessionmaker[AsyncSession], settings: Settings, claims: _Claims
 ) -> ConsoleSession | None:
-    # Our own short session, as the identity resolver does: on SQLite every transaction is BEGIN IMMEDIATE.
+    # Our own short reading session, as the identity resolver does: it never waits for the write lock.
     async with maker() as session:
         row = (
             await session.execute(
@@ -244,7 +240,7 @@ async def load_console_session(request: Request) -> ConsoleSession | None:
     if claims is None:
         forget_session(request)
         return None
-    console = await _open_session(request.app.state.sessionmaker, _settings(request), claims)
+    console = await _open_session(request.app.state.read_sessionmaker, _settings(request), claims)
     if console is None:
         forget_session(request)
         return None

@@ -21,6 +21,7 @@ from cauri.connectors.credentials import list_credentials
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
 from cauri.core.db import rollback
+from cauri.core.deps import settings_of as _settings
 from cauri.core.errors import AppError, field_error
 from cauri.core.i18n import pick
 from cauri.core.pagination import PageParams
@@ -83,11 +84,6 @@ router = APIRouter(
 )
 
 CsrfChecked = Annotated[None, Depends(verify_csrf)]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def recent_batches(session: AsyncSession, console: ConsoleSession) -> list[BulkBatch]:
@@ -379,7 +375,7 @@ async def payee_check_status(batch_id: uuid.UUID, principal: BulkReader, session
 async def batch_stream(request: Request, batch_id: uuid.UUID, principal: BulkReader, session: SessionDep) -> Response:
     await service.get_batch(session, organization_id=require_org(principal), batch_id=batch_id)
     interval = _settings(request).bulk_stream_interval_seconds
-    updates = progress_updates(request.app.state.sessionmaker, batch_id, interval=interval)
+    updates = progress_updates(request.app.state.read_sessionmaker, batch_id, interval=interval)
     return event_stream(updates, event="progress")
 
 

@@ -206,7 +206,7 @@ async def stream(
 ) -> EventSourceResponse:
     batch: BulkBatch = await service.get_batch(session, organization_id=operator_id(request), batch_id=bulk_transfer_id)
     interval = _settings(request).bulk_stream_interval_seconds
-    updates = progress_updates(request.app.state.sessionmaker, batch.id, interval=interval)
+    updates = progress_updates(request.app.state.read_sessionmaker, batch.id, interval=interval)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         async for progress in updates:
