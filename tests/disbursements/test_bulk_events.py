@@ -117,8 +117,16 @@ async def test_batch_events_are_delivered_signed_to_the_organisations_endpoints(
     assert all(json.loads(by_id[body["id"]]) == body for body in bodies)
     assert sink.for_path("/payouts-only") == []  # not subscribed to batch events
 
-    # Logged like payment webhooks, and replayable under the same event id.
-    logged = [item for item in await delivery_log(client, people.owner) if item["event_type"].startswith("bulk.")]
+    # Logged like payment webhooks, and replayable under the same event id. The receiver answers before each
+    # delivery commits its outcome: wait for the log, not for the hooks.
+    async def bulk_log() -> list[dict[str, Any]]:
+        return [item for item in await delivery_log(client, people.owner) if item["event_type"].startswith("bulk.")]
+
+    async def all_logged() -> bool:
+        return [item["state"] for item in await bulk_log()] == ["delivered"] * 4
+
+    await eventually(all_logged, what="four delivered batch events in the log")
+    logged = await bulk_log()
     assert len(logged) == 4
     assert {(item["state"], item["attempts"], item["payment_id"]) for item in logged} == {("delivered", 1, None)}
     final = next(item for item in logged if item["event_type"] == "bulk.completed")
@@ -128,9 +136,12 @@ async def test_batch_events_are_delivered_signed_to_the_organisations_endpoints(
     assert len(again) == 5
     assert json.loads(again[-1].body) == next(body for body in bodies if body["type"] == "bulk.completed")
 
-    async with sessionmaker() as session:
-        callback = await session.get(BulkCallback, uuid.UUID(bodies[-1]["id"]))
-        assert callback is not None and callback.state == "delivered"
+    async def callback_delivered() -> bool:
+        async with sessionmaker() as session:
+            callback = await session.get(BulkCallback, uuid.UUID(bodies[-1]["id"]))
+            return callback is not None and callback.state == "delivered"
+
+    await eventually(callback_delivered, what="the batch callback's delivered mark")
 
 
 async def test_a_batch_without_callback_url_still_tells_the_endpoints_and_unknown_events_are_refused(

@@ -138,8 +138,11 @@ class ProviderLink:
                 await lane.connector.aclose()
 
 
-_links: dict[tuple[int, str, str], ProviderLink] = {}
-_building: dict[tuple[int, str, str], asyncio.Lock] = {}
+# Keyed by event loop, application settings (two apps in one process — tests, an embedded CLI — may point the same
+# provider's development credential at different places), provider and credential.
+LinkKey = tuple[int, int, str, str]
+_links: dict[LinkKey, ProviderLink] = {}
+_building: dict[LinkKey, asyncio.Lock] = {}
 
 
 def policy_overrides(settings: Settings, provider: str) -> dict[str, Any]:
@@ -166,7 +169,7 @@ async def open_link(
     ).one_or_none()
     credential = str(stored.id) if stored is not None else "application"
     version = stored.updated_at.isoformat() if stored is not None else ""
-    key = (id(asyncio.get_running_loop()), provider, credential)
+    key = (id(asyncio.get_running_loop()), id(settings), provider, credential)
     link = _links.get(key)
     if link is not None and link.version == version:
         return link
@@ -188,7 +191,7 @@ async def open_link(
 async def _build_link(
     session: AsyncSession,
     *,
-    key: tuple[int, str, str],
+    key: LinkKey,
     organization_id: uuid.UUID,
     provider: str,
     settings: Settings,
