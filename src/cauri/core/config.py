@@ -123,8 +123,9 @@ class Settings(BaseSettings):
     # Payments
     default_provider: str = "sandbox"
     # The built-in sandbox provider. Its credentials serve organisations that stored none, outside production only.
-    # Unset: the sandbox simulator runs inside this process at <public_base_url>/sandbox (the embedded default);
-    # set it to use a separate `cauri simulate sandbox --port 8090`.
+    # Unset: the sandbox simulator runs inside this process at <public_base_url>/sandbox (the embedded default; with
+    # `cauri serve --workers N`, one sandbox process for all workers); set it to use a separate
+    # `cauri simulate sandbox --port 8090`.
     sandbox_url: str | None = None
     # Set by `cauri serve --workers N` (not by hand): the one sandbox simulator process it started for its workers.
     # Each worker's connector calls it directly and its /sandbox forwards there, so every process sees the same books.
