@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +103,20 @@ def _still_running(pids: list[int]) -> list[int]:
     return [pid for pid in pids if Path(f"/proc/{pid}").exists() and _is_sandbox_process(pid)]
 
 
+async def _integrator_pays_through_the_public_address(base: str) -> None:
+    """A payout POSTed to the public /sandbox (one worker) is found by every worker's /sandbox."""
+    headers = {"Authorization": f"Bearer {SANDBOX_KEY}", "Idempotency-Key": uuid.uuid4().hex}
+    body = {"reference": uuid.uuid4().hex, "msisdn": "237670000100", "amount": "1500", "currency": "XAF"}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as fresh:
+        response = await fresh.post("/sandbox/v1/payouts", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    for _ in range(2 * ROUNDS):
+        async with httpx.AsyncClient(base_url=base, timeout=10) as fresh:
+            found = await fresh.get(f"/sandbox/v1/payouts/by-reference/{body['reference']}", headers=headers)
+        assert found.status_code == 200, found.text
+        assert found.json()["id"] == response.json()["id"]
+
+
 @pytest.mark.slow
 async def test_every_worker_pays_through_the_one_shared_sandbox(
     two_worker_server: tuple[subprocess.Popen[bytes], str, Path], sessionmaker: async_sessionmaker[AsyncSession]
@@ -138,6 +153,7 @@ async def test_every_worker_pays_through_the_one_shared_sandbox(
         # Each worker answers some of these reads (fresh connections): each must see every payment.
         for _ in range(2 * ROUNDS):
             assert references <= await _sandbox_references(base)
+        await _integrator_pays_through_the_public_address(base)
 
     server.terminate()
     await asyncio.to_thread(server.wait, 60)

@@ -120,8 +120,18 @@ def simulate_command(port: int, timings: SimulatorSettings) -> list[str]:
     return command
 
 
-def start_shared_sandbox(within: float = 30.0) -> SharedSandbox:
-    """Start the sandbox simulator on a free loopback port and return once it answers."""
+def start_shared_sandbox(within: float = 30.0, attempts: int = 3) -> SharedSandbox:
+    """Start the sandbox simulator on a free loopback port and return once it answers. The port is free when
+    chosen but may be taken before the child binds it: then another is tried."""
+    for _ in range(attempts - 1):
+        try:
+            return _start_on_free_port(within)
+        except RuntimeError:
+            continue
+    return _start_on_free_port(within)
+
+
+def _start_on_free_port(within: float) -> SharedSandbox:
     port = _free_port()
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         simulate_command(port, SimulatorSettings()),
