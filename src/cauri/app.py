@@ -127,8 +127,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _install_embedded_sandbox(app: FastAPI, settings: Settings) -> None:
-    """The embedded default: the sandbox provider's simulator answers at /sandbox in this very process."""
+    """The embedded default: the sandbox provider's simulator answers at /sandbox in this very process; or, under
+    ``cauri serve --workers N``, /sandbox forwards to the one sandbox process shared by the workers."""
     if not settings.embeds_sandbox:
+        return
+    if settings.sandbox_shared_url:
+        from cauri.connectors.mobile_money.sandbox.shared import SandboxForwarder
+
+        forwarder = SandboxForwarder(settings.sandbox_shared_url)
+
+        async def close_forwarder(_: FastAPI) -> None:
+            await forwarder.aclose()
+
+        app.state.shutdown_hooks.append(close_forwarder)
+        app.mount("/sandbox", forwarder)
         return
     from cauri.connectors.mobile_money.sandbox.simulator import SandboxSimulator
 

@@ -6,12 +6,15 @@ bare machine run exactly the same thing.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from cauri.core.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from cauri.connectors.mobile_money.sandbox.shared import SharedSandbox
 
 app = typer.Typer(no_args_is_help=True, help="Cauri: collect and pay out by mobile money.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -41,23 +44,45 @@ def serve(
     if port is not None:
         os.environ["CAURI_LISTEN_PORT"] = str(port)
     settings = get_settings()
-    for warning in _several_processes_warnings(settings, workers):
-        console.print(f"[yellow]{warning}[/]")
-    console.print(serve_banner(settings), highlight=False)
-    uvicorn.run(
-        "cauri.app:create_app",
-        factory=True,
-        host=settings.listen_host,
-        port=settings.listen_port,
-        workers=workers,
-        reload=reload,
-        proxy_headers=True,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # our middleware writes one structured line per request
-    )
+    processes = 1 if reload else workers  # uvicorn runs one process when reloading, whatever --workers says
+    shared_sandbox = _start_shared_sandbox(settings, processes)
+    if shared_sandbox is not None:
+        settings = get_settings()
+    for warning in _several_processes_warnings(settings, processes):
+        console.print(f"[yellow]{warning}[/]", soft_wrap=True)
+    console.print(serve_banner(settings, processes), highlight=False, soft_wrap=True)
+    try:
+        uvicorn.run(
+            "cauri.app:create_app",
+            factory=True,
+            host=settings.listen_host,
+            port=settings.listen_port,
+            workers=workers,
+            reload=reload,
+            proxy_headers=True,
+            log_level=settings.log_level.lower(),
+            access_log=False,  # our middleware writes one structured line per request
+        )
+    finally:
+        if shared_sandbox is not None:
+            shared_sandbox.stop()
 
 
-def serve_banner(settings: Settings) -> str:
+def _start_shared_sandbox(settings: Settings, processes: int) -> SharedSandbox | None:
+    """Several processes and the embedded sandbox: one sandbox process for all, its address in every worker's
+    environment (CAURI_SANDBOX_SHARED_URL), since the simulator's books live in memory."""
+    if processes <= 1 or not settings.embeds_sandbox:
+        return None
+    import os
+
+    from cauri.connectors.mobile_money.sandbox.shared import start_shared_sandbox
+
+    shared = start_shared_sandbox()
+    os.environ["CAURI_SANDBOX_SHARED_URL"] = shared.url  # uvicorn's workers inherit it
+    return shared
+
+
+def serve_banner(settings: Settings, processes: int = 1) -> str:
     """Where everything is, as this process will really serve it."""
     base = settings.public_base_url.rstrip("/")
     lines = [
@@ -65,8 +90,15 @@ def serve_banner(settings: Settings) -> str:
         f"  console   {base}/console",
         f"  API docs  {base}/docs",
     ]
-    if settings.embeds_sandbox:
-        lines.append(f"  sandbox   {settings.sandbox_base_url} (embedded payment provider)")
+    if settings.embeds_sandbox and settings.sandbox_shared_url:
+        lines.append(
+            f"  sandbox   {settings.public_sandbox_url} (payment provider: one sandbox process for the "
+            f"{processes} API processes, at {settings.sandbox_shared_url})"
+        )
+    elif settings.embeds_sandbox:
+        lines.append(f"  sandbox   {settings.public_sandbox_url} (embedded payment provider)")
+    elif settings.sandbox_url:
+        lines.append(f"  sandbox   {settings.sandbox_url} (payment provider, CAURI_SANDBOX_URL)")
     return "\n".join(lines)
 
 
@@ -82,7 +114,7 @@ def _several_processes_warnings(settings: Settings, workers: int) -> list[str]:
             "Several API processes without CAURI_REDIS_URL: no caller cache (one query per request), "
             "login throttling counted per process."
         )
-    if settings.embeds_sandbox:
+    if settings.embeds_sandbox and not settings.sandbox_shared_url:
         warnings.append(
             "The embedded sandbox keeps its payments in each process's memory: run `cauri simulate sandbox` "
             "and set CAURI_SANDBOX_URL so that every process sees the same sandbox."

@@ -123,9 +123,13 @@ class Settings(BaseSettings):
     # Payments
     default_provider: str = "sandbox"
     # The built-in sandbox provider. Its credentials serve organisations that stored none, outside production only.
-    # Unset: the sandbox simulator runs inside this process at <public_base_url>/sandbox (the embedded default);
-    # set it to use a separate `cauri simulate sandbox --port 8090`.
+    # Unset: the sandbox simulator runs inside this process at <public_base_url>/sandbox (the embedded default; with
+    # `cauri serve --workers N`, one sandbox process for all workers); set it to use a separate
+    # `cauri simulate sandbox --port 8090`.
     sandbox_url: str | None = None
+    # Set by `cauri serve --workers N` (not by hand): the one sandbox simulator process it started for its workers.
+    # Each worker's connector calls it directly and its /sandbox forwards there, so every process sees the same books.
+    sandbox_shared_url: str | None = None
     sandbox_api_key: SecretStr = SecretStr("sk_sandbox_dev")
     sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox_dev")
     # A collection or payout still unsettled this long after its creation is ended (`expired`) by the expiry job.
@@ -264,7 +268,12 @@ class Settings(BaseSettings):
 
     @property
     def sandbox_base_url(self) -> str:
-        return self.sandbox_url or f"{self.public_base_url.rstrip('/')}/sandbox"
+        return self.sandbox_url or self.sandbox_shared_url or self.public_sandbox_url
+
+    @property
+    def public_sandbox_url(self) -> str:
+        """The embedded sandbox at this service's public address (it forwards to the shared one if any)."""
+        return f"{self.public_base_url.rstrip('/')}/sandbox"
 
     @cached_property
     def encryption_key_list(self) -> list[str]:
