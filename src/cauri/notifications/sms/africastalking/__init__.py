@@ -1,0 +1,1 @@
+"""Africa's Talking SMS: client (HTTP), transformers (wire ↔ domain), webhooks (verification), simulator."""

@@ -1,0 +1,55 @@
+"""``CAURI_SMS_BACKEND`` → a configured :class:`SmsChannel`, and where its callbacks are received."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from cauri.core.config import Settings
+from cauri.kit.errors import AuthError
+from cauri.notifications.sms.africastalking.client import AfricasTalkingChannel
+from cauri.notifications.sms.base import SmsChannel
+
+CALLBACK_PREFIX = "/api/v1/notifications/sms"
+
+
+def _missing(setting: str, provider: str) -> AuthError:
+    return AuthError(
+        f"Identifiants SMS manquants : {setting}.", f"Missing SMS credentials: {setting}.", provider=provider
+    )
+
+
+def _africastalking(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> SmsChannel:
+    if settings.africastalking_api_key is None:
+        raise _missing("CAURI_AFRICASTALKING_API_KEY", "africastalking")
+    return AfricasTalkingChannel(
+        base_url=settings.africastalking_base_url,
+        username=settings.africastalking_username,
+        api_key=settings.africastalking_api_key,
+        sender_id=settings.africastalking_sender_id,
+        callback_token=settings.sms_callback_token,
+        transport=transport,
+    )
+
+
+CHANNELS: dict[str, Callable[[Settings, httpx.AsyncBaseTransport | None], SmsChannel]] = {
+    "africastalking": _africastalking,
+}
+
+
+def is_sms_provider(name: str) -> bool:
+    return name in CHANNELS
+
+
+def channel_for(settings: Settings, provider: str, transport: httpx.AsyncBaseTransport | None = None) -> SmsChannel:
+    """The channel of ``provider`` with the settings' credentials; ``LookupError`` for an unknown name."""
+    factory = CHANNELS.get(provider)
+    if factory is None:
+        raise LookupError(f"no SMS provider {provider!r}")
+    return factory(settings, transport)
+
+
+def delivery_report_url(settings: Settings, provider: str) -> str:
+    """Where ``provider`` posts its delivery reports (Twilio and Orange take it per message)."""
+    return f"{settings.public_base_url.rstrip('/')}{CALLBACK_PREFIX}/{provider}/delivery-reports"
