@@ -29,6 +29,8 @@ from cauri.notifications.sms.africastalking.simulator import DEMO_API_KEY, Afric
 from cauri.notifications.sms.base import Callback
 from cauri.notifications.sms.registry import CALLBACK_PREFIX
 from cauri.notifications.sms.simulation import SmsSimulatorBase
+from cauri.notifications.sms.twilio.simulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_NUMBER, TwilioSimulator
+from cauri.notifications.sms.twilio.webhooks import SIGNATURE_HEADER, signature
 from tests.conftest import make_settings
 
 CALLBACK_TOKEN = "sms-callback-token-of-the-tests"
@@ -66,6 +68,27 @@ def _africastalking(api_url: str) -> tuple[SmsSimulatorBase, Callable[[str], dic
     return simulator, settings
 
 
+def _twilio(api_url: str) -> tuple[SmsSimulatorBase, Callable[[str], dict[str, Any]]]:
+    simulator = TwilioSimulator(TIMINGS, inbound_url=f"{api_url}{CALLBACK_PREFIX}/twilio/inbound")
+
+    def settings(simulator_url: str) -> dict[str, Any]:
+        return {
+            "twilio_base_url": simulator_url,
+            "twilio_account_sid": DEMO_ACCOUNT_SID,
+            "twilio_auth_token": SecretStr(DEMO_AUTH_TOKEN),
+            "twilio_from": DEMO_NUMBER,
+        }
+
+    return simulator, settings
+
+
+def _twilio_forged(url: str, fields: dict[str, str]) -> Callback:
+    """The right URL and body, signed with a token that is not the account's."""
+    body = urlencode(fields).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", SIGNATURE_HEADER: signature("guessed", url, body)}
+    return Callback(url, headers, body)
+
+
 def _form_callback(url: str, fields: dict[str, str]) -> Callback:
     return Callback(url, {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(fields).encode())
 
@@ -81,6 +104,17 @@ PROVIDERS: dict[str, ProviderKit] = {
             inbound_url(api_url, "africastalking", token="guessed"), {"from": sender, "text": text, "to": "12345"}
         ),
         stop_number="+2250700000201",
+    ),
+    "twilio": ProviderKit(
+        build=_twilio,
+        forge_report=lambda message_id, api_url: _twilio_forged(
+            f"{api_url}{CALLBACK_PREFIX}/twilio/delivery-reports",
+            {"MessageSid": message_id, "MessageStatus": "delivered", "AccountSid": DEMO_ACCOUNT_SID},
+        ),
+        forge_inbound=lambda sender, text, api_url: _twilio_forged(
+            f"{api_url}{CALLBACK_PREFIX}/twilio/inbound", {"From": sender, "Body": text, "MessageSid": "SMforged"}
+        ),
+        stop_number="+2250700000202",
     ),
 }
 

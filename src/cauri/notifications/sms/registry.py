@@ -10,6 +10,7 @@ from cauri.core.config import Settings
 from cauri.kit.errors import AuthError
 from cauri.notifications.sms.africastalking.client import AfricasTalkingChannel
 from cauri.notifications.sms.base import SmsChannel
+from cauri.notifications.sms.twilio.client import TwilioChannel
 
 CALLBACK_PREFIX = "/api/v1/notifications/sms"
 
@@ -33,8 +34,21 @@ def _africastalking(settings: Settings, transport: httpx.AsyncBaseTransport | No
     )
 
 
+def _twilio(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> SmsChannel:
+    if not settings.twilio_account_sid or settings.twilio_auth_token is None:
+        raise _missing("CAURI_TWILIO_ACCOUNT_SID, CAURI_TWILIO_AUTH_TOKEN", "twilio")
+    return TwilioChannel(
+        base_url=settings.twilio_base_url,
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        sender=settings.twilio_from,
+        transport=transport,
+    )
+
+
 CHANNELS: dict[str, Callable[[Settings, httpx.AsyncBaseTransport | None], SmsChannel]] = {
     "africastalking": _africastalking,
+    "twilio": _twilio,
 }
 
 

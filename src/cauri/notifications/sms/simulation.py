@@ -15,8 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
 from cauri.kit.outcomes import Outcome, outcome_for
 from cauri.kit.simulation import SimulatorBase, SimulatorSettings
+from cauri.notifications.sms.wire import form_of
 
 
 class Fate(StrEnum):
@@ -106,3 +111,20 @@ class SmsSimulatorBase(SimulatorBase):
         if not url:
             raise LookupError("this simulator has no inbound URL configured")
         return await self.callbacks.send(url, body, headers)
+
+    # -- simulator control (no provider's API) -------------------------------------------------------------------
+
+    def _control_routes(self) -> list[BaseRoute]:
+        return [Route("/simulator/inbound", self._inbound_control, methods=["POST"])]
+
+    async def _inbound_control(self, request: Request) -> Response:
+        """``curl -d from=+237670000100 -d text=STOP http://127.0.0.1:8090/simulator/inbound``: a subscriber
+        replies, and the simulator posts it to the inbound URL in its provider's words."""
+        form = form_of(await request.body(), provider="simulator")
+        if not form.get("from"):
+            return PlainTextResponse("from is required", status_code=400)
+        try:
+            delivered = await self.send_inbound(form["from"], form.get("text", "STOP"))
+        except LookupError as exc:
+            return PlainTextResponse(str(exc), status_code=404)
+        return JSONResponse({"delivered": delivered})

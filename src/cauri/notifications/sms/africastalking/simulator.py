@@ -109,16 +109,3 @@ class AfricasTalkingSimulator(SmsSimulatorBase):
         message = self._record_inbound(sender, text, to)
         fields = {"from": sender, "to": to, "text": text, "id": message.id, "linkId": "", "date": "2026-01-01 00:00:00"}
         return await self._post_inbound(self.inbound_url, urlencode(fields).encode(), FORM_HEADERS)
-
-    # -- simulator control (not Africa's Talking's API) -----------------------------------------------------------
-
-    def _control_routes(self) -> list[BaseRoute]:
-        return [Route("/simulator/inbound", self._inbound_control, methods=["POST"])]
-
-    async def _inbound_control(self, request: Request) -> Response:
-        """``curl -d from=+237670000100 -d text=STOP …/simulator/inbound``: make a subscriber reply."""
-        form = form_of(await request.body(), provider="africastalking")
-        if not form.get("from"):
-            return PlainTextResponse("from is required", status_code=400)
-        delivered = await self.send_inbound(form["from"], form.get("text", "STOP"))
-        return JSONResponse({"delivered": delivered})
