@@ -4,6 +4,7 @@ the simulator, and the simulator's callbacks pointed at the API's public routes.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -27,6 +28,9 @@ from cauri.notifications.models import Notification, SmsOptOut
 from cauri.notifications.service import queue_message
 from cauri.notifications.sms.africastalking.simulator import DEMO_API_KEY, AfricasTalkingSimulator
 from cauri.notifications.sms.base import Callback
+from cauri.notifications.sms.orange_sms.simulator import DEMO_CLIENT_ID as ORANGE_CLIENT_ID
+from cauri.notifications.sms.orange_sms.simulator import DEMO_CLIENT_SECRET as ORANGE_CLIENT_SECRET
+from cauri.notifications.sms.orange_sms.simulator import OrangeSmsSimulator
 from cauri.notifications.sms.registry import CALLBACK_PREFIX
 from cauri.notifications.sms.simulation import SmsSimulatorBase
 from cauri.notifications.sms.twilio.simulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_NUMBER, TwilioSimulator
@@ -89,6 +93,28 @@ def _twilio_forged(url: str, fields: dict[str, str]) -> Callback:
     return Callback(url, headers, body)
 
 
+def _orange_sms(api_url: str) -> tuple[SmsSimulatorBase, Callable[[str], dict[str, Any]]]:
+    simulator = OrangeSmsSimulator(TIMINGS)  # receipts go to each request's notifyURL
+
+    def settings(simulator_url: str) -> dict[str, Any]:
+        return {
+            "orange_sms_base_url": simulator_url,
+            "orange_sms_client_id": ORANGE_CLIENT_ID,
+            "orange_sms_client_secret": SecretStr(ORANGE_CLIENT_SECRET),
+            "orange_sms_sender_address": "tel:+2250000",
+        }
+
+    return simulator, settings
+
+
+def _orange_forged(message_id: str, api_url: str) -> Callback:
+    """A receipt for the right address, without the notify URL's token."""
+    del message_id  # Orange's receipts name the address, not the message
+    info = {"address": "tel:+2210770000919", "deliveryStatus": "DeliveredToTerminal"}
+    body = json.dumps({"deliveryInfoNotification": {"callbackData": "", "deliveryInfo": info}}).encode()
+    return Callback(report_url(api_url, "orange_sms", token="guessed"), {"Content-Type": "application/json"}, body)
+
+
 def _form_callback(url: str, fields: dict[str, str]) -> Callback:
     return Callback(url, {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(fields).encode())
 
@@ -116,6 +142,7 @@ PROVIDERS: dict[str, ProviderKit] = {
         ),
         stop_number="+2250700000202",
     ),
+    "orange_sms": ProviderKit(build=_orange_sms, forge_report=_orange_forged, forge_inbound=None, stop_number=""),
 }
 
 
@@ -162,11 +189,13 @@ class SmsWorld:
             found: SmsOptOut | None = await session.scalar(select(SmsOptOut).where(SmsOptOut.phone == phone))
         return found
 
-    async def wait_for_reports(self, fragment: str, count: int, within: float = 10) -> None:
-        """Until the simulator has had ``count`` callbacks containing ``fragment`` accepted by the API."""
+    async def wait_for_reports(self, notification: Notification, count: int, within: float = 10) -> None:
+        """Until the simulator has had ``count`` reports about ``notification`` accepted by the API (they quote the
+        provider's id, or ours: Orange's ``callbackData``)."""
+        quotes = [q.encode() for q in (notification.provider_message_id, str(notification.id)) if q]
         deadline = time.monotonic() + within
-        while sum(1 for _url, body in self.simulator.callbacks.delivered if fragment.encode() in body) < count:
-            assert time.monotonic() < deadline, f"fewer than {count} callbacks for {fragment} accepted"
+        while sum(1 for _url, body in self.simulator.callbacks.delivered if any(q in body for q in quotes)) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} reports about {notification.id} accepted"
             await asyncio.sleep(0.05)
 
 

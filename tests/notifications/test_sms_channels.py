@@ -60,7 +60,7 @@ async def test_a_duplicated_report_is_applied_once(world: SmsWorld) -> None:
     notification_id = await world.queue_sms(magic_phone(Outcome.DUPLICATED_CALLBACK))
     first = await world.wait_for(notification_id, NotificationStatus.DELIVERED)
     assert first.provider_message_id is not None
-    await world.wait_for_reports(first.provider_message_id, 2)  # the second report was received and accepted
+    await world.wait_for_reports(first, 2)  # the second report was received and accepted
     again = await world.notification(notification_id)
     assert again.status == NotificationStatus.DELIVERED
     assert again.delivered_at == first.delivered_at and again.updated_at == first.updated_at
@@ -70,7 +70,7 @@ async def test_an_unknown_report_word_leaves_the_message_sent(world: SmsWorld) -
     notification_id = await world.queue_sms(magic_phone(Outcome.UNKNOWN_STATUS))
     sent = await world.wait_for(notification_id, NotificationStatus.SENT)
     assert sent.provider_message_id is not None
-    await world.wait_for_reports(sent.provider_message_id, 1)
+    await world.wait_for_reports(sent, 1)
     assert (await world.notification(notification_id)).status == NotificationStatus.SENT
 
 

@@ -35,6 +35,13 @@ async def apply_delivery_report(session: AsyncSession, *, provider: str, report:
         found = found.where(Notification.provider_message_id == report.provider_message_id)
     elif report.reference is not None:
         found = found.where(Notification.id == report.reference)
+    elif report.recipient:
+        # Only the number is known: the latest message to it that no report has closed yet.
+        found = (
+            found.where(Notification.recipient == report.recipient, Notification.status.in_(_OPEN))
+            .order_by(Notification.sent_at.desc())
+            .limit(1)
+        )
     else:
         raise UnknownMessage("a delivery report that names no message")
     notification_id = (await session.execute(found)).scalar_one_or_none()

@@ -41,12 +41,15 @@ class SentSms:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
-    """A provider's word about one message; ``provider_message_id`` or ``reference`` identifies it."""
+    """A provider's word about one message, identified by ``provider_message_id``, else by ``reference`` (our id,
+    echoed back), else by ``recipient`` (the latest message still open to that number: Orange's subscription
+    receipts name only the address)."""
 
     provider_message_id: str | None
     status: SmsStatus
     reason: str | None = None
     reference: uuid.UUID | None = None
+    recipient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from cauri.core.config import Settings
 from cauri.kit.errors import AuthError
 from cauri.notifications.sms.africastalking.client import AfricasTalkingChannel
 from cauri.notifications.sms.base import SmsChannel
+from cauri.notifications.sms.orange_sms.client import OrangeSmsChannel
 from cauri.notifications.sms.twilio.client import TwilioChannel
 
 CALLBACK_PREFIX = "/api/v1/notifications/sms"
@@ -46,9 +47,24 @@ def _twilio(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> S
     )
 
 
+def _orange_sms(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> SmsChannel:
+    if not settings.orange_sms_client_id or settings.orange_sms_client_secret is None:
+        raise _missing("CAURI_ORANGE_SMS_CLIENT_ID, CAURI_ORANGE_SMS_CLIENT_SECRET", "orange_sms")
+    return OrangeSmsChannel(
+        base_url=settings.orange_sms_base_url,
+        client_id=settings.orange_sms_client_id,
+        client_secret=settings.orange_sms_client_secret,
+        sender_address=settings.orange_sms_sender_address,
+        sender_name=settings.orange_sms_sender_name,
+        callback_token=settings.sms_callback_token,
+        transport=transport,
+    )
+
+
 CHANNELS: dict[str, Callable[[Settings, httpx.AsyncBaseTransport | None], SmsChannel]] = {
     "africastalking": _africastalking,
     "twilio": _twilio,
+    "orange_sms": _orange_sms,
 }
 
 

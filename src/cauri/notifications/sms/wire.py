@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -36,6 +37,10 @@ def required(fields: dict[str, str], name: str, *, provider: str) -> str:
     return value
 
 
+def with_query(url: str, params: dict[str, str]) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+
+
 def verify_url_token(callback: Callback, expected: SecretStr | None, *, provider: str) -> None:
     """Providers that do not sign their callbacks (Africa's Talking, Orange) post to a URL we gave them with a
     secret ``token`` query parameter: the only proof that the sender knows our configuration."""
@@ -46,8 +51,12 @@ def verify_url_token(callback: Callback, expected: SecretStr | None, *, provider
 
 
 def json_answer(response: httpx.Response, *, provider: str) -> Any:
+    return json_of(response.content, provider=provider)
+
+
+def json_of(raw: bytes, *, provider: str) -> Any:
     try:
-        return response.json()
+        return json.loads(raw)
     except ValueError:
         raise InvalidRequest(
             "Réponse du fournisseur SMS illisible.", "Unreadable SMS provider answer.", provider=provider

@@ -2,7 +2,7 @@
 
 Source: Africa's Talking SMS docs (``POST /version1/messaging``; recipient ``statusCode`` 100 Processed,
 101 Sent, 102 Queued, 401–409 and 500–502 refusals; delivery-report ``status`` Sent, Submitted, Buffered,
-Rejected, Success, Failed, AbsentSubscriber with a ``failureReason``).
+Rejected, Success, Failed, AbsentSubscriber, Expired with a ``failureReason``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ REPORT_STATUS: dict[str, SmsStatus] = {
     "Rejected": SmsStatus.FAILED,
     "Failed": SmsStatus.FAILED,
     "AbsentSubscriber": SmsStatus.FAILED,
+    "Expired": SmsStatus.FAILED,
 }
 
 
