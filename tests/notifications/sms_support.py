@@ -110,7 +110,7 @@ def _orange_sms(api_url: str) -> tuple[SmsSimulatorBase, Callable[[str], dict[st
 def _orange_forged(message_id: str, api_url: str) -> Callback:
     """A receipt for the right address, without the notify URL's token."""
     del message_id  # Orange's receipts name the address, not the message
-    info = {"address": "tel:+2210770000919", "deliveryStatus": "DeliveredToTerminal"}
+    info = {"address": "tel:+221770000919", "deliveryStatus": "DeliveredToTerminal"}
     body = json.dumps({"deliveryInfoNotification": {"callbackData": "", "deliveryInfo": info}}).encode()
     return Callback(report_url(api_url, "orange_sms", token="guessed"), {"Content-Type": "application/json"}, body)
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.notifications.models import NotificationStatus
 from tests.jobs.support import fresh_database
-from tests.notifications.sms_support import PROVIDERS, SmsWorld, sms_world
+from tests.notifications.sms_support import PROVIDERS, SmsWorld, report_url, sms_world
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -107,3 +108,33 @@ async def test_a_forged_inbound_stop_is_refused(world: SmsWorld) -> None:
     answer = await world.post(world.kit.forge_inbound(to, "STOP", world.api_url))
     assert answer.status_code == 401
     assert await world.opted_out(to) is None
+
+
+async def test_a_report_that_names_no_message_is_a_clear_problem(world: SmsWorld) -> None:
+    if world.provider != "africastalking":
+        pytest.skip("one provider is enough: the route and the error are shared")
+    url = report_url(world.api_url, world.provider)
+    async with httpx.AsyncClient() as http:
+        missing = await http.post(url, data={"status": "Success"}, headers={"Accept-Language": "en"})
+        unknown = await http.post(url, data={"id": "ATXid_nobody", "status": "Success"})
+        no_provider = await http.post(url.replace("/africastalking/", "/pigeon/"), data={"id": "1"})
+    assert missing.status_code == 422
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert "'id'" in missing.json()["detail"]
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_sms_message"
+    assert no_provider.status_code == 404 and no_provider.json()["code"] == "unknown_sms_provider"
+
+
+async def test_an_orange_receipt_naming_only_the_address_closes_the_latest_message(world: SmsWorld) -> None:
+    if world.provider != "orange_sms":
+        pytest.skip("only Orange's subscription receipts name a message by its address alone")
+    to = magic_phone(Outcome.NO_CALLBACK, "CM")  # the simulator sends no receipt: the test posts the one below
+    notification_id = await world.queue_sms(to)
+    await world.wait_for(notification_id, NotificationStatus.SENT)
+    receipt = {
+        "deliveryInfoNotification": {"deliveryInfo": {"address": f"tel:{to}", "deliveryStatus": "DeliveredToTerminal"}}
+    }
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(report_url(world.api_url, world.provider), json=receipt)
+    assert answer.status_code == 200, answer.text
+    assert (await world.notification(notification_id)).status == NotificationStatus.DELIVERED
