@@ -38,6 +38,10 @@ async def test_a_delivered_report_marks_the_message_delivered(world: SmsWorld) -
     assert delivered.failure_reason is None
     (at_provider,) = [m for m in world.simulator.messages_to(to) if m.id == delivered.provider_message_id]
     assert at_provider.text == text
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"{world.api_url}/metrics")).text
+    for outcome in ("sent", "delivered"):
+        assert f'cauri_notifications_total{{backend="{world.provider}",channel="sms",outcome="{outcome}"}}' in metrics
 
 
 async def test_a_failed_report_marks_the_message_failed_with_the_reason(world: SmsWorld) -> None:

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import JobContext, job
 from cauri.core.jobs.runner import ERROR_TEXT_LIMIT
-from cauri.notifications.channels import Delivery, OutgoingMessage, send
+from cauri.notifications.channels import Delivery, OutgoingMessage, backend_for, send
+from cauri.notifications.metrics import count
 from cauri.notifications.models import Channel, Notification, NotificationStatus
 from cauri.notifications.reports import is_opted_out
 from cauri.notifications.service import DELIVER_JOB
@@ -47,15 +48,18 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
             ctx.session, notification_id, status=NotificationStatus.SUPPRESSED.value, failure_reason="opted_out"
         )
         log.info("notification_suppressed", notification_id=str(notification_id), channel=message.channel)
+        count(message.channel, backend_for(ctx.settings, message.channel), "suppressed")
         return
     async with unit_of_work(ctx.sessionmaker) as session:
         await _mark(session, notification_id, status=NotificationStatus.SENDING.value)
     try:
         delivery = await send(ctx.settings, message)
     except Exception as exc:
+        count(message.channel, backend_for(ctx.settings, message.channel), "error")
         await _record_failure(ctx, notification_id, exc)
         raise
     await _mark_sent(ctx.session, notification_id, delivery)
+    count(message.channel, delivery.backend, "sent" if delivery.refused is None else "refused")
     log.info(
         "notification_sent" if delivery.refused is None else "notification_refused",
         notification_id=str(notification_id),

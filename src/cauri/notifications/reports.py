@@ -12,7 +12,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.db import utcnow
-from cauri.notifications.models import Notification, NotificationStatus, SmsOptOut
+from cauri.notifications.metrics import count
+from cauri.notifications.models import Channel, Notification, NotificationStatus, SmsOptOut
 from cauri.notifications.sms.base import DeliveryReport, InboundSms, SmsStatus
 
 log = structlog.get_logger("cauri.notifications")
@@ -60,6 +61,8 @@ async def apply_delivery_report(session: AsyncSession, *, provider: str, report:
         .execution_options(synchronize_session=False)
     )
     applied = bool(getattr(result, "rowcount", 0))
+    if applied:
+        count(Channel.SMS.value, provider, report.status.value)
     log.info(
         "sms_delivery_report",
         notification_id=str(notification_id),
