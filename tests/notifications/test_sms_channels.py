@@ -142,3 +142,14 @@ async def test_an_orange_receipt_naming_only_the_address_closes_the_latest_messa
         answer = await http.post(report_url(world.api_url, world.provider), json=receipt)
     assert answer.status_code == 200, answer.text
     assert (await world.notification(notification_id)).status == NotificationStatus.DELIVERED
+
+
+@pytest.mark.parametrize("outcome", [Outcome.UNAVAILABLE, Outcome.RATE_LIMITED])
+async def test_a_provider_that_refuses_for_a_while_gets_the_message_once(world: SmsWorld, outcome: Outcome) -> None:
+    to = magic_phone(outcome, "CI")
+    before = len(world.simulator.messages_to(to))
+    notification_id = await world.queue_sms(to)
+    delivered = await world.wait_for(notification_id, NotificationStatus.DELIVERED, within=30)
+    assert world.simulator.attempts(to) >= 2  # refused first, then served
+    assert len(world.simulator.messages_to(to)) == before + 1
+    assert delivered.failure_reason is None
