@@ -28,6 +28,11 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/password/reset"): "reset with a code",
     ("POST", "/api/v1/webhooks/{provider}"): "provider callbacks, authenticated by signature or status query",
     ("PUT", "/api/v1/webhooks/{provider}"): "MTN sends callbacks with PUT",
+    (
+        "POST",
+        "/api/v1/notifications/sms/{provider}/delivery-reports",
+    ): "SMS delivery reports, verified by signature or URL token",
+    ("POST", "/api/v1/notifications/sms/{provider}/inbound"): "inbound SMS (STOP), verified by signature or URL token",
     ("POST", "/gateway/api/auth/login"): "pension gateway: log in",
     ("POST", "/gateway/api/auth/refresh"): "pension gateway: new access token",
     **{

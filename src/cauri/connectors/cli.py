@@ -19,6 +19,8 @@ from rich.console import Console
 from cauri.core.config import Settings, get_settings
 
 if TYPE_CHECKING:  # the registry imports every provider: only ``simulate`` needs it, late
+    from starlette.types import ASGIApp
+
     from cauri.connectors.registry import ProviderSpec
 
 console = Console(stderr=True)
@@ -32,14 +34,17 @@ def environment_variable(provider: str, field: str) -> str:
     return f"CAURI_SIMULATE_{provider}_{field}".upper()
 
 
-def simulator_credentials(
-    spec: ProviderSpec, settings: Settings, options: Sequence[str], environ: Mapping[str, str]
+def chosen_credentials(
+    provider: str,
+    fields: Sequence[str],
+    development: Mapping[str, SecretStr],
+    options: Sequence[str],
+    environ: Mapping[str, str],
 ) -> dict[str, SecretStr]:
-    """The credentials a simulator accepts: options, then environment, then the development settings."""
-    fields = [field.name for field in spec.credential_fields]
-    chosen: dict[str, SecretStr] = dict(spec.dev_credentials(settings)) if spec.dev_credentials else {}
+    """Options, then environment, then the development settings, for the credential ``fields`` of ``provider``."""
+    chosen: dict[str, SecretStr] = dict(development)
     for field in fields:
-        value = environ.get(environment_variable(spec.name, field))
+        value = environ.get(environment_variable(provider, field))
         if value:
             chosen[field] = SecretStr(value)
     for option in options:
@@ -51,8 +56,22 @@ def simulator_credentials(
     return chosen
 
 
+def simulator_credentials(
+    spec: ProviderSpec, settings: Settings, options: Sequence[str], environ: Mapping[str, str]
+) -> dict[str, SecretStr]:
+    """The credentials a simulator accepts: options, then environment, then the development settings."""
+    development = dict(spec.dev_credentials(settings)) if spec.dev_credentials else {}
+    fields = [field.name for field in spec.credential_fields]
+    return chosen_credentials(spec.name, fields, development, options, environ)
+
+
 def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
-    provider: Annotated[str, typer.Argument(help="A registered provider, e.g. sandbox")],
+    provider: Annotated[
+        str,
+        typer.Argument(
+            help="A registered provider, e.g. sandbox, or an SMS provider (africastalking, twilio, orange_sms)"
+        ),
+    ],
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8090,
     latency: Annotated[float, typer.Option(help="Seconds added to every answer")] = 0.0,
@@ -71,18 +90,9 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
 
     from cauri.connectors.registry import ConnectorConfig, registry
     from cauri.kit.simulation import SimulatorSettings
+    from cauri.notifications.sms.simulators import SMS_SIMULATORS
 
     settings = get_settings()
-    spec = registry.get(provider)
-    if spec.simulator is None:
-        console.print(f"[red]Provider {provider!r} has no simulator.[/]")
-        raise typer.Exit(code=1)
-    try:
-        credentials = simulator_credentials(spec, settings, credential or [], os.environ)
-    except CredentialOptionError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(code=2) from None
-    config = ConnectorConfig(provider=provider, credentials=credentials)
     timings = SimulatorSettings(
         latency_seconds=latency,
         settle_seconds=settle,
@@ -91,12 +101,30 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
         expiry_seconds=expiry,
         late_callback_seconds=late_callback,
     )
-    simulator = spec.simulator(timings, config)
+    sms = SMS_SIMULATORS.get(provider)
+    try:
+        if sms is not None:  # an SMS provider (notifications): its callbacks go to this service's public routes
+            development = sms.dev_credentials(settings)
+            credentials = chosen_credentials(provider, sms.fields, development, credential or [], os.environ)
+            simulator: ASGIApp = sms.build(timings, credentials, settings).app
+            display_name = provider
+        else:
+            spec = registry.get(provider)
+            if spec.simulator is None:
+                console.print(f"[red]Provider {provider!r} has no simulator.[/]")
+                raise typer.Exit(code=1)
+            credentials = simulator_credentials(spec, settings, credential or [], os.environ)
+            config = ConnectorConfig(provider=provider, credentials=credentials)
+            simulator = spec.simulator(timings, config).app
+            display_name = spec.display_name
+    except CredentialOptionError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(code=2) from None
     console.print(
-        f"[green]{spec.display_name}[/] on http://{host}:{port} "
+        f"[green]{display_name}[/] on http://{host}:{port} "
         f"(credentials given: {', '.join(sorted(credentials)) or 'none'}; the others are the simulator's demo values)"
     )
-    uvicorn.run(simulator.app, host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(simulator, host=host, port=port, log_level=settings.log_level.lower())
 
 
 def register(cli: typer.Typer) -> None:

@@ -112,7 +112,23 @@ class Settings(BaseSettings):
 
     # Notifications: "console" prints; "smtp" sends through smtp_host.
     email_backend: str = Field(default="console", pattern="^(console|smtp)$")
-    sms_backend: str = Field(default="console", pattern="^(console)$")
+    # SMS: "console" prints; the others send through that provider (docs/notifications.md).
+    sms_backend: str = Field(default="console", pattern="^(console|africastalking|twilio|orange_sms)$")
+    # Secret carried as ?token=… by the callback URLs of providers that do not sign (Africa's Talking, Orange).
+    sms_callback_token: SecretStr | None = None
+    africastalking_base_url: str = "https://api.africastalking.com"
+    africastalking_username: str = "sandbox"
+    africastalking_api_key: SecretStr | None = None
+    africastalking_sender_id: str = ""
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str = ""
+    orange_sms_base_url: str = "https://api.orange.com"
+    orange_sms_client_id: str = ""
+    orange_sms_client_secret: SecretStr | None = None
+    orange_sms_sender_address: str = "tel:+2250000"
+    orange_sms_sender_name: str = ""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_username: str | None = None

@@ -1,5 +1,6 @@
 """Delivery channels. ``console`` (the embedded default) writes the whole message to the log, so a developer
-can read a verification code; ``smtp`` sends e-mail through ``CAURI_SMTP_HOST``.
+can read a verification code; ``smtp`` sends e-mail through ``CAURI_SMTP_HOST``; an SMS provider
+(``CAURI_SMS_BACKEND=africastalking|twilio|orange_sms``) sends SMS through its channel (``notifications/sms``).
 
 Only the console channel logs a message body, on purpose; other channels log ids, never contents.
 """
@@ -16,6 +17,8 @@ import structlog
 
 from cauri.core.config import Settings
 from cauri.notifications.models import Channel, Notification
+from cauri.notifications.sms.base import SmsMessage, SmsStatus
+from cauri.notifications.sms.registry import channel_for, delivery_report_url, is_sms_provider
 
 log = structlog.get_logger("cauri.notifications")
 
@@ -45,20 +48,41 @@ class OutgoingMessage:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a backend did with a message: its name, the provider's id, and the provider's refusal, if any."""
+
+    backend: str
+    provider_message_id: str | None = None
+    refused: str | None = None  # a final "no" (invalid number…): the message fails without a retry
+
+
 def backend_for(settings: Settings, channel: str) -> str:
     return settings.email_backend if channel == Channel.EMAIL.value else settings.sms_backend
 
 
-async def send(settings: Settings, message: OutgoingMessage) -> str:
-    """Send ``message`` through its channel's backend and return the backend's name; raise on failure."""
+async def send(settings: Settings, message: OutgoingMessage) -> Delivery:
+    """Send ``message`` through its channel's backend; raise when it could not be handed over (retried)."""
     backend = backend_for(settings, message.channel)
     if backend == "console":
         _print_to_console(message)
     elif backend == "smtp" and message.channel == Channel.EMAIL.value:
         await _send_smtp(settings, message)
+    elif is_sms_provider(backend) and message.channel == Channel.SMS.value:
+        return await _send_sms(settings, backend, message)
     else:
         raise LookupError(f"no {backend!r} backend for {message.channel} messages")
-    return backend
+    return Delivery(backend)
+
+
+async def _send_sms(settings: Settings, provider: str, message: OutgoingMessage) -> Delivery:
+    async with channel_for(settings, provider) as channel:
+        sent = await channel.send(
+            SmsMessage(reference=message.id, to=message.recipient, text=message.body),
+            callback_url=delivery_report_url(settings, provider),
+        )
+    refused = (sent.reason or "refused") if sent.status is SmsStatus.FAILED else None
+    return Delivery(provider, sent.provider_message_id, refused)
 
 
 def _print_to_console(message: OutgoingMessage) -> None:

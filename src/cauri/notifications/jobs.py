@@ -1,8 +1,10 @@
 """Delivery of queued notifications, retried by the job system.
 
-The message is read and sent with no transaction open (an SMTP server may be slow); the "sent" mark is
-written in the job's own transaction, so the job is done exactly when the message is marked sent. A crash
-between sending and that commit sends the message again: delivery is at least once, as e-mail and SMS are.
+The message is read and sent with no transaction open (an SMTP server or an SMS provider may be slow); it is
+marked ``sending`` first (committed, so an operator sees it) and ``sent`` in the job's own transaction, so the job
+is done exactly when the message is marked sent. A crash between sending and that commit sends the message
+again: delivery is at least once, as e-mail and SMS are. An SMS to a number that answered ``STOP`` is not sent:
+it is recorded as ``suppressed``.
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ from typing import Any
 
 import structlog
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import JobContext, job
 from cauri.core.jobs.runner import ERROR_TEXT_LIMIT
-from cauri.notifications.channels import OutgoingMessage, send
-from cauri.notifications.models import Notification, NotificationStatus
+from cauri.notifications.channels import Delivery, OutgoingMessage, backend_for, send
+from cauri.notifications.metrics import count
+from cauri.notifications.models import Channel, Notification, NotificationStatus
+from cauri.notifications.reports import is_opted_out
 from cauri.notifications.service import DELIVER_JOB
 
 log = structlog.get_logger("cauri.notifications")
+
+# A message still to send: queued, or "sending" when the worker sending it died before marking it sent.
+_PENDING = (NotificationStatus.QUEUED.value, NotificationStatus.SENDING.value)
 
 
 @job(DELIVER_JOB)
@@ -29,27 +37,61 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     async with ctx.sessionmaker() as session:
         notification = await session.get(Notification, notification_id)
         message = OutgoingMessage.of(notification) if notification else None
-        pending = notification is not None and notification.status == NotificationStatus.QUEUED.value
+        pending = notification is not None and notification.status in _PENDING
+        opted_out = False
+        if message is not None and pending and message.channel == Channel.SMS.value:
+            opted_out = await is_opted_out(session, message.recipient)
     if message is None or not pending:
         return  # already sent (or given up): a duplicate job has nothing left to do
+    if opted_out:
+        await _mark(
+            ctx.session, notification_id, status=NotificationStatus.SUPPRESSED.value, failure_reason="opted_out"
+        )
+        log.info("notification_suppressed", notification_id=str(notification_id), channel=message.channel)
+        count(message.channel, backend_for(ctx.settings, message.channel), "suppressed")
+        return
+    async with unit_of_work(ctx.sessionmaker) as session:
+        await _mark(session, notification_id, status=NotificationStatus.SENDING.value)
     try:
-        backend = await send(ctx.settings, message)
+        delivery = await send(ctx.settings, message)
     except Exception as exc:
+        count(message.channel, backend_for(ctx.settings, message.channel), "error")
         await _record_failure(ctx, notification_id, exc)
         raise
-    await ctx.session.execute(
+    await _mark_sent(ctx.session, notification_id, delivery)
+    count(message.channel, delivery.backend, "sent" if delivery.refused is None else "refused")
+    log.info(
+        "notification_sent" if delivery.refused is None else "notification_refused",
+        notification_id=str(notification_id),
+        channel=message.channel,
+        backend=delivery.backend,
+    )
+
+
+async def _mark(session: AsyncSession, notification_id: uuid.UUID, **values: Any) -> None:
+    """Move a pending message on (never one a report or another worker already moved past sending)."""
+    await session.execute(
         update(Notification)
-        .where(Notification.id == notification_id, Notification.status == NotificationStatus.QUEUED.value)
-        .values(
-            status=NotificationStatus.SENT.value,
-            sent_at=utcnow(),
-            attempts=Notification.attempts + 1,
-            last_error=None,
-            updated_at=utcnow(),
-        )
+        .where(Notification.id == notification_id, Notification.status.in_(_PENDING))
+        .values(**values, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    log.info("notification_sent", notification_id=str(notification_id), channel=message.channel, backend=backend)
+
+
+async def _mark_sent(session: AsyncSession, notification_id: uuid.UUID, delivery: Delivery) -> None:
+    # A provider's refusal (invalid number…) is final: the message fails with its words, and is not retried.
+    status = NotificationStatus.SENT if delivery.refused is None else NotificationStatus.FAILED
+    await _mark(
+        session,
+        notification_id,
+        status=status.value,
+        sent_at=utcnow(),
+        attempts=Notification.attempts + 1,
+        last_error=None,
+        provider=delivery.backend,
+        provider_message_id=delivery.provider_message_id,
+        failure_reason=delivery.refused[:200] if delivery.refused else None,
+    )
 
 
 async def _record_failure(ctx: JobContext, notification_id: uuid.UUID, exc: Exception) -> None:
@@ -64,6 +106,7 @@ async def _record_failure(ctx: JobContext, notification_id: uuid.UUID, exc: Exce
                 status=status.value,
                 attempts=Notification.attempts + 1,
                 last_error=f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT],
+                failure_reason=type(exc).__name__ if final else None,
                 updated_at=utcnow(),
             )
             .execution_options(synchronize_session=False)

@@ -18,14 +18,23 @@ class Channel(StrEnum):
 
 
 class NotificationStatus(StrEnum):
+    """``queued → sending → sent → delivered | failed(reason)``; ``suppressed``: never sent (the number opted out).
+    E-mail and console messages stop at ``sent``; SMS providers' delivery reports move them on."""
+
     QUEUED = "queued"
+    SENDING = "sending"
     SENT = "sent"
+    DELIVERED = "delivered"
     FAILED = "failed"
+    SUPPRESSED = "suppressed"
 
 
 class Notification(IdMixin, TimestampMixin, Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_organization_id_created_at", "organization_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_organization_id_created_at", "organization_id", "created_at"),
+        Index("ix_notifications_provider_message", "provider", "provider_message_id"),
+    )
 
     # None for messages to a person outside any organisation (sign-up, password reset).
     organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), default=None)
@@ -38,6 +47,21 @@ class Notification(IdMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Who carried it ("console", "smtp", "africastalking"…) and the provider's id, which its reports quote.
+    provider: Mapped[str | None] = mapped_column(String(30), default=None)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    failure_reason: Mapped[str | None] = mapped_column(String(200), default=None)  # the provider's words
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
 
     def __repr__(self) -> str:
         return f"<Notification {self.channel} {self.id} {self.status}>"
+
+
+class SmsOptOut(IdMixin, TimestampMixin, Base):
+    """A number that answered ``STOP``: no SMS goes to it any more (its messages are recorded as suppressed)."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    provider: Mapped[str] = mapped_column(String(30))  # where the STOP came from
+    keyword: Mapped[str] = mapped_column(String(20))

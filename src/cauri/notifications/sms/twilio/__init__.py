@@ -1,0 +1,1 @@
+"""Twilio SMS: client (HTTP), transformers (wire ↔ domain), webhooks (``X-Twilio-Signature``), simulator."""
