@@ -1,6 +1,6 @@
 """notifications: SMS delivery states (provider, its message id, failure reason, delivery time) and SMS opt-outs
 
-Revision ID: h13_sms
+Revision ID: 0011
 Revises: 0002
 Nullable columns only: messages already sent keep their state.
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "h13_sms"
+revision: str = "0011"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
