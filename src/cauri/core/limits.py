@@ -7,11 +7,15 @@ Two facilities behind one store (:class:`LimitStore`):
 * a **circuit breaker** per key (closed → open after ``threshold`` consecutive failures → half-open after
   ``reset_seconds``, letting one probe through; a success closes it, a failure re-opens it).
 
-:class:`MemoryLimits` keeps both in this process (thread-safe). :class:`RedisLimits` keeps them in Redis
-(``CAURI_REDIS_URL``, see :attr:`Settings.shared_redis_url`), every update one Lua script, so it is atomic across
-processes, and timed by the Redis server's clock (``TIME``), so processes whose clocks differ still agree on
-windows and open-until times. Four API processes and three workers sharing one credential therefore never
-exceed its limit together, and all refuse calls the moment one of them opens the breaker.
+:class:`MemoryLimits` keeps both in this process (thread-safe: the blocking facade runs connectors on an event loop
+of its own, so nothing here may be bound to one loop). :class:`RedisLimits` keeps them in Redis
+(``CAURI_REDIS_URL``, see :attr:`Settings.shared_redis_url`), so four API processes and three workers sharing one
+credential never exceed its limit together, and all refuse calls the moment one of them opens the breaker:
+
+* the rate limit is the `limits` library's moving window on its Redis storage (one Lua script per hit, atomic;
+  timed by the callers' clocks, which NTP keeps within milliseconds of each other);
+* the breaker is a Redis hash changed only by the Lua scripts below (atomic across processes), timed by the
+  Redis server's clock (``TIME``), so an open-until time means the same for every process.
 
 Which store the connectors use is a process-wide choice: :func:`install_limits` (called by the app's lifespan
 and by ``cauri worker``/``scheduler``) sets it, :func:`limit_store` reads it. The kit reads the registry at call
@@ -26,13 +30,17 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 import structlog
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
 
 from cauri.core.config import Settings
 
@@ -41,6 +49,8 @@ log = structlog.get_logger(__name__)
 # A breaker's counters are kept this long after their last change (Redis), then forgotten: a credential nobody
 # has used for a day starts closed.
 BREAKER_MEMORY_MS = 86_400_000
+# The least a refused caller waits before asking again (another process may take a slot that just freed).
+MIN_WAIT_SECONDS = 0.005
 
 
 class BreakerState(StrEnum):
@@ -155,23 +165,6 @@ class MemoryLimits:
         """Nothing to release: the counters stay for the process's lifetime."""
 
 
-# KEYS[1] the window (a sorted set of call times in µs); ARGV amount, window in µs, a unique member.
-# Answers 0 (counted) or the µs until the oldest call leaves the window.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local amount = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < amount then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-  return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(tonumber(oldest[2]) + window - now, 1)
-"""
-
 # KEYS[1] the breaker (a hash: state, failures, opened_at, probe_at in ms); ARGV reset in ms.
 # Answers -1 (go) or the ms until a probe may go.
 _BEFORE_CALL = """
@@ -220,11 +213,12 @@ class RedisLimits:
 
     def __init__(self, url: str, namespace: str = "cauri") -> None:
         self.url = url
-        self._rate_prefix = f"{namespace}:limits:rate:"
+        self._rate_prefix = f"{namespace}:limits:rate"  # the `limits` storage adds ":LIMITER/<key>/…"
         self._breaker_prefix = f"{namespace}:limits:breaker:"
         self.fallback = MemoryLimits()
         self._client: Any = None
         self._scripts: dict[str, Any] = {}
+        self._windows: MovingWindowRateLimiter
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _redis(self) -> dict[str, Any]:
@@ -234,10 +228,11 @@ class RedisLimits:
             import redis.asyncio as redis
 
             self._client = redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=2)
+            self._windows = MovingWindowRateLimiter(limits_storage(self.url, key_prefix=self._rate_prefix))
             self._loop = loop
             self._scripts = {
                 name: self._client.register_script(text)
-                for name, text in (("reserve", _RESERVE), ("before", _BEFORE_CALL), ("failure", _FAILURE))
+                for name, text in (("before", _BEFORE_CALL), ("failure", _FAILURE))
             }
         return self._scripts
 
@@ -252,10 +247,17 @@ class RedisLimits:
             return None
 
     async def reserve(self, key: str, amount: int, window: float) -> float:
-        answer = await self._run("reserve", self._rate_prefix + key, amount, int(window * 1_000_000), uuid.uuid4().hex)
-        if answer is None:
+        self._redis()
+        item = RateLimitItemPerSecond(amount, max(1, round(window)))
+        try:
+            if await self._windows.hit(item, key):
+                return 0.0
+            stats = await self._windows.get_window_stats(item, key)
+        except StorageError as exc:
+            log.warning("limits_redis_unavailable", error=type(exc.storage_error).__name__)
             return await self.fallback.reserve(key, amount, window)
-        return answer / 1_000_000
+        # The oldest call in the window leaves it at reset_time; a hair later if another process just took the slot.
+        return max(stats.reset_time - time.time(), MIN_WAIT_SECONDS)
 
     async def breaker_before_call(self, key: str, reset_seconds: float) -> float | None:
         answer = await self._run("before", self._breaker_prefix + key, int(reset_seconds * 1000))
@@ -286,7 +288,7 @@ class RedisLimits:
 
     async def forget(self, prefix: str) -> None:
         self._redis()
-        for start in (self._rate_prefix, self._breaker_prefix):
+        for start in (f"{self._rate_prefix}:LIMITER/", self._breaker_prefix):
             # Keys are "<provider>:<fingerprint>"-like: escape glob characters a caller's prefix may hold.
             pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in start + prefix) + "*"
             async for name in self._client.scan_iter(match=pattern, count=500):
@@ -297,6 +299,22 @@ class RedisLimits:
         if self._client is not None and self._loop is asyncio.get_running_loop():
             await self._client.aclose()
         self._client = None
+
+
+def limits_storage(url: str | None, *, key_prefix: str | None = None) -> Storage:
+    """A `limits` storage: in memory when ``url`` is empty, else Redis (or any URL `limits` knows).
+
+    ``wrap_exceptions``: an outage surfaces as limits' ``StorageError``, which each caller answers its own way.
+    """
+    options: dict[str, Any] = {"key_prefix": key_prefix} if key_prefix else {}
+    if not url:
+        storage = storage_from_string("async+memory://")
+    elif url.startswith(("redis://", "rediss://")):
+        storage = storage_from_string(f"async+{url}", implementation="redispy", wrap_exceptions=True, **options)
+    else:
+        storage = storage_from_string(url, wrap_exceptions=True, **options)
+    assert isinstance(storage, Storage)
+    return storage
 
 
 def make_limit_store(settings: Settings) -> LimitStore:
