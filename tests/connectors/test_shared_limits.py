@@ -20,14 +20,16 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
-from cauri.core.limits import BreakerState, LimitStore, MemoryLimits, RedisLimits
+from cauri.app import create_app
+from cauri.core.limits import BreakerState, LimitStore, MemoryLimits, RedisLimits, limit_store
 from cauri.kit.auth import ApiKeyHeader
 from cauri.kit.errors import Unavailable
 from cauri.kit.http import CircuitBreaker, RateLimit
 from cauri.kit.testing import free_port, serve_app
-from tests.conftest import service_url
+from tests.conftest import make_settings, service_url
 from tests.connectors.provider_double import ProviderDouble
 from tests.support.waiting import until
 
@@ -308,3 +310,27 @@ async def test_without_redis_the_limits_fall_back_to_this_process() -> None:
     with pytest.raises(Unavailable):
         await breaker.before_call()
     await store.close()
+
+
+async def test_the_app_shares_its_connectors_limits_through_redis_only_while_it_runs(
+    database_url: str, tmp_path: Path
+) -> None:
+    before = limit_store()
+    namespace = _namespace()
+    app = create_app(make_settings(database_url, tmp_path, redis_url=service_url("redis"), redis_namespace=namespace))
+    async with LifespanManager(app, startup_timeout=60):
+        store = limit_store()
+        assert isinstance(store, RedisLimits) and store.shared
+        breaker = CircuitBreaker("double", failures=1, reset_seconds=60, credential=uuid.uuid4().hex)
+        await breaker.record_failure()  # no store given: the process's, i.e. the app's Redis
+        reader = RedisLimits(service_url("redis"), namespace)  # as another process would see it
+        assert await reader.breaker_state(breaker.key) is BreakerState.OPEN
+        await reader.close()
+    assert limit_store() is before, "the process's own store is back after shutdown"
+
+
+async def test_without_redis_the_app_keeps_the_process_store(database_url: str, tmp_path: Path) -> None:
+    before = limit_store()
+    app = create_app(make_settings(database_url, tmp_path, redis_url=None, rate_limit_storage_url=None))
+    async with LifespanManager(app, startup_timeout=60):
+        assert limit_store() is before and not before.shared

@@ -228,7 +228,10 @@ class RedisLimits:
             import redis.asyncio as redis
 
             self._client = redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=2)
-            self._windows = MovingWindowRateLimiter(limits_storage(self.url, key_prefix=self._rate_prefix))
+            # The windows' storage shares this client's connections: closing the client releases both.
+            pool = self._client.connection_pool
+            storage = limits_storage(self.url, key_prefix=self._rate_prefix, connection_pool=pool)
+            self._windows = MovingWindowRateLimiter(storage)
             self._loop = loop
             self._scripts = {
                 name: self._client.register_script(text)
@@ -301,12 +304,13 @@ class RedisLimits:
         self._client = None
 
 
-def limits_storage(url: str | None, *, key_prefix: str | None = None) -> Storage:
+def limits_storage(url: str | None, *, key_prefix: str | None = None, **options: Any) -> Storage:
     """A `limits` storage: in memory when ``url`` is empty, else Redis (or any URL `limits` knows).
 
     ``wrap_exceptions``: an outage surfaces as limits' ``StorageError``, which each caller answers its own way.
     """
-    options: dict[str, Any] = {"key_prefix": key_prefix} if key_prefix else {}
+    if key_prefix:
+        options["key_prefix"] = key_prefix
     if not url:
         storage = storage_from_string("async+memory://")
     elif url.startswith(("redis://", "rediss://")):
@@ -340,19 +344,28 @@ def use_limit_store(store: LimitStore) -> LimitStore:
     return previous
 
 
-def install_limits(settings: Settings) -> LimitStore | None:
-    """At start-up: share limits through Redis when configured. Returns the store it replaced, or None.
+@dataclass(frozen=True)
+class InstalledLimits:
+    store: LimitStore
+    previous: LimitStore
+
+
+def install_limits(settings: Settings) -> InstalledLimits | None:
+    """At start-up: share limits through Redis when configured. None when nothing was installed.
 
     Without Redis nothing changes: the process keeps its memory store (and the breakers it already knows).
     """
     store = make_limit_store(settings)
     if not store.shared:
         return None
-    return use_limit_store(store)
+    return InstalledLimits(store, use_limit_store(store))
 
 
-async def uninstall_limits(previous: LimitStore | None) -> None:
-    """At shutdown: close what :func:`install_limits` installed and put the previous store back."""
-    if previous is None:
+async def uninstall_limits(installed: InstalledLimits | None) -> None:
+    """At shutdown: close what :func:`install_limits` installed, and put the previous store back if it is still
+    the process's (two apps in one process, as tests run them, may stop in any order)."""
+    if installed is None:
         return
-    await use_limit_store(previous).close()
+    if limit_store() is installed.store:
+        use_limit_store(installed.previous)
+    await installed.store.close()
