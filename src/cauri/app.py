@@ -25,6 +25,7 @@ from cauri.core.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from cauri.core.errors import install_error_handlers
 from cauri.core.idempotency import idempotency_guard
 from cauri.core.jobs import runtime as job_runtime
+from cauri.core.limits import install_limits, uninstall_limits
 from cauri.core.logging import configure_logging
 from cauri.core.observability import RequestContextMiddleware, metrics_endpoint
 from cauri.core.openapi import install_docs, install_openapi
@@ -56,6 +57,8 @@ def _lifespan(settings: Settings) -> Any:
         # Shared pieces every module may use: a cache and pub/sub (Redis across processes when configured).
         app.state.pubsub = make_pubsub(settings)
         app.state.cache = make_cache(settings)
+        # Connectors' rate limits and circuit breakers: shared with every process through Redis when configured.
+        replaced_limits = install_limits(settings)
         await app.state.pubsub.start()
         if app.state.pubsub.crosses_processes:
             app.state.readiness_probes["redis"] = app.state.pubsub.ping
@@ -68,6 +71,7 @@ def _lifespan(settings: Settings) -> Any:
                 await hook(app)
             await app.state.pubsub.close()
             await app.state.cache.close()
+            await uninstall_limits(replaced_limits)
             await engine.dispose()
 
     return lifespan

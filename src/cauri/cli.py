@@ -112,7 +112,7 @@ def _several_processes_warnings(settings: Settings, workers: int) -> list[str]:
     if settings.shared_redis_url is None:
         warnings.append(
             "Several API processes without CAURI_REDIS_URL: no caller cache (one query per request), "
-            "login throttling counted per process."
+            "login throttling and providers' rate limits and circuit breakers counted per process."
         )
     if settings.embeds_sandbox and not settings.sandbox_shared_url:
         warnings.append(

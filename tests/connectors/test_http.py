@@ -252,18 +252,18 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
 
 async def test_a_probe_that_never_reports_does_not_keep_the_circuit_open() -> None:
     breaker = CircuitBreaker(f"double-{uuid.uuid4().hex[:8]}", failures=1, reset_seconds=0.2)
-    breaker.record_failure()
+    await breaker.record_failure()
     with pytest.raises(Unavailable):
-        breaker.before_call()
+        await breaker.before_call()
     await asyncio.sleep(0.25)
-    breaker.before_call()  # the probe is let through… and its caller vanishes without reporting
+    await breaker.before_call()  # the probe is let through… and its caller vanishes without reporting
     with pytest.raises(Unavailable):
-        breaker.before_call()  # one probe at a time
+        await breaker.before_call()  # one probe at a time
     await asyncio.sleep(0.25)
-    breaker.before_call()  # a stale probe frees its slot
-    breaker.record_success()
-    breaker.before_call()
-    breaker.before_call()
+    await breaker.before_call()  # a stale probe frees its slot
+    await breaker.record_success()
+    await breaker.before_call()
+    await breaker.before_call()
 
 
 async def test_oauth_token_calls_pass_a_half_open_circuit() -> None:
@@ -279,7 +279,7 @@ async def test_oauth_token_calls_pass_a_half_open_circuit() -> None:
             policy=FAST.with_overrides(breaker_failures=1, breaker_reset_seconds=0.1),
         )
         breaker = connector.client.http.breaker
-        breaker.record_failure()  # the provider was failing: the circuit is open, no token cached yet
+        await breaker.record_failure()  # the provider was failing: the circuit is open, no token cached yet
         await asyncio.sleep(0.15)
         balance = await connector.balance("XAF")  # the probe needs a token: the token call must not be refused
         assert balance.available == simulator.merchant_balance("XAF")

@@ -259,8 +259,7 @@ async def world(
     running = await simulators.get(profile)
     # Each test starts with the provider's circuit closed: the timeouts an earlier test provoked on purpose (same
     # provider, same credentials, same process) must not pause this one's calls.
-    for key in [key for key in http_layer._BREAKERS if key[0] == profile.name]:
-        del http_layer._BREAKERS[key]
+    await http_layer.forget_limits(profile.name)
     owner = await create_org_with_user(client)
     base_url = running.url + profile.base_path
     response = await client.put(

@@ -19,27 +19,12 @@ from typing import Any, Final
 
 from fastapi import FastAPI
 from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.errors import StorageError
-from limits.storage import storage_from_string
 
 from cauri.core.config import Settings
 from cauri.core.errors import ServiceUnavailable, TooManyRequests
-
-
-def _storage(settings: Settings) -> Storage:
-    url = settings.rate_limit_storage_url
-    if not url:
-        storage = storage_from_string("async+memory://")
-    elif url.startswith(("redis://", "rediss://")):
-        # wrap_exceptions: a Redis outage surfaces as limits' StorageError, answered with a 503.
-        storage = storage_from_string(f"async+{url}", implementation="redispy", wrap_exceptions=True)
-    else:
-        storage = storage_from_string(url, wrap_exceptions=True)
-    assert isinstance(storage, Storage)
-    return storage
-
+from cauri.core.limits import limits_storage
 
 # OpenAPI: the routes that consult the throttle can answer 429 (cauri.core.openapi gives it the Problem schema).
 THROTTLED: Final[dict[int | str, dict[str, Any]]] = {429: {}}
@@ -96,7 +81,7 @@ class LoginThrottle:
     """Counts attempts and failures of a kind of credential check (``login``, ``password``, ``forgot``…)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.storage = _storage(settings)
+        self.storage = limits_storage(settings.rate_limit_storage_url)
         self.limits = Limits.from_settings(settings)
         self._moving = MovingWindowRateLimiter(self.storage)
         # The lockout runs from the first failure: a fixed window keyed on it, not a sliding one.

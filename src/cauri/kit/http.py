@@ -11,9 +11,12 @@ layer is called, so every attempt carries the same one):
   :class:`Unavailable`/:class:`Timeout` with ``outcome_unknown=True``: treat as pending, query status;
 * ``401`` with a refreshable auth (OAuth): the token is dropped and the call replayed once.
 
-A circuit breaker and a sliding-window rate limit are kept per (provider, credential) for the whole process, so
-connectors built per call share them. Logs carry the provider, operation, status and duration; at DEBUG also
-headers and bodies, with every secret scrubbed (known secret values, secret-looking keys and provider fields).
+A circuit breaker and a sliding-window rate limit are kept per (provider, credential) in the process's
+:class:`~cauri.core.limits.LimitStore` (memory, or Redis shared by every API process and worker when
+configured), so connectors built per call share them, and so do processes sharing one credential.
+
+Logs carry the provider, operation, status and duration; at DEBUG also headers and bodies, with every secret
+scrubbed (known secret values, secret-looking keys and provider fields).
 """
 
 from __future__ import annotations
@@ -22,12 +25,9 @@ import asyncio
 import email.utils
 import json as jsonlib
 import random
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -36,6 +36,7 @@ import limits
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from cauri.core.limits import BreakerState, LimitStore, limit_store
 from cauri.core.logging import SENSITIVE_KEYS, mask_value
 from cauri.kit.auth import AuthStrategy, NoAuth
 from cauri.kit.errors import (
@@ -97,40 +98,39 @@ class HttpPolicy:
         )
 
 
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
 class CircuitBreaker:
-    """Opens after ``failures`` consecutive failures; after ``reset_seconds`` lets one probe through."""
+    """The breaker of one (provider, credential): opens after ``failures`` consecutive failures; after
+    ``reset_seconds`` lets one probe through. Its state lives in a :class:`~cauri.core.limits.LimitStore`:
+    this process's memory, or Redis shared by every process (``store=None``: the process's store at call time).
+    """
 
-    def __init__(self, provider: str, failures: int, reset_seconds: float) -> None:
+    def __init__(
+        self,
+        provider: str,
+        failures: int,
+        reset_seconds: float,
+        *,
+        credential: str = "anonymous",
+        store: LimitStore | None = None,
+    ) -> None:
         self.provider = provider
+        self.key = f"{provider}:{credential}"
         self.threshold = failures
         self.reset_seconds = reset_seconds
-        self.state = BreakerState.CLOSED
-        self.consecutive_failures = 0
-        self.opened_at = 0.0
-        self._probing = False
-        self._probe_started = 0.0
-        self._lock = threading.Lock()
+        self._store = store
 
-    def before_call(self) -> None:
-        with self._lock:
-            if self.state is BreakerState.CLOSED:
-                return
-            if self.state is BreakerState.OPEN and time.monotonic() - self.opened_at >= self.reset_seconds:
-                self.state = BreakerState.HALF_OPEN
-                self._probing = False
-            # A probe that never reported (its caller vanished) must not keep the circuit open for ever.
-            probe_stale = time.monotonic() - self._probe_started >= self.reset_seconds
-            if self.state is BreakerState.HALF_OPEN and (not self._probing or probe_stale):
-                self._probing = True
-                self._probe_started = time.monotonic()
-                return
-            retry_in = max(self.reset_seconds - (time.monotonic() - self.opened_at), 0.0)
+    @property
+    def store(self) -> LimitStore:
+        return self._store if self._store is not None else limit_store()
+
+    async def state(self) -> BreakerState:
+        return await self.store.breaker_state(self.key)
+
+    async def before_call(self) -> None:
+        retry_in = await self.store.breaker_before_call(self.key, self.reset_seconds)
+        if retry_in is None:
+            return
+        CIRCUIT_OPEN.labels(self.provider).set(1)
         raise Unavailable(
             "Le fournisseur est en panne ; les appels sont suspendus un moment.",
             "The provider is failing; calls are paused for a while.",
@@ -139,74 +139,39 @@ class CircuitBreaker:
             retryable=True,
         ) from TimeoutError(f"circuit open for another {retry_in:.1f} s")
 
-    def record_success(self) -> None:
-        with self._lock:
-            self.state = BreakerState.CLOSED
-            self.consecutive_failures = 0
-            self._probing = False
+    async def record_success(self) -> None:
+        await self.store.breaker_success(self.key)
         CIRCUIT_OPEN.labels(self.provider).set(0)
 
-    def record_failure(self) -> None:
-        with self._lock:
-            self.consecutive_failures += 1
-            if self.state is BreakerState.HALF_OPEN or self.consecutive_failures >= self.threshold:
-                self.state = BreakerState.OPEN
-                self.opened_at = time.monotonic()
-                self._probing = False
-                opened = True
-            else:
-                opened = False
-        if opened:
+    async def record_failure(self) -> None:
+        if await self.store.breaker_failure(self.key, self.threshold, self.reset_seconds):
             CIRCUIT_OPEN.labels(self.provider).set(1)
 
 
-class SlidingWindowLimiter:
-    """At most ``amount`` calls in any ``window`` seconds (a provider's "100 requests/min"), thread-safe."""
+class RateLimit:
+    """At most ``amount`` calls in any ``window`` seconds (a provider's "100 requests/min") per (provider,
+    credential), counted in a :class:`~cauri.core.limits.LimitStore` (per process, or shared through Redis)."""
 
-    def __init__(self, amount: int, window: float) -> None:
-        self.amount = amount
-        self.window = window
-        self._calls: deque[float] = deque()
-        self._lock = threading.Lock()
+    def __init__(self, provider: str, credential: str, rate: str, *, store: LimitStore | None = None) -> None:
+        item = limits.parse(rate)
+        self.amount = item.amount
+        self.window = float(item.get_expiry())
+        # The rate is part of the key: two policies for one credential (a test's) do not share a window.
+        self.key = f"{provider}:{credential}:{rate}"
+        self._store = store
 
-    @classmethod
-    def parse(cls, text: str) -> SlidingWindowLimiter:
-        item = limits.parse(text)
-        return cls(item.amount, float(item.get_expiry()))
+    @property
+    def store(self) -> LimitStore:
+        return self._store if self._store is not None else limit_store()
 
-    def reserve(self) -> float:
+    async def reserve(self) -> float:
         """0 when a call may go now (and counts it); otherwise how long to wait before asking again."""
-        with self._lock:
-            now = time.monotonic()
-            while self._calls and now - self._calls[0] >= self.window:
-                self._calls.popleft()
-            if len(self._calls) < self.amount:
-                self._calls.append(now)
-                return 0.0
-            return self._calls[0] + self.window - now
+        return await self.store.reserve(self.key, self.amount, self.window)
 
 
-_BREAKERS: dict[tuple[str, str], CircuitBreaker] = {}
-_LIMITERS: dict[tuple[str, str, str], SlidingWindowLimiter] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def breaker_for(provider: str, credential: str, policy: HttpPolicy) -> CircuitBreaker:
-    with _SHARED_LOCK:
-        breaker = _BREAKERS.get((provider, credential))
-        if breaker is None:
-            breaker = _BREAKERS[(provider, credential)] = CircuitBreaker(
-                provider, policy.breaker_failures, policy.breaker_reset_seconds
-            )
-        return breaker
-
-
-def limiter_for(provider: str, credential: str, rate: str) -> SlidingWindowLimiter:
-    with _SHARED_LOCK:
-        limiter = _LIMITERS.get((provider, credential, rate))
-        if limiter is None:
-            limiter = _LIMITERS[(provider, credential, rate)] = SlidingWindowLimiter.parse(rate)
-        return limiter
+async def forget_limits(provider: str) -> None:
+    """Close every breaker and empty every window of ``provider`` (all credentials) in the process's store."""
+    await limit_store().forget(f"{provider}:")
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -265,6 +230,7 @@ class ProviderHttpClient:
         error_mapper: ErrorMapper | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         refusals_in_5xx: bool = False,
+        limits_store: LimitStore | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -283,8 +249,20 @@ class ProviderHttpClient:
         self.refusals_in_5xx = refusals_in_5xx
         self._transport = transport
         credential = self.auth.cache_key()
-        self.breaker = breaker_for(provider, credential, self.policy)
-        self.limiter = limiter_for(provider, credential, self.policy.rate_limit) if self.policy.rate_limit else None
+        # Keyed by (provider, credential) in the store, not held here: clients built per call share them, and
+        # with Redis so do all processes.
+        self.breaker = CircuitBreaker(
+            provider,
+            self.policy.breaker_failures,
+            self.policy.breaker_reset_seconds,
+            credential=credential,
+            store=limits_store,
+        )
+        self.limiter = (
+            RateLimit(provider, credential, self.policy.rate_limit, store=limits_store)
+            if self.policy.rate_limit
+            else None
+        )
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
@@ -315,7 +293,7 @@ class ProviderHttpClient:
         if self.limiter is None:
             return
         while True:
-            wait = self.limiter.reserve()
+            wait = await self.limiter.reserve()
             if wait <= 0:
                 return
             if wait > self.policy.max_rate_wait:
@@ -373,7 +351,7 @@ class ProviderHttpClient:
         while True:
             attempt += 1
             if circuit:
-                self.breaker.before_call()
+                await self.breaker.before_call()
             await self._respect_rate_limit()
             try:
                 response = await self._attempt(call, attempt)
@@ -408,7 +386,7 @@ class ProviderHttpClient:
             self._observe(
                 operation, "connect_error", started=started, attempt=attempt, request=request, response=None, exc=exc
             )
-            self.breaker.record_failure()
+            await self.breaker.record_failure()
             raise _Retry(
                 "connect_error",
                 None,
@@ -423,7 +401,7 @@ class ProviderHttpClient:
             self._observe(
                 operation, "timeout", started=started, attempt=attempt, request=request, response=None, exc=exc
             )
-            self.breaker.record_failure()
+            await self.breaker.record_failure()
             timeout = Timeout(provider=self.provider, outcome_unknown=may_have_been_processed)
             if idempotent:
                 raise _Retry("timeout", None, timeout) from None
@@ -432,7 +410,7 @@ class ProviderHttpClient:
             self._observe(
                 operation, "transport_error", started=started, attempt=attempt, request=request, response=None, exc=exc
             )
-            self.breaker.record_failure()
+            await self.breaker.record_failure()
             error = Unavailable(
                 "La connexion au fournisseur a été interrompue.",
                 "The connection to the provider broke.",
@@ -455,13 +433,13 @@ class ProviderHttpClient:
         )
         if status >= 500:
             if self._is_refusal(response):
-                self.breaker.record_success()  # the provider is healthy: it answered with a verdict
+                await self.breaker.record_success()  # the provider is healthy: it answered with a verdict
                 return response
-            self.breaker.record_failure()
+            await self.breaker.record_failure()
             if idempotent:
                 raise _Retry("server_error", None, self._error_for(response, operation, method))
             return response
-        self.breaker.record_success()
+        await self.breaker.record_success()
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise _Retry("rate_limited", retry_after, self._error_for(response, operation, method))

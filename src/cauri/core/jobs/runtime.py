@@ -32,6 +32,7 @@ from cauri.core.jobs.queue import register_doorbell, unregister_doorbell
 from cauri.core.jobs.registry import load_job_modules
 from cauri.core.jobs.runner import JobRunner
 from cauri.core.jobs.sweeper import PeriodicClock, sweep
+from cauri.core.limits import install_limits, uninstall_limits
 
 log = structlog.get_logger("cauri.jobs")
 
@@ -229,6 +230,8 @@ async def run_process(settings: Settings, stop: asyncio.Event, *, role: str, con
     kinds = load_job_modules(settings.extra_job_modules)
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     runtime = JobRuntime(settings, make_sessionmaker(engine), concurrency=concurrency)
+    # Jobs call providers too: they count against the same shared limits and breakers as the API processes.
+    replaced_limits = install_limits(settings)
     log.info(f"job_{role}_started", kinds=kinds, queue=settings.broker_queue)
     try:
         if role == "worker":
@@ -238,5 +241,6 @@ async def run_process(settings: Settings, stop: asyncio.Event, *, role: str, con
             await stop.wait()
     finally:
         await runtime.stop()
+        await uninstall_limits(replaced_limits)
         await engine.dispose()
         log.info(f"job_{role}_stopped")
