@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -24,6 +25,7 @@ from cauri.connectors.registry import ConnectorConfig, ConnectorRegistry
 from cauri.kit.errors import (
     FAILURE_MESSAGES,
     AuthError,
+    ConnectorError,
     Declined,
     FailureReason,
     InvalidRequest,
@@ -148,6 +150,23 @@ def test_wire_amounts_convert_at_the_edge_only() -> None:
         transformers.amount_from_wire("100.5", "XAF")
     with pytest.raises(InvalidRequest):
         transformers.amount_from_wire("cent", "XAF")
+
+
+@pytest.mark.parametrize(
+    ("read", "raw"),
+    [
+        (transformers.payment_from_wire, {"id": "p1", "state": "SUCCESSFUL", "amount": "100", "currency": "XAF"}),
+        (transformers.balance_from_wire, {"currency": "XAF"}),  # no available amount
+        (transformers.account_from_wire, {"name": "Awa"}),  # no status: never read as active
+        (transformers.bulk_from_wire, {"reference": "b1", "items": [{"state": "SUCCESSFUL"}]}),
+    ],
+)
+def test_a_sandbox_answer_of_another_shape_is_unreadable(
+    read: Callable[[dict[str, Any]], object], raw: dict[str, Any]
+) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        read(raw)
+    assert caught.value.code == "provider_unreadable_answer"
 
 
 def test_signatures_are_checked_over_raw_bytes_with_a_tolerance() -> None:

@@ -129,6 +129,26 @@ async def test_a_wrong_api_key_is_an_auth_error_without_retry() -> None:
     assert simulator.requests["POST /v1/collections"] == 1
 
 
+async def test_an_idempotency_key_replays_its_first_answer_and_refuses_another_body() -> None:
+    simulator = SandboxSimulator(api_key="sk_replay", webhook_secret="whsec_x")
+    reference = f"ref-{uuid.uuid4().hex[:8]}"
+    body = {"reference": reference, "amount": "1000", "currency": "XAF", "msisdn": magic_phone(Outcome.PENDING_FOREVER)}
+    headers = {"Authorization": "Bearer sk_replay", "Idempotency-Key": f"key-{reference}"}
+    async with serve_app(simulator.app) as url, httpx.AsyncClient(base_url=url) as http:
+        first = await http.post("/v1/collections", json=body, headers=headers)
+        again = await http.post("/v1/collections", json=body, headers=headers)
+        other = await http.post("/v1/collections", json=body | {"amount": "2000"}, headers=headers)
+        as_payout = await http.post("/v1/payouts", json=body, headers=headers)  # the key binds the kind too
+    await simulator.aclose()
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert [other.status_code, as_payout.status_code] == [409, 409]
+    assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert simulator.created(reference) == 1
+
+
 async def test_logs_of_connector_calls_never_contain_a_secret(sandbox: OAuthSandbox) -> None:
     saved = structlog.get_config()
     buffer = io.StringIO()

@@ -1,9 +1,7 @@
 """Blocking use of the async connectors, for scripts and standalone clients without asyncio.
 
-Choice: one private event loop in a daemon thread runs the *same* async code (retries, breaker, OAuth cache,
-logging) instead of a second implementation over ``httpx.Client``. A blocking call submits the coroutine to that
-loop and waits for its result. Everything an object touches (its ``httpx.AsyncClient``) is created lazily on
-that loop, so an object used through this facade must only be used through it.
+The private event loop and ``run_sync`` are the kit's (``cauri.kit.standalone``); this module offers the
+:class:`PaymentConnector` interface over them.
 
     from cauri.connectors.sync import SyncConnector
     connector = SyncConnector(build_sandbox(...))
@@ -12,10 +10,7 @@ that loop, so an object used through this facade must only be used through it.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
 
 from cauri.connectors.base import (
     AccountHolder,
@@ -28,47 +23,9 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
+from cauri.kit.standalone import run_sync
 
-T = TypeVar("T")
-
-
-class _LoopThread:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    def loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None or self._thread is None or not self._thread.is_alive():
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-
-                def run() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                self._thread = threading.Thread(target=run, name="cauri-connectors-sync", daemon=True)
-                self._thread.start()
-                ready.wait()
-                self._loop = loop
-            return self._loop
-
-    def in_loop_thread(self) -> bool:
-        return self._thread is not None and threading.current_thread() is self._thread
-
-
-_RUNNER = _LoopThread()
-
-
-def run_sync(coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-    """Run ``coroutine`` on the private connector loop and wait for its result (exceptions propagate)."""
-    if _RUNNER.in_loop_thread():
-        coroutine.close()
-        raise RuntimeError("run_sync() called from the connector loop itself: await the coroutine instead")
-    future = asyncio.run_coroutine_threadsafe(coroutine, _RUNNER.loop())
-    return future.result(timeout)
+__all__ = ["SyncConnector", "run_sync"]
 
 
 class SyncConnector:

@@ -12,7 +12,9 @@ must never mark it failed nor send it again under a new reference.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from cauri.core.errors import AppError
 from cauri.core.i18n import Language, pick
@@ -287,3 +289,15 @@ def unreadable_answer(provider: str, detail: str | Exception) -> ConnectorError:
         provider=provider,
         code="provider_unreadable_answer",
     )
+
+
+Wire = TypeVar("Wire", bound=BaseModel)
+
+
+def read_wire(model: type[Wire], raw: object, provider: str) -> Wire:
+    """``raw`` (a decoded JSON answer) read as the provider's wire model; an answer of another shape is
+    :func:`unreadable_answer`, never taken for a success with missing fields."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise unreadable_answer(provider, exc) from None

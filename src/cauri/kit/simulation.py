@@ -13,12 +13,13 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from enum import Enum, StrEnum
+from typing import Any, ClassVar, Final, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import httpx
 import structlog
@@ -184,6 +185,50 @@ def basic_credentials(header: str) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError):
         return "", ""
     return user, password
+
+
+def fingerprint(*parts: bytes | str) -> str:
+    """What an idempotency key is bound to: a digest of the request's parts (its kind, its body…)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\x00")  # so ("ab", "c") and ("a", "bc") differ
+    return digest.hexdigest()
+
+
+class _KeyReused(Enum):
+    REUSED = "reused"
+
+
+KEY_REUSED: Final = _KeyReused.REUSED
+"""What :meth:`IdempotentReplay.recall` returns for a key sent again with another request."""
+
+Answer = TypeVar("Answer")
+
+
+class IdempotentReplay(Generic[Answer]):
+    """Idempotency keys as providers honour them: the first request under a key is remembered with its answer
+    (a payment, a response body…); the same key with the same request gets that answer again, the same key with
+    another request is refused. Each simulator answers the refusal in its provider's words (409, Mojaloop's
+    3106…), so :meth:`recall` only says which case it is."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, Answer]] = {}
+
+    def recall(self, key: str | None, request_fingerprint: str) -> Answer | Literal[_KeyReused.REUSED] | None:
+        """The first answer under ``key``; :data:`KEY_REUSED` if it came with another request; None if new."""
+        if key is None or key not in self._seen:
+            return None
+        known_fingerprint, answer = self._seen[key]
+        return answer if known_fingerprint == request_fingerprint else KEY_REUSED
+
+    def remember(self, key: str | None, request_fingerprint: str, answer: Answer) -> None:
+        """Bind ``key`` (when the request carried one) to this request and its answer; the first binding stays."""
+        if key is not None:
+            self._seen.setdefault(key, (request_fingerprint, answer))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._seen
 
 
 class Fault(StrEnum):

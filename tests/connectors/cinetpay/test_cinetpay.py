@@ -25,7 +25,7 @@ from cauri.connectors.mobile_money.cinetpay import (
 )
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
-from cauri.kit.errors import AuthError, InvalidRequest, InvalidSignature
+from cauri.kit.errors import AuthError, ConnectorError, InvalidRequest, InvalidSignature
 from cauri.kit.http import HttpPolicy
 from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
@@ -104,6 +104,34 @@ def test_the_token_covers_the_sixteen_fields_in_order() -> None:
     expected = hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
     assert webhooks.token(SECRET, fields) == expected
     assert len(transformers.TOKEN_FIELDS) == 16
+
+
+REQUEST = CollectRequest("order-1", 100, "XOF", "+2250700000100")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"code": "201", "message": "CREATED", "data": {"payment_url": "https://pay"}},  # no token
+        {"code": "00", "message": "SUCCES", "data": {"payment_token": "t1"}},  # not a created payment
+        {"message": "CREATED"},  # no code
+        {"code": "201", "data": "t1"},  # data of another type
+    ],
+)
+def test_a_payment_answer_of_another_shape_is_unreadable(raw: dict[str, object]) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        transformers.payment_from_init(raw, REQUEST)
+    assert caught.value.code == "provider_unreadable_answer"
+
+
+def test_a_check_is_read_typed_and_a_bad_amount_is_unreadable() -> None:
+    raw = {"code": 0, "message": "SUCCES", "data": {"status": "ACCEPTED", "amount": "100", "currency": "XOF"}}
+    payment = transformers.check_to_payment(raw, "order-1")
+    assert (payment.status, payment.amount, payment.currency) == (PaymentStatus.SUCCEEDED, 100, "XOF")
+    with pytest.raises(ConnectorError):
+        transformers.check_to_payment({"code": "00", "data": {"status": "ACCEPTED", "amount": "cent"}}, "order-1")
+    with pytest.raises(ConnectorError):
+        transformers.check_to_payment({"code": "00", "data": ["ACCEPTED"]}, "order-1")
 
 
 async def test_amounts_must_be_multiples_of_five(

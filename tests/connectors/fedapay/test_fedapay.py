@@ -23,7 +23,7 @@ from cauri.connectors.mobile_money.fedapay import (
 )
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
-from cauri.kit.errors import AuthError, InvalidRequest, InvalidSignature
+from cauri.kit.errors import AuthError, ConnectorError, InvalidRequest, InvalidSignature
 from cauri.kit.http import HttpPolicy
 from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
@@ -86,6 +86,30 @@ def test_answers_are_unwrapped_and_words_mapped() -> None:
     assert transformers.mode_for("+2290195000100") == "moov"
     with pytest.raises(InvalidRequest):
         transformers.mode_for("+2250700000100")  # Orange CI: no FedaPay mode
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"v1/transaction": {"id": 12, "amount": "cent", "status": "approved"}},  # not an integer amount
+        {"v1/transaction": {"amount": 100, "status": "approved"}},  # no id
+        {"v1/customer": {"name": "x"}},  # another object
+        {"message": "ok"},
+    ],
+)
+def test_an_answer_of_another_shape_is_unreadable_never_a_success(raw: dict[str, object]) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        transformers.payment_from_wire(raw)
+    assert caught.value.code == "provider_unreadable_answer"
+
+
+def test_a_token_answer_without_a_token_is_unreadable() -> None:
+    with pytest.raises(ConnectorError) as caught:
+        transformers.token_from_wire({"url": "https://pay"})
+    assert caught.value.code == "provider_unreadable_answer"
+    body = json.dumps({"name": "transaction.approved", "entity": {"id": 3, "status": "approved"}}).encode()
+    with pytest.raises(ConnectorError):
+        transformers.event_from_wire(body, signed=True)  # an entity without an amount
 
 
 async def test_collect_pushes_with_the_operator_mode(

@@ -27,7 +27,7 @@ from cauri.connectors.mobile_money.mojaloop import transformers as t
 from cauri.connectors.mobile_money.mojaloop.simulator import party_body
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
-from cauri.kit.errors import Declined, FailureReason, InvalidRequest, PaymentNotFound, Timeout
+from cauri.kit.errors import ConnectorError, Declined, FailureReason, InvalidRequest, PaymentNotFound, Timeout
 from cauri.kit.http import HttpPolicy
 from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
@@ -189,6 +189,21 @@ def test_error_occurred_maps_mojaloop_codes(code: str | None, status: PaymentSta
     payment = t.payment_from_wire(_errored(code))
     assert (payment.status, payment.failure) == (status, reason)
     assert payment.provider_status == "ERROR_OCCURRED"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"currency": "XOF", "amount": "100", "currentState": "COMPLETED"},  # no transferId
+        {"transferId": "t-1", "amount": "100", "currentState": "COMPLETED"},  # no currency
+        {"transferId": "t-1", "currency": "XOF", "amount": {"value": "100"}, "currentState": "COMPLETED"},
+        {"transferId": ["t-1"], "currency": "XOF", "amount": "100", "currentState": "COMPLETED"},
+    ],
+)
+def test_a_transfer_of_another_shape_is_unreadable_never_a_success(raw: dict[str, object]) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        t.payment_from_wire(raw)
+    assert caught.value.code == "provider_unreadable_answer"
 
 
 def test_only_a_committed_transfer_with_a_matching_fulfilment_is_a_success() -> None:

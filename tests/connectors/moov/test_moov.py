@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cauri.connectors.base import Capability, CollectRequest, PaymentStatus, PayoutRequest
-from cauri.connectors.mobile_money.moov import MoovClient, MoovConnector, MoovSimulator, magic_phone, soap
+from cauri.connectors.base import Capability, CollectRequest, PaymentKind, PaymentStatus, PayoutRequest
+from cauri.connectors.mobile_money.moov import MoovClient, MoovConnector, MoovSimulator, magic_phone, soap, transformers
 from cauri.connectors.mobile_money.moov.client import SERVICE_PATH
 from cauri.connectors.registry import registry
 from cauri.core.config import Settings
@@ -108,6 +108,34 @@ async def test_malformed_answers_are_errors_never_successes() -> None:
         with pytest.raises(AuthError):  # a fault carried by HTTP 200 is still a refusal
             await connector.collect(request)
         await connector.aclose()
+
+
+@pytest.mark.parametrize(
+    ("read", "result"),
+    [
+        (
+            lambda r: transformers.payment_from_result(
+                r, reference="r", amount=1, currency="XOF", kind=PaymentKind.COLLECTION
+            ),
+            {"status": "0", "referenceid": "T1", "amount": "cent"},
+        ),
+        (transformers.balance_from_result, {"status": "0"}),  # no balance element
+        (transformers.balance_from_result, {"status": "0", "balance": "beaucoup"}),
+    ],
+)
+def test_results_of_another_shape_are_unreadable(
+    read: Callable[[dict[str, str]], object], result: dict[str, str]
+) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        read(result)
+    assert caught.value.code == "provider_unreadable_answer"
+
+
+def test_an_account_is_active_only_when_moov_answers_success() -> None:
+    found = transformers.account_from_result({"status": "0", "firstname": "Awa", "lastname": "Koné"})
+    assert (found.active, found.name) == (True, "Awa Koné")
+    assert not transformers.account_from_result({"status": "0", "subscriberstatus": "SUSPENDED"}).active
+    assert not transformers.account_from_result({"status": "12"}).active
 
 
 async def test_soap_faults(moov: tuple[MoovSimulator, MoovConnector]) -> None:

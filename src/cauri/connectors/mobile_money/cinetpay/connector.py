@@ -88,11 +88,7 @@ class CinetPayConnector(PaymentConnector):
             if error.reason is FailureReason.DUPLICATE:  # our earlier attempt created it: read it, never pay twice
                 return await self._collect_status(request.reference, None)
             raise
-        data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
-        assert isinstance(data, Mapping)
-        if str(raw.get("code")) != "201" or not data.get("payment_token"):
-            raise transformers.unreadable(f"payment answer code {raw.get('code')!r}")
-        return transformers.payment_from_init(raw, data, request)
+        return transformers.payment_from_init(raw, request)
 
     async def _collect_status(self, reference: str, provider_reference: str | None) -> ProviderPayment:
         raw = await self.client.check({**self._credentials(), "transaction_id": reference})

@@ -15,18 +15,17 @@ fields = cinetpay.verify_notification(headers, raw_body)   # raises InvalidSigna
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Self
 
 from pydantic import SecretStr
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, ProviderPayment
 from cauri.connectors.mobile_money.cinetpay.client import BASE_URL
 from cauri.connectors.mobile_money.cinetpay.connector import CinetPayConnector
-from cauri.connectors.sync import run_sync
 from cauri.kit.http import HttpPolicy
+from cauri.kit.standalone import BlockingClient, StandaloneClient, blocking, same
 
 
-class CinetPayClient:
+class CinetPayClient(StandaloneClient):
     def __init__(
         self,
         *,
@@ -42,6 +41,7 @@ class CinetPayClient:
         self.connector = CinetPayConnector(
             apikey=key, site_id=site_id, secret_keys=[secret], base_url=base_url, channels=channels, policy=policy
         )
+        super().__init__(self.connector)
 
     async def payment(self, request: CollectRequest) -> ProviderPayment:
         """Open a payment; ``raw["payment_url"]`` is where the payer pays. Amounts: multiples of 5."""
@@ -55,39 +55,13 @@ class CinetPayClient:
         self.connector.verify_callback(headers, raw_body)
         return self.connector.parse_callback(headers, raw_body)
 
-    async def aclose(self) -> None:
-        await self.connector.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
     def sync(self) -> SyncCinetPayClient:
         return SyncCinetPayClient(self)
 
 
-class SyncCinetPayClient:
-    """Blocking :class:`CinetPayClient` (the framework's private connector loop runs the same code)."""
+class SyncCinetPayClient(BlockingClient[CinetPayClient]):
+    """Blocking :class:`CinetPayClient` (the kit's private connector loop runs the same code)."""
 
-    def __init__(self, client: CinetPayClient) -> None:
-        self.client = client
-
-    def payment(self, request: CollectRequest) -> ProviderPayment:
-        return run_sync(self.client.payment(request))
-
-    def check(self, transaction_id: str) -> ProviderPayment:
-        return run_sync(self.client.check(transaction_id))
-
-    def verify_notification(self, headers: Mapping[str, str], raw_body: bytes) -> CallbackEvent:
-        return self.client.verify_notification(headers, raw_body)
-
-    def close(self) -> None:
-        run_sync(self.client.aclose())
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    payment = blocking(CinetPayClient.payment)
+    check = blocking(CinetPayClient.check)
+    verify_notification = same(CinetPayClient.verify_notification)

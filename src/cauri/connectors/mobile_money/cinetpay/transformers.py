@@ -14,12 +14,14 @@ from urllib.parse import parse_qsl
 import httpx
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, PaymentKind, PaymentStatus, ProviderPayment
+from cauri.connectors.mobile_money.cinetpay.schemas import CheckAnswer, CheckData, PaymentAnswer
 from cauri.kit.errors import (
     AuthError,
     ConnectorError,
     FailureReason,
     InvalidRequest,
     PaymentNotFound,
+    read_wire,
     unreadable_answer,
 )
 
@@ -101,41 +103,40 @@ def payment_to_wire(request: CollectRequest, *, apikey: str, site_id: str, chann
     }
 
 
-def payment_from_init(raw: Mapping[str, Any], data: Mapping[str, Any], request: CollectRequest) -> ProviderPayment:
-    """``POST /v2/payment``'s answer: pending; the payer pays on ``payment_url`` (CinetPay gives it no expiry)."""
-    payment_url = str(data.get("payment_url") or "") or None
+def payment_from_init(raw: Mapping[str, Any], request: CollectRequest) -> ProviderPayment:
+    """``POST /v2/payment``'s answer: pending; the payer pays on ``payment_url`` (CinetPay gives it no expiry).
+    Anything but ``201`` with a payment token is unreadable: it must never pass for an open payment."""
+    answer = read_wire(PaymentAnswer, raw, PROVIDER)
+    if answer.code != "201" or answer.data is None or not answer.data.payment_token:
+        raise unreadable(f"payment answer code {answer.code!r}")
+    payment_url = answer.data.payment_url or None
     return ProviderPayment(
-        provider_reference=str(data["payment_token"]),
+        provider_reference=answer.data.payment_token,
         reference=request.reference,
         status=PaymentStatus.PENDING,
         amount=request.amount,
         currency=request.currency,
         kind=PaymentKind.COLLECTION,
-        provider_status=str(raw.get("message") or "CREATED"),
+        provider_status=answer.message or "CREATED",
         raw={**raw, "payment_url": payment_url},
         payment_url=payment_url,
     )
 
 
 def check_to_payment(raw: Mapping[str, Any], reference: str, amount: int | None = None) -> ProviderPayment:
-    data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
-    assert isinstance(data, Mapping)
-    word = data.get("status") or ""
-    status = status_from_wire(word)
-    reason_word = data.get("error_code") or raw.get("message")
-    try:
-        paid = int(data.get("amount", amount or 0))
-    except (TypeError, ValueError):
-        raise unreadable("check without an integer amount") from None
+    answer = read_wire(CheckAnswer, raw, PROVIDER)
+    data = answer.data or CheckData()
+    status = status_from_wire(data.status)
+    paid = data.amount if data.amount is not None else amount or 0
     return ProviderPayment(
-        provider_reference=str(data.get("payment_token") or data.get("operator_id") or reference),
+        provider_reference=data.payment_token or data.operator_id or reference,
         reference=reference,
         status=status,
         amount=paid,
-        currency=str(data.get("currency") or ""),
+        currency=data.currency,
         kind=PaymentKind.COLLECTION,
-        failure=failure_from_wire(reason_word, status),
-        provider_status=str(word) or None,
+        failure=failure_from_wire(data.error_code or answer.message, status),
+        provider_status=data.status or None,
         raw=dict(raw),
     )
 

@@ -77,8 +77,8 @@ class FedaPayConnector(PaymentConnector):
 
     async def payment_url(self, transaction_id: str) -> tuple[str, str]:
         """``(token, url)`` of a transaction: the URL for a redirect, the token for the mobile modes."""
-        answer = await self.client.token(transaction_id)
-        return str(answer.get("token") or ""), str(answer.get("url") or "")
+        answer = transformers.token_from_wire(await self.client.token(transaction_id))
+        return answer.token, answer.url
 
     async def _collect(self, request: CollectRequest) -> ProviderPayment:
         mode = request.metadata.get("fedapay_mode") or transformers.mode_for(request.payer_phone, self.default_mode)

@@ -13,17 +13,16 @@ event = fedapay.verify_webhook(request.headers, raw_body)   # raises InvalidSign
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Self
 
 from pydantic import SecretStr
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, ProviderPayment, RefundRequest
 from cauri.connectors.mobile_money.fedapay.connector import FedaPayConnector
-from cauri.connectors.sync import run_sync
 from cauri.kit.http import HttpPolicy
+from cauri.kit.standalone import BlockingClient, StandaloneClient, blocking, same
 
 
-class FedaPayClient:
+class FedaPayClient(StandaloneClient):
     def __init__(
         self,
         *,
@@ -44,6 +43,7 @@ class FedaPayClient:
             default_mode=default_mode,
             policy=policy,
         )
+        super().__init__(self.connector)
 
     async def collect(self, request: CollectRequest) -> ProviderPayment:
         """Create the transaction and push it to the payer's phone (mode from the number's operator)."""
@@ -67,48 +67,16 @@ class FedaPayClient:
         self.connector.verify_callback(headers, raw_body, now)
         return self.connector.parse_callback(headers, raw_body)
 
-    async def aclose(self) -> None:
-        await self.connector.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
     def sync(self) -> SyncFedaPayClient:
         return SyncFedaPayClient(self)
 
 
-class SyncFedaPayClient:
-    """Blocking :class:`FedaPayClient` (the framework's private connector loop runs the same code)."""
+class SyncFedaPayClient(BlockingClient[FedaPayClient]):
+    """Blocking :class:`FedaPayClient` (the kit's private connector loop runs the same code)."""
 
-    def __init__(self, client: FedaPayClient) -> None:
-        self.client = client
-
-    def collect(self, request: CollectRequest) -> ProviderPayment:
-        return run_sync(self.client.collect(request))
-
-    def create_transaction(self, request: CollectRequest) -> ProviderPayment:
-        return run_sync(self.client.create_transaction(request))
-
-    def payment_url(self, transaction_id: str) -> str:
-        return run_sync(self.client.payment_url(transaction_id))
-
-    def status(self, transaction_id: str, reference: str = "") -> ProviderPayment:
-        return run_sync(self.client.status(transaction_id, reference))
-
-    def refund(self, request: RefundRequest) -> ProviderPayment:
-        return run_sync(self.client.refund(request))
-
-    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes, now: float | None = None) -> CallbackEvent:
-        return self.client.verify_webhook(headers, raw_body, now)
-
-    def close(self) -> None:
-        run_sync(self.client.aclose())
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    collect = blocking(FedaPayClient.collect)
+    create_transaction = blocking(FedaPayClient.create_transaction)
+    payment_url = blocking(FedaPayClient.payment_url)
+    status = blocking(FedaPayClient.status)
+    refund = blocking(FedaPayClient.refund)
+    verify_webhook = same(FedaPayClient.verify_webhook)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from cauri.connectors.base import CallbackEvent, CollectRequest, PaymentKind, PaymentStatus, ProviderPayment
+from cauri.connectors.mobile_money.fedapay.schemas import TokenAnswer, Transaction, TransactionAnswer, WebhookEvent
 from cauri.core.money import CURRENCY_EXPONENTS
 from cauri.core.phone import parse_phone
 from cauri.kit.errors import (
@@ -22,6 +23,7 @@ from cauri.kit.errors import (
     FailureReason,
     InvalidRequest,
     PaymentNotFound,
+    read_wire,
     unreadable_answer,
 )
 
@@ -103,16 +105,6 @@ def amount_to_wire(amount: int, currency: str) -> int:
     return amount
 
 
-def unwrap(raw: Mapping[str, Any], kind: str = "transaction") -> Mapping[str, Any]:
-    """``{"v1/transaction": {...}}`` -> the transaction (a bare object is accepted too)."""
-    wrapped = raw.get(f"v1/{kind}")
-    if isinstance(wrapped, Mapping):
-        return wrapped
-    if "id" in raw:
-        return raw
-    raise unreadable(f"no v1/{kind} in the answer")
-
-
 def collect_to_wire(request: CollectRequest, *, country: str) -> dict[str, Any]:
     names = (request.metadata.get("payer_name") or "Client Cauri").split(" ", 1)
     return {
@@ -133,36 +125,36 @@ def collect_to_wire(request: CollectRequest, *, country: str) -> dict[str, Any]:
     }
 
 
-def reference_of(transaction: Mapping[str, Any]) -> str | None:
-    metadata = transaction.get("custom_metadata")
-    if isinstance(metadata, Mapping) and metadata.get("cauri_reference"):
+def reference_of(transaction: Transaction) -> str | None:
+    metadata = transaction.custom_metadata or {}
+    if metadata.get("cauri_reference"):
         return str(metadata["cauri_reference"])
-    merchant = transaction.get("merchant_reference")
-    return str(merchant) if merchant else None
+    return transaction.merchant_reference or None
 
 
 def payment_from_wire(raw: Mapping[str, Any], *, reference: str | None = None) -> ProviderPayment:
-    transaction = unwrap(raw)
-    currency = transaction.get("currency")
-    iso = str(currency.get("iso")) if isinstance(currency, Mapping) else str(currency or "XOF")
-    status = status_from_wire(transaction.get("status"))
-    try:
-        amount = int(transaction["amount"])
-    except (KeyError, TypeError, ValueError):
-        raise unreadable("transaction without an integer amount") from None
-    fees = transaction.get("fees")
+    """A transaction answer (wrapped or bare); another shape is an unreadable answer, never a success."""
+    return _payment(read_wire(TransactionAnswer, raw, PROVIDER).transaction, raw, reference=reference)
+
+
+def _payment(transaction: Transaction, raw: Mapping[str, Any], *, reference: str | None = None) -> ProviderPayment:
+    status = status_from_wire(transaction.status)
     return ProviderPayment(
-        provider_reference=str(transaction["id"]),
+        provider_reference=str(transaction.id),
         reference=reference_of(transaction) or reference or "",
         status=status,
-        amount=amount,
-        currency=iso,
+        amount=transaction.amount,
+        currency=transaction.currency_iso,
         kind=PaymentKind.COLLECTION,
-        failure=failure_from_wire(transaction.get("last_error_code"), status),
-        fee=int(fees) if isinstance(fees, int) else None,
-        provider_status=str(transaction.get("status") or "") or None,
+        failure=failure_from_wire(transaction.last_error_code, status),
+        fee=transaction.fees,
+        provider_status=transaction.status or None,
         raw=dict(raw),
     )
+
+
+def token_from_wire(raw: Mapping[str, Any]) -> TokenAnswer:
+    return read_wire(TokenAnswer, raw, PROVIDER)
 
 
 def event_from_wire(raw_body: bytes, *, signed: bool) -> CallbackEvent:
@@ -170,10 +162,9 @@ def event_from_wire(raw_body: bytes, *, signed: bool) -> CallbackEvent:
         body = json.loads(raw_body)
     except ValueError:
         raise unreadable("webhook is not JSON") from None
-    if not isinstance(body, dict) or not isinstance(body.get("entity"), dict):
-        raise unreadable("webhook without entity")
-    payment = payment_from_wire(body["entity"])
-    event_id = str(body.get("id") or f"{body.get('name')}:{payment.provider_reference}")
+    event = read_wire(WebhookEvent, body, PROVIDER)
+    payment = _payment(event.entity, body["entity"])
+    event_id = str(event.id or f"{event.name}:{payment.provider_reference}")
     return CallbackEvent(
         event_id=event_id,
         provider_reference=payment.provider_reference,

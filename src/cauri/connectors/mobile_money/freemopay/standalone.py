@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import TracebackType
 
 from pydantic import SecretStr
 
@@ -35,9 +34,9 @@ from cauri.connectors.mobile_money.freemopay.schemas import (
     PaymentInit,
     WithdrawRequest,
 )
-from cauri.connectors.sync import run_sync
 from cauri.kit.errors import InvalidRequest
 from cauri.kit.http import HttpPolicy
+from cauri.kit.standalone import BlockingClient, StandaloneClient, blocking
 
 FINAL_STATUSES = frozenset({"SUCCESS", "FAILED"})
 
@@ -65,7 +64,7 @@ def _amount(amount: int) -> str:
     return transformers.amount_to_wire(amount)
 
 
-class FreeMoPayClient:
+class FreeMoPayClient(StandaloneClient):
     """Async FreeMoPay v2 client. ``auth_mode``: ``"token"`` (bearer, cached) or ``"basic"`` (every call)."""
 
     def __init__(
@@ -81,6 +80,7 @@ class FreeMoPayClient:
         self.connector = FreeMoPayConnector(
             app_key=app_key, secret_key=secret, base_url=base_url, auth_mode=auth_mode, policy=policy
         )
+        super().__init__(self.connector)
 
     @classmethod
     def blocking(
@@ -152,57 +152,13 @@ class FreeMoPayClient:
         """The webhook check for an unsigned provider: FreeMoPay's own answer about the payment the callback names."""
         return await self.payment(self.parse_callback(raw_body).reference)
 
-    async def aclose(self) -> None:
-        await self.connector.aclose()
 
-    async def __aenter__(self) -> FreeMoPayClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-
-class SyncFreeMoPayClient:
+class SyncFreeMoPayClient(BlockingClient[FreeMoPayClient]):
     """:class:`FreeMoPayClient`, blocking (the connector's private event loop runs the same async code)."""
 
-    def __init__(self, client: FreeMoPayClient) -> None:
-        self.client = client
-
-    def deposit(
-        self, *, payer: str, amount: int, external_id: str, description: str = "", callback: str | None = None
-    ) -> PaymentInit:
-        return run_sync(
-            self.client.deposit(
-                payer=payer, amount=amount, external_id=external_id, description=description, callback=callback
-            )
-        )
-
-    def withdraw(self, *, receiver: str, amount: int, external_id: str, callback: str | None = None) -> PaymentInit:
-        return run_sync(
-            self.client.withdraw(receiver=receiver, amount=amount, external_id=external_id, callback=callback)
-        )
-
-    def payment(self, reference: str) -> PaymentDetails:
-        return run_sync(self.client.payment(reference))
-
-    def wait(self, reference: str, *, within: float = 120.0, interval: float = 2.0) -> PaymentDetails:
-        return run_sync(self.client.wait(reference, within=within, interval=interval))
-
-    def parse_callback(self, raw_body: bytes) -> CallbackNotification:
-        return self.client.parse_callback(raw_body)
-
-    def confirm_callback(self, raw_body: bytes) -> PaymentDetails:
-        return run_sync(self.client.confirm_callback(raw_body))
-
-    def close(self) -> None:
-        run_sync(self.client.aclose())
-
-    def __enter__(self) -> SyncFreeMoPayClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    deposit = blocking(FreeMoPayClient.deposit)
+    withdraw = blocking(FreeMoPayClient.withdraw)
+    payment = blocking(FreeMoPayClient.payment)
+    wait = blocking(FreeMoPayClient.wait)
+    parse_callback = staticmethod(FreeMoPayClient.parse_callback)
+    confirm_callback = blocking(FreeMoPayClient.confirm_callback)

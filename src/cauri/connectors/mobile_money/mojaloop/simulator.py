@@ -41,7 +41,7 @@ from starlette.routing import Route
 from cauri.core.security import constant_time_equal
 from cauri.kit.amounts import positive_minor_units, to_major_units
 from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome
-from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
+from cauri.kit.simulation import KEY_REUSED, Fault, IdempotentReplay, SimulatorBase, SimulatorSettings, fingerprint
 
 MOJALOOP_CURRENCIES = frozenset({"XOF", "XAF", "GNF", "USD", "EUR"})
 MAX_BULK_ITEMS = 1000
@@ -106,7 +106,6 @@ class SimTransfer:
     transfer_id: str
     home_id: str
     request: dict[str, Any]
-    fingerprint: str
     id_type: str
     id_value: str
     amount: int
@@ -189,7 +188,6 @@ class SimTransfer:
 class SimBulk:
     bulk_id: str
     home_id: str
-    fingerprint: str
     options: dict[str, Any]
     transfers: list[SimTransfer]
     outcome: Outcome  # bulk-level faults and callback modes: the first transfer's number
@@ -223,6 +221,9 @@ class MojaloopSimulator(SimulatorBase):
         self.transfers: dict[str, SimTransfer] = {}
         self.by_home: dict[str, list[str]] = {}
         self.bulks: dict[str, SimBulk] = {}
+        # transferId / bulkTransactionId -> itself, bound to the content first sent under it
+        self.transfer_keys: IdempotentReplay[str] = IdempotentReplay()
+        self.bulk_keys: IdempotentReplay[str] = IdempotentReplay()
         self._app = Starlette(routes=self._routes())
 
     # -- test interface (SimulatedProvider) --------------------------------------------------------------
@@ -342,16 +343,18 @@ class MojaloopSimulator(SimulatorBase):
         if fault is not None:
             return self._fault(fault)
         transfer_id = str(body.get("transferId") or uuid.uuid4())
-        fingerprint = hashlib.sha256(raw).hexdigest()
-        known = self.transfers.get(transfer_id)
+        # The transferId is the idempotency key: the same transfer again answers it as it stands now.
+        request_fingerprint = fingerprint(raw)
+        known = self.transfer_keys.recall(transfer_id, request_fingerprint)
+        if known is KEY_REUSED:
+            return self._error(500, "3106", "Modified request: this transferId was used with other content")
         if known is not None:
-            if known.fingerprint != fingerprint:
-                return self._error(500, "3106", "Modified request: this transferId was used with other content")
             if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
                 await asyncio.sleep(self.settings.hang_seconds)
-            return self._answer(known)
-        transfer = SimTransfer(transfer_id, home_id, body, fingerprint, id_type, id_value, amount, currency, outcome)
+            return self._answer(self.transfers[known])
+        transfer = SimTransfer(transfer_id, home_id, body, id_type, id_value, amount, currency, outcome)
         self.transfers[transfer_id] = transfer
+        self.transfer_keys.remember(transfer_id, request_fingerprint, transfer_id)
         self.by_home.setdefault(home_id, []).append(transfer_id)
         await self._take_time(outcome)
         self._discover(transfer)
@@ -538,19 +541,18 @@ class MojaloopSimulator(SimulatorBase):
             return self._fault(fault)
         # The content that matters: who pays whom how much (options such as the expiration may differ on a resend).
         content = json.dumps([body.get("from"), body.get("individualTransfers")], sort_keys=True).encode()
-        fingerprint = hashlib.sha256(content).hexdigest()
-        known = self.bulks.get(bulk_id)
+        request_fingerprint = fingerprint(content)
+        known = self.bulk_keys.recall(bulk_id, request_fingerprint)
+        if known is KEY_REUSED:
+            return self._error(400, "3106", "Modified request: this bulkTransactionId was used with other content")
         if known is not None:
-            if known.fingerprint != fingerprint:
-                return self._error(400, "3106", "Modified request: this bulkTransactionId was used with other content")
-            return JSONResponse({"bulkTransactionId": bulk_id}, status_code=202)
+            return JSONResponse({"bulkTransactionId": known}, status_code=202)
         transfers = []
         for home_id, id_type, id_value, amount, currency, item in parsed:
             transfer = SimTransfer(
                 str(uuid.uuid4()),
                 home_id,
                 item,
-                "",
                 id_type,
                 id_value,
                 amount,
@@ -562,8 +564,9 @@ class MojaloopSimulator(SimulatorBase):
             self.by_home.setdefault(home_id, []).append(transfer.transfer_id)
             transfers.append(transfer)
         options = body.get("options") if isinstance(body.get("options"), dict) else {}
-        bulk = SimBulk(bulk_id, str(body["bulkHomeTransactionID"]), fingerprint, options, transfers, first)
+        bulk = SimBulk(bulk_id, str(body["bulkHomeTransactionID"]), options, transfers, first)
         self.bulks[bulk_id] = bulk
+        self.bulk_keys.remember(bulk_id, request_fingerprint, bulk_id)
         self.tasks.start(self._process_bulk(bulk))
         if first is Outcome.TIMEOUT_AFTER_ACCEPT:
             await asyncio.sleep(self.settings.hang_seconds)

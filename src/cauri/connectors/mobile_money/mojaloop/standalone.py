@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Self
 
 from pydantic import SecretStr
 
@@ -31,17 +30,11 @@ from cauri.connectors.mobile_money.mojaloop.connector import (
     TransferState,
 )
 from cauri.connectors.mobile_money.mojaloop.transformers import Party
-from cauri.connectors.sync import run_sync
 from cauri.kit.http import HttpPolicy
+from cauri.kit.standalone import BlockingClient, StandaloneClient, as_secret, blocking, same
 
 
-def _secret(value: str | SecretStr | None) -> SecretStr | None:
-    if value is None or isinstance(value, SecretStr):
-        return value
-    return SecretStr(value)
-
-
-class MojaloopClient:
+class MojaloopClient(StandaloneClient):
     def __init__(
         self,
         *,
@@ -59,11 +52,12 @@ class MojaloopClient:
             payer_id_value=payer_id_value,
             payer_id_type=payer_id_type,
             payer_name=payer_name,
-            api_token=_secret(api_token),
-            callback_token=_secret(callback_token),
+            api_token=as_secret(api_token),
+            callback_token=as_secret(callback_token),
             max_fee=max_fee,
             policy=policy,
         )
+        super().__init__(self.connector)
 
     async def lookup_party(self, party_id: str, id_type: str = "MSISDN") -> Party | None:
         """The holder behind ``party_id`` (E.164 for MSISDN) with the name the scheme gives; None: unknown."""
@@ -115,58 +109,20 @@ class MojaloopClient:
         """The SDK's ``PUT /bulkTransactions/{id}``; unsigned: confirm with :meth:`bulk_status`."""
         return self.connector.parse_bulk_callback(headers, raw_body)
 
-    async def aclose(self) -> None:
-        await self.connector.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
     def sync(self) -> SyncMojaloopClient:
         """The same client, blocking (use it only through the returned object from then on)."""
         return SyncMojaloopClient(self)
 
 
-class SyncMojaloopClient:
-    """Blocking :class:`MojaloopClient`: each call runs on the framework's private connector loop."""
+class SyncMojaloopClient(BlockingClient[MojaloopClient]):
+    """Blocking :class:`MojaloopClient`: each call runs on the kit's private connector loop."""
 
-    def __init__(self, client: MojaloopClient) -> None:
-        self.client = client
-
-    def lookup_party(self, party_id: str, id_type: str = "MSISDN") -> Party | None:
-        return run_sync(self.client.lookup_party(party_id, id_type))
-
-    def transfer(self, request: PayoutRequest) -> ProviderPayment:
-        return run_sync(self.client.transfer(request))
-
-    def start_transfer(self, request: PayoutRequest) -> TransferState:
-        return run_sync(self.client.start_transfer(request))
-
-    def accept_party(self, transfer_id: str, accept: bool = True) -> TransferState:
-        return run_sync(self.client.accept_party(transfer_id, accept))
-
-    def accept_quote(self, transfer_id: str, accept: bool = True) -> TransferState:
-        return run_sync(self.client.accept_quote(transfer_id, accept))
-
-    def transfer_status(self, reference: str, transfer_id: str | None = None) -> ProviderPayment:
-        return run_sync(self.client.transfer_status(reference, transfer_id))
-
-    def bulk_transfer(self, reference: str, items: Sequence[BulkItem]) -> BulkSubmission:
-        return run_sync(self.client.bulk_transfer(reference, items))
-
-    def bulk_status(self, reference: str) -> BulkResult:
-        return run_sync(self.client.bulk_status(reference))
-
-    def parse_bulk_callback(self, headers: Mapping[str, str], raw_body: bytes) -> BulkResult:
-        return self.client.parse_bulk_callback(headers, raw_body)
-
-    def close(self) -> None:
-        run_sync(self.client.aclose())
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    lookup_party = blocking(MojaloopClient.lookup_party)
+    transfer = blocking(MojaloopClient.transfer)
+    start_transfer = blocking(MojaloopClient.start_transfer)
+    accept_party = blocking(MojaloopClient.accept_party)
+    accept_quote = blocking(MojaloopClient.accept_quote)
+    transfer_status = blocking(MojaloopClient.transfer_status)
+    bulk_transfer = blocking(MojaloopClient.bulk_transfer)
+    bulk_status = blocking(MojaloopClient.bulk_status)
+    parse_bulk_callback = same(MojaloopClient.parse_bulk_callback)

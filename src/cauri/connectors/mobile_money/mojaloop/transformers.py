@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from cauri.connectors.base import PaymentKind, PaymentStatus, PayoutRequest, ProviderPayment
+from cauri.connectors.mobile_money.mojaloop.schemas import TransferState
 from cauri.kit.amounts import UnreadableAmount, to_major_units, to_minor_units
 from cauri.kit.errors import (
     ConnectorError,
@@ -31,6 +32,7 @@ from cauri.kit.errors import (
     InvalidRequest,
     PaymentNotFound,
     Timeout,
+    read_wire,
     unreadable_answer,
 )
 
@@ -283,22 +285,21 @@ def transfer_status(raw: Mapping[str, Any]) -> tuple[PaymentStatus, FailureReaso
 
 
 def payment_from_wire(raw: Mapping[str, Any], *, reference: str | None = None) -> ProviderPayment:
-    transfer_id = raw.get("transferId")
-    currency = str(raw.get("currency") or "")
-    if not transfer_id or not currency or raw.get("amount") is None:
-        raise unreadable("transfer without transferId, amount or currency")
+    wire = read_wire(TransferState, raw, PROVIDER)
+    if not wire.transferId or not wire.currency:
+        raise unreadable("transfer without transferId or currency")
     status, failure = transfer_status(raw)
-    state = str(raw.get("currentState") or "")
+    state = wire.currentState
     switch_state = switch_state_of(raw)
     return ProviderPayment(
-        provider_reference=str(transfer_id),
-        reference=str(raw.get("homeTransactionId") or reference or ""),
+        provider_reference=wire.transferId,
+        reference=wire.homeTransactionId or reference or "",
         status=status,
-        amount=amount_from_wire(raw["amount"], currency),
-        currency=currency,
+        amount=amount_from_wire(wire.amount, wire.currency),
+        currency=wire.currency,
         kind=PaymentKind.PAYOUT,
         failure=failure if status.is_final and status is not PaymentStatus.SUCCEEDED else None,
-        fee=_fee_of(raw, currency),
+        fee=_fee_of(raw, wire.currency),
         provider_status=f"{state}/{switch_state}" if switch_state else (state or None),
         raw=dict(raw),
     )

@@ -162,7 +162,4 @@ class MoovConnector(PaymentConnector):
             label="account_holder",
             idempotent=True,
         )
-        if result.get("status") != transformers.SUCCESS:
-            return AccountHolder(active=False)
-        name = " ".join(part for part in (result.get("firstname"), result.get("lastname")) if part) or None
-        return AccountHolder(active=result.get("subscriberstatus", "ACTIVE").upper() == "ACTIVE", name=name)
+        return transformers.account_from_result(result)

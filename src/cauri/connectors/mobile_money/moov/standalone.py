@@ -11,18 +11,17 @@ with MoovClient(base_url="http://127.0.0.1:8093", token="moov-merchant-token").s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Self
 
 from pydantic import SecretStr
 
 from cauri.connectors.base import AccountHolder, Balance, CollectRequest, PayoutRequest, ProviderPayment
 from cauri.connectors.mobile_money.moov.client import SERVICE_PATH
 from cauri.connectors.mobile_money.moov.connector import MoovConnector
-from cauri.connectors.sync import run_sync
 from cauri.kit.http import HttpPolicy
+from cauri.kit.standalone import BlockingClient, StandaloneClient, blocking
 
 
-class MoovClient:
+class MoovClient(StandaloneClient):
     def __init__(
         self,
         *,
@@ -36,6 +35,7 @@ class MoovClient:
         self.connector = MoovConnector(
             base_url=base_url, token=secret, service_path=service_path, operations=operations, policy=policy
         )
+        super().__init__(self.connector)
 
     async def push(self, request: CollectRequest) -> ProviderPayment:
         """``PushWithPending``: the payer confirms on the USSD prompt; poll :meth:`status`."""
@@ -56,48 +56,16 @@ class MoovClient:
     async def mobile_status(self, phone: str) -> AccountHolder:
         return await self.connector.account_holder(phone)
 
-    async def aclose(self) -> None:
-        await self.connector.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
     def sync(self) -> SyncMoovClient:
         return SyncMoovClient(self)
 
 
-class SyncMoovClient:
-    """Blocking :class:`MoovClient` (the framework's private connector loop runs the same code)."""
+class SyncMoovClient(BlockingClient[MoovClient]):
+    """Blocking :class:`MoovClient` (the kit's private connector loop runs the same code)."""
 
-    def __init__(self, client: MoovClient) -> None:
-        self.client = client
-
-    def push(self, request: CollectRequest) -> ProviderPayment:
-        return run_sync(self.client.push(request))
-
-    def transfer(self, request: PayoutRequest) -> ProviderPayment:
-        return run_sync(self.client.transfer(request))
-
-    def status(self, reference: str, provider_reference: str | None = None) -> ProviderPayment:
-        return run_sync(self.client.status(reference, provider_reference))
-
-    def transfer_status(self, reference: str, provider_reference: str | None = None) -> ProviderPayment:
-        return run_sync(self.client.transfer_status(reference, provider_reference))
-
-    def balance(self) -> Balance:
-        return run_sync(self.client.balance())
-
-    def mobile_status(self, phone: str) -> AccountHolder:
-        return run_sync(self.client.mobile_status(phone))
-
-    def close(self) -> None:
-        run_sync(self.client.aclose())
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    push = blocking(MoovClient.push)
+    transfer = blocking(MoovClient.transfer)
+    status = blocking(MoovClient.status)
+    transfer_status = blocking(MoovClient.transfer_status)
+    balance = blocking(MoovClient.balance)
+    mobile_status = blocking(MoovClient.mobile_status)

@@ -11,9 +11,18 @@ from typing import Any
 
 import httpx
 
-from cauri.connectors.base import PaymentKind, PaymentStatus, ProviderPayment
+from cauri.connectors.base import AccountHolder, PaymentKind, PaymentStatus, ProviderPayment
 from cauri.connectors.mobile_money.moov import soap
-from cauri.kit.errors import AuthError, ConnectorError, Declined, FailureReason, InvalidRequest, unreadable_answer
+from cauri.connectors.mobile_money.moov.schemas import AccountResult, BalanceResult, TransactionResult
+from cauri.kit.errors import (
+    AuthError,
+    ConnectorError,
+    Declined,
+    FailureReason,
+    InvalidRequest,
+    read_wire,
+    unreadable_answer,
+)
 
 PROVIDER = "moov"
 SUCCESS, PENDING = "0", "100"
@@ -61,24 +70,20 @@ def msisdn_to_wire(e164: str) -> str:
 def payment_from_result(
     result: Mapping[str, str], *, reference: str, amount: int, currency: str, kind: PaymentKind
 ) -> ProviderPayment:
-    code = result.get("status")
-    status, failure = status_from_code(code, kind)
-    provider_reference = result.get("referenceid") or result.get("transid") or ""
-    if not provider_reference and code is None:
+    wire = read_wire(TransactionResult, result, PROVIDER)
+    status, failure = status_from_code(wire.status, kind)
+    provider_reference = wire.referenceid or wire.transid or ""
+    if not provider_reference and wire.status is None:
         raise unreadable("result without status nor reference")
-    try:
-        wire_amount = int(result["amount"]) if result.get("amount") else amount
-    except ValueError:
-        raise unreadable(f"amount {result.get('amount')!r}") from None
     return ProviderPayment(
         provider_reference=provider_reference or reference,
-        reference=result.get("externaldata1") or reference,
+        reference=wire.externaldata1 or reference,
         status=status,
-        amount=wire_amount,
+        amount=wire.amount if wire.amount is not None else amount,
         currency=currency,
         kind=kind,
         failure=failure,
-        provider_status=code,
+        provider_status=wire.status,
         raw=dict(result),
     )
 
@@ -120,7 +125,17 @@ def unreadable(detail: str) -> ConnectorError:
 
 
 def balance_from_result(result: Mapping[str, Any]) -> int:
+    wire = read_wire(BalanceResult, result, PROVIDER)
     try:
-        return int(str(result.get("balance", "")).split(".")[0])
+        return int(wire.balance.split(".")[0])
     except ValueError:
-        raise unreadable(f"balance {result.get('balance')!r}") from None
+        raise unreadable(f"balance {wire.balance!r}") from None
+
+
+def account_from_result(result: Mapping[str, Any]) -> AccountHolder:
+    """An account Moov does not answer ``0`` for is not usable (unknown or refused)."""
+    wire = read_wire(AccountResult, result, PROVIDER)
+    if wire.status != SUCCESS:
+        return AccountHolder(active=False)
+    name = " ".join(part for part in (wire.firstname, wire.lastname) if part) or None
+    return AccountHolder(active=wire.subscriberstatus.upper() == "ACTIVE", name=name)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from types import TracebackType
 
 from pydantic import SecretStr
 
@@ -40,20 +39,14 @@ from cauri.connectors.mobile_money.mtn_momo.schemas import (
     TransactionStatus,
     Transfer,
 )
-from cauri.connectors.sync import run_sync
 from cauri.kit.errors import InvalidRequest
 from cauri.kit.http import HttpPolicy
+from cauri.kit.standalone import BlockingClient, StandaloneClient, as_secret, blocking
 
 FINAL_STATUSES = frozenset({"SUCCESSFUL", "FAILED", "REJECTED", "EXPIRED"})
 
 
-def _secret(value: str | SecretStr | None) -> SecretStr | None:
-    if value is None or isinstance(value, SecretStr):
-        return value
-    return SecretStr(value)
-
-
-class MtnMomoClient:
+class MtnMomoClient(StandaloneClient):
     """Async MTN MoMo client. Give the subscription key of each product you use (collection, disbursement)."""
 
     def __init__(
@@ -67,18 +60,19 @@ class MtnMomoClient:
         target_environment: str = "sandbox",
         policy: HttpPolicy | None = None,
     ) -> None:
-        secret = _secret(api_key)
+        secret = as_secret(api_key)
         assert secret is not None
         self.target_environment = target_environment
         self.connector = MtnMomoConnector(
             api_user=api_user,
             api_key=secret,
-            collection_key=_secret(collection_key),
-            disbursement_key=_secret(disbursement_key),
+            collection_key=as_secret(collection_key),
+            disbursement_key=as_secret(disbursement_key),
             base_url=base_url,
             target_environment=target_environment,
             policy=policy,
         )
+        super().__init__(self.connector)
 
     @classmethod
     def blocking(
@@ -114,7 +108,7 @@ class MtnMomoClient:
         policy: HttpPolicy | None = None,
     ) -> tuple[str, str]:
         """Create a sandbox API user and its key (MTN's provisioning API): ``(api_user, api_key)``."""
-        key = _secret(subscription_key)
+        key = as_secret(subscription_key)
         assert key is not None
         provisioning = MtnProvisioning(base_url=base_url, subscription_key=key, policy=policy)
         user = user_id or str(uuid.uuid4())
@@ -205,70 +199,17 @@ class MtnMomoClient:
         product = Product.DISBURSEMENT if self.parse_callback(raw_body).payee is not None else Product.COLLECTION
         return await self._status(product, reference_id)
 
-    async def aclose(self) -> None:
-        await self.connector.aclose()
 
-    async def __aenter__(self) -> MtnMomoClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-
-class SyncMtnMomoClient:
+class SyncMtnMomoClient(BlockingClient[MtnMomoClient]):
     """:class:`MtnMomoClient`, blocking (the connector's private event loop runs the same async code)."""
 
-    def __init__(self, client: MtnMomoClient) -> None:
-        self.client = client
-
-    def request_to_pay(
-        self, body: RequestToPay, *, reference_id: str | None = None, callback_url: str | None = None
-    ) -> str:
-        return run_sync(self.client.request_to_pay(body, reference_id=reference_id, callback_url=callback_url))
-
-    def transfer(self, body: Transfer, *, reference_id: str | None = None, callback_url: str | None = None) -> str:
-        return run_sync(self.client.transfer(body, reference_id=reference_id, callback_url=callback_url))
-
-    def get_request_to_pay(self, reference_id: str) -> TransactionStatus:
-        return run_sync(self.client.get_request_to_pay(reference_id))
-
-    def get_transfer(self, reference_id: str) -> TransactionStatus:
-        return run_sync(self.client.get_transfer(reference_id))
-
-    def wait(
-        self,
-        reference_id: str,
-        *,
-        product: Product = Product.COLLECTION,
-        within: float = 120.0,
-        interval: float = 2.0,
-    ) -> TransactionStatus:
-        return run_sync(self.client.wait(reference_id, product=product, within=within, interval=interval))
-
-    def balance(self, product: Product = Product.DISBURSEMENT) -> AccountBalance:
-        return run_sync(self.client.balance(product))
-
-    def is_active(self, msisdn: str, product: Product = Product.COLLECTION) -> bool:
-        return run_sync(self.client.is_active(msisdn, product))
-
-    def basic_user_info(self, msisdn: str, product: Product = Product.COLLECTION) -> BasicUserInfo | None:
-        return run_sync(self.client.basic_user_info(msisdn, product))
-
-    def parse_callback(self, raw_body: bytes) -> TransactionStatus:
-        return self.client.parse_callback(raw_body)
-
-    def confirm_callback(self, raw_body: bytes, reference_id: str) -> TransactionStatus:
-        return run_sync(self.client.confirm_callback(raw_body, reference_id))
-
-    def close(self) -> None:
-        run_sync(self.client.aclose())
-
-    def __enter__(self) -> SyncMtnMomoClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    request_to_pay = blocking(MtnMomoClient.request_to_pay)
+    transfer = blocking(MtnMomoClient.transfer)
+    get_request_to_pay = blocking(MtnMomoClient.get_request_to_pay)
+    get_transfer = blocking(MtnMomoClient.get_transfer)
+    wait = blocking(MtnMomoClient.wait)
+    balance = blocking(MtnMomoClient.balance)
+    is_active = blocking(MtnMomoClient.is_active)
+    basic_user_info = blocking(MtnMomoClient.basic_user_info)
+    parse_callback = staticmethod(MtnMomoClient.parse_callback)
+    confirm_callback = blocking(MtnMomoClient.confirm_callback)

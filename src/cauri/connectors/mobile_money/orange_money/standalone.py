@@ -23,8 +23,6 @@ connector error tree.
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from pydantic import SecretStr, ValidationError
 
 from cauri.connectors.mobile_money.orange_money import transformers, webhooks
@@ -39,15 +37,9 @@ from cauri.connectors.mobile_money.orange_money.schemas import (
     WebPayNotification,
     WebPayStatus,
 )
-from cauri.connectors.sync import run_sync
 from cauri.kit.errors import AuthError, Declined, FailureReason
 from cauri.kit.http import HttpPolicy
-
-
-def _secret(value: str | SecretStr | None) -> SecretStr | None:
-    if value is None or isinstance(value, SecretStr):
-        return value
-    return SecretStr(value)
+from cauri.kit.standalone import BlockingClient, StandaloneClient, as_secret, blocking
 
 
 def _missing(api: str) -> AuthError:
@@ -59,7 +51,7 @@ def _missing(api: str) -> AuthError:
     )
 
 
-class OrangeMoneyClient:
+class OrangeMoneyClient(StandaloneClient):
     """Async Orange Money client for WebPay and/or the Cameroon USSD push."""
 
     def __init__(
@@ -80,7 +72,7 @@ class OrangeMoneyClient:
     ) -> None:
         self.webpay: OrangeWebPayConnector | None = None
         self.ussd: OrangeUssdPushConnector | None = None
-        secret, key = _secret(client_secret), _secret(merchant_key)
+        secret, key = as_secret(client_secret), as_secret(merchant_key)
         if client_id and secret is not None and key is not None:
             self.webpay = OrangeWebPayConnector(
                 client_id=client_id,
@@ -90,7 +82,7 @@ class OrangeMoneyClient:
                 country=webpay_country,
                 policy=policy,
             )
-        consumer, token, code = _secret(consumer_secret), _secret(auth_token), _secret(pin)
+        consumer, token, code = as_secret(consumer_secret), as_secret(auth_token), as_secret(pin)
         if consumer_key and consumer is not None and token is not None and code is not None and channel_user_msisdn:
             self.ussd = OrangeUssdPushConnector(
                 consumer_key=consumer_key,
@@ -101,6 +93,7 @@ class OrangeMoneyClient:
                 base_url=ussd_base_url,
                 policy=policy,
             )
+        super().__init__(self.webpay, self.ussd)
 
     @classmethod
     def blocking(
@@ -259,85 +252,15 @@ class OrangeMoneyClient:
         assert pay_token is not None
         return await self.ussd_status(pay_token)
 
-    async def aclose(self) -> None:
-        for connector in (self.webpay, self.ussd):
-            if connector is not None:
-                await connector.aclose()
 
-    async def __aenter__(self) -> OrangeMoneyClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-
-class SyncOrangeMoneyClient:
+class SyncOrangeMoneyClient(BlockingClient[OrangeMoneyClient]):
     """:class:`OrangeMoneyClient`, blocking (the connector's private event loop runs the same async code)."""
 
-    def __init__(self, client: OrangeMoneyClient) -> None:
-        self.client = client
-
-    def init_webpayment(
-        self,
-        *,
-        order_id: str,
-        amount: int,
-        notif_url: str,
-        return_url: str,
-        cancel_url: str,
-        currency: str = "XOF",
-        lang: str = "fr",
-        reference: str = "",
-    ) -> WebPayment:
-        return run_sync(
-            self.client.init_webpayment(
-                order_id=order_id,
-                amount=amount,
-                notif_url=notif_url,
-                return_url=return_url,
-                cancel_url=cancel_url,
-                currency=currency,
-                lang=lang,
-                reference=reference,
-            )
-        )
-
-    def webpayment_status(self, *, order_id: str, amount: int, pay_token: str) -> WebPayStatus:
-        return run_sync(self.client.webpayment_status(order_id=order_id, amount=amount, pay_token=pay_token))
-
-    def verify_notification(self, raw_body: bytes, expected_notif_token: str | None) -> WebPayNotification:
-        return self.client.verify_notification(raw_body, expected_notif_token)
-
-    def ussd_request_payment(
-        self, *, subscriber: str, amount: int, order_id: str, notif_url: str, description: str = ""
-    ) -> UssdPayment:
-        return run_sync(
-            self.client.ussd_request_payment(
-                subscriber=subscriber, amount=amount, order_id=order_id, notif_url=notif_url, description=description
-            )
-        )
-
-    def ussd_status(self, pay_token: str) -> UssdPayment:
-        return run_sync(self.client.ussd_status(pay_token))
-
-    def ussd_push(self, pay_token: str) -> UssdPayment:
-        return run_sync(self.client.ussd_push(pay_token))
-
-    def parse_ussd_notification(self, raw_body: bytes) -> UssdPayment:
-        return self.client.parse_ussd_notification(raw_body)
-
-    def confirm_ussd_notification(self, raw_body: bytes) -> UssdPayment:
-        return run_sync(self.client.confirm_ussd_notification(raw_body))
-
-    def close(self) -> None:
-        run_sync(self.client.aclose())
-
-    def __enter__(self) -> SyncOrangeMoneyClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    init_webpayment = blocking(OrangeMoneyClient.init_webpayment)
+    webpayment_status = blocking(OrangeMoneyClient.webpayment_status)
+    verify_notification = staticmethod(OrangeMoneyClient.verify_notification)
+    ussd_request_payment = blocking(OrangeMoneyClient.ussd_request_payment)
+    ussd_status = blocking(OrangeMoneyClient.ussd_status)
+    ussd_push = blocking(OrangeMoneyClient.ussd_push)
+    parse_ussd_notification = staticmethod(OrangeMoneyClient.parse_ussd_notification)
+    confirm_ussd_notification = blocking(OrangeMoneyClient.confirm_ussd_notification)

@@ -38,7 +38,6 @@ import json
 import secrets
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -48,7 +47,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from cauri.connectors.mobile_money.sandbox import webhooks
 from cauri.core.money import CURRENCY_EXPONENTS
@@ -57,10 +55,13 @@ from cauri.kit.amounts import to_major_units
 from cauri.kit.auth import basic_header
 from cauri.kit.outcomes import Outcome, outcome_for
 from cauri.kit.simulation import (
-    BackgroundTasks,
-    CallbackSender,
-    SimulatedAccounts,
+    KEY_REUSED,
+    Fault,
+    IdempotentReplay,
+    SimulatorBase,
     SimulatorSettings,
+    fingerprint,
+    json_object,
 )
 
 SANDBOX_CURRENCIES = frozenset({"XAF", "XOF", "GNF", "EUR", "USD"})
@@ -75,7 +76,6 @@ SANDBOX_LIMITS: dict[str, tuple[int, int]] = {
 FEE_PERCENT = 1  # the sandbox charges 1 % (rounded down) on collections and payouts
 MAX_BULK_ITEMS = 1000
 MERCHANT_FLOAT = 1_000_000_000  # opening merchant balance, minor units, per currency
-SUBSCRIBER_FLOAT = 100_000_000  # opening balance of every phone number
 
 
 # The failure code each failing outcome settles with.
@@ -131,32 +131,15 @@ def _major(amount: int, currency: str) -> str:
     return to_major_units(amount, currency)
 
 
-def _parse_create(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(body, dict) or not all(body.get(k) for k in ("reference", "amount", "currency", "msisdn")):
-        return None
-    return body
-
-
-def _parse_refund(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(body, dict) or not all(body.get(k) for k in ("reference", "collection_id", "amount", "currency")):
-        return None
-    return body
+def _with_fields(raw: bytes, *names: str) -> dict[str, Any] | None:
+    """A JSON object body in which every named field is present and not empty, or None."""
+    body = json_object(raw)
+    return body if body is not None and all(body.get(name) for name in names) else None
 
 
 def _parse_bulk(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(body, dict) or not body.get("reference"):
+    body = _with_fields(raw, "reference")
+    if body is None:
         return None
     items = body.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BULK_ITEMS:
@@ -175,6 +158,14 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+def _key_reused() -> JSONResponse:
+    return _error(409, "IDEMPOTENCY_KEY_REUSED", "this key was used with another request")
+
+
+def _replayed(answer: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(answer, status_code=200, headers={"Idempotent-Replayed": "true"})
+
+
 def _kind_of(request: Request) -> str:
     """From the path relative to where the simulator is mounted (``/sandbox`` inside the API, ``/`` alone)."""
     path, root = request.scope["path"], request.scope.get("root_path", "")
@@ -184,7 +175,11 @@ def _kind_of(request: Request) -> str:
     return "payout" if relative.startswith("/v1/payouts") else "collection"
 
 
-class SandboxSimulator:
+# A replayed answer: a payment's id, or a bulk's reference.
+_Known = str
+
+
+class SandboxSimulator(SimulatorBase):
     """One sandbox merchant account. ``app`` is the ASGI app; the methods below are the test interface."""
 
     def __init__(
@@ -196,35 +191,23 @@ class SandboxSimulator:
         client_secret: str | None = None,
         settings: SimulatorSettings | None = None,
     ) -> None:
+        super().__init__(settings)
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.client_id = client_id
         self.client_secret = client_secret
-        self.settings = settings or SimulatorSettings()
-        self.accounts = SimulatedAccounts(self._opening_balance)
         self.payments: dict[str, SimPayment] = {}
         self.by_reference: dict[tuple[str, str], str] = {}  # (kind, reference) -> id
-        self.keys: dict[str, tuple[str, str]] = {}  # idempotency key -> (fingerprint, payment or bulk id)
+        self.keys: IdempotentReplay[_Known] = IdempotentReplay()  # idempotency key -> payment id or bulk reference
         self.bulks: dict[str, list[dict[str, Any] | str]] = {}  # bulk reference -> items: payment ids or refusals
-        self.create_attempts: Counter[str] = Counter()  # reference -> create requests received
         self.tokens: dict[str, float] = {}  # issued OAuth token -> expiry (time.time())
         self.token_requests = 0
-        self.requests: Counter[str] = Counter()  # "METHOD path-template" -> count
-        self.tasks = BackgroundTasks()
-        self.callbacks = CallbackSender(self.settings)
         self._app = Starlette(routes=self._routes())
 
     # -- test interface (SimulatedProvider) --------------------------------------------------------------
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
-
     def created(self, reference: str) -> int:
         return sum(1 for (_kind, ref) in self.by_reference if ref == reference)
-
-    def attempts(self, reference: str) -> int:
-        return self.create_attempts[reference]
 
     def collected(self, reference: str) -> int:
         payment = self._find("collection", reference)
@@ -253,21 +236,14 @@ class SandboxSimulator:
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
-    async def aclose(self) -> None:
-        await self.tasks.aclose()
-        await self.callbacks.aclose()
-
     def _find(self, kind: str, reference: str) -> SimPayment | None:
         payment_id = self.by_reference.get((kind, reference))
         return self.payments.get(payment_id) if payment_id else None
 
-    @staticmethod
-    def _opening_balance(owner: str, currency: str) -> int:
+    def _house_balance(self, owner: str) -> int | None:
         if owner == "merchant":
             return MERCHANT_FLOAT
-        if owner.startswith("fees"):
-            return 0
-        return 0 if outcome_for(owner) is Outcome.INSUFFICIENT_FUNDS else SUBSCRIBER_FLOAT
+        return 0 if owner.startswith("fees") else None
 
     # -- HTTP ------------------------------------------------------------------------------------------------
 
@@ -289,10 +265,6 @@ class SandboxSimulator:
             Route("/v1/accounts/{msisdn}", self._account, methods=["GET"]),
             Route("/_sim/state", self._state, methods=["GET"]),
         ]
-
-    async def _pause(self) -> None:
-        if self.settings.latency_seconds > 0:
-            await asyncio.sleep(self.settings.latency_seconds)
 
     def _authorized(self, request: Request) -> bool:
         value = request.headers.get("authorization", "")
@@ -328,62 +300,53 @@ class SandboxSimulator:
         return await self._create(request, "payout")
 
     async def _create(self, request: Request, kind: str) -> Response:  # noqa: PLR0911 - one answer per documented case
-        self.requests[f"POST /v1/{kind}s"] += 1
-        await self._pause()
-        if not self._authorized(request):
-            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        refused = await self._guarded(request, f"POST /v1/{kind}s")
+        if refused is not None:
+            return refused
         raw = await request.body()
-        body = _parse_create(raw)
+        body = _with_fields(raw, "reference", "amount", "currency", "msisdn")
         if body is None:
             return _error(400, "BAD_REQUEST", "reference, amount, currency and msisdn are required")
         key = request.headers.get("idempotency-key")
         if not key:
             return _error(400, "BAD_REQUEST", "the Idempotency-Key header is required")
-        reference, msisdn = str(body["reference"]), str(body["msisdn"])
-        self.create_attempts[reference] += 1
-        attempt = self.create_attempts[reference]
-        outcome = outcome_for(msisdn)
-        fault = self._fault_before_processing(outcome, attempt)
+        attempt = self._attempt(str(body["reference"]))
+        outcome = outcome_for(str(body["msisdn"]))
+        fault = self._refusal(outcome, attempt)
         if fault is not None:
-            return fault
-        fingerprint = hashlib.sha256(kind.encode() + b"\x00" + raw).hexdigest()
-        known = self.keys.get(key)
+            return self._fault(fault)
+        request_fingerprint = fingerprint(kind, raw)
+        known = self.keys.recall(key, request_fingerprint)
+        if known is KEY_REUSED:
+            return _key_reused()
         if known is not None:
-            return await self._replay(known, fingerprint, outcome)
-        refusal = self._refusal(kind, body, outcome)
-        if refusal is not None:
-            return refusal
-        if outcome is Outcome.SLOW:
-            await asyncio.sleep(self.settings.slow_seconds)
+            if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
+                await asyncio.sleep(self.settings.hang_seconds)
+            return _replayed(self.payments[known].to_wire())
+        declined = self._declined(kind, body, outcome)
+        if declined is not None:
+            return _error(*declined)
+        await self._take_time(outcome)
         payment = self._open(kind, body, outcome)
-        self.keys[key] = (fingerprint, payment.id)
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        if outcome is Outcome.ERROR_AFTER_PROCESSING and attempt == 1:
-            return _error(500, "INTERNAL_ERROR", "something went wrong")
-        return JSONResponse(payment.to_wire(), status_code=201)
+        self.keys.remember(key, request_fingerprint, payment.id)
+        fault = await self._after_accepting(outcome, attempt)
+        return self._fault(fault) if fault is not None else JSONResponse(payment.to_wire(), status_code=201)
 
-    def _fault_before_processing(self, outcome: Outcome, attempt: int) -> Response | None:
-        if outcome is Outcome.RATE_LIMITED and attempt == 1:
-            retry_after = str(self.settings.retry_after_seconds)
-            return _error(429, "TOO_MANY_REQUESTS", "slow down", headers={"Retry-After": retry_after})
-        if outcome is Outcome.UNAVAILABLE and attempt <= self.settings.failing_attempts:
-            return _error(503, "SERVICE_UNAVAILABLE", "try again later")
+    async def _guarded(self, request: Request, label: str) -> Response | None:
+        """The preamble of every call: counted, paused, then refused unless authorised."""
+        await self._enter(label)
+        if not self._authorized(request):
+            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
         return None
 
-    async def _replay(self, known: tuple[str, str], fingerprint: str, outcome: Outcome) -> Response:
-        if known[0] != fingerprint:
-            return _error(409, "IDEMPOTENCY_KEY_REUSED", "this key was used with another request")
-        if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
-            await asyncio.sleep(self.settings.hang_seconds)
-        payment = self.payments[known[1]]
-        return JSONResponse(payment.to_wire(), status_code=200, headers={"Idempotent-Replayed": "true"})
+    def _fault(self, fault: Fault) -> Response:
+        if fault is Fault.RATE_LIMITED:
+            return _error(429, "TOO_MANY_REQUESTS", "slow down", headers=self._retry_after())
+        if fault is Fault.UNAVAILABLE:
+            return _error(503, "SERVICE_UNAVAILABLE", "try again later")
+        return _error(500, "INTERNAL_ERROR", "something went wrong")
 
-    def _refusal(self, kind: str, body: dict[str, Any], outcome: Outcome) -> Response | None:
-        refused = self._refused(kind, body, outcome)
-        return None if refused is None else _error(*refused)
-
-    def _refused(self, kind: str, body: dict[str, Any], outcome: Outcome) -> tuple[int, str, str] | None:
+    def _declined(self, kind: str, body: dict[str, Any], outcome: Outcome) -> tuple[int, str, str] | None:
         """Why the payment is refused at once: (HTTP status, code, message); None when it is accepted."""
         currency = str(body["currency"])
         if (kind, str(body["reference"])) in self.by_reference:
@@ -426,12 +389,11 @@ class SandboxSimulator:
         return payment
 
     async def _settle(self, payment: SimPayment) -> None:
-        if payment.outcome is Outcome.EXPIRES:
-            await asyncio.sleep(self.settings.expiry_seconds)
-            self._finish(payment, "EXPIRED", "TIMED_OUT")
-        else:
-            await asyncio.sleep(self.settings.settle_seconds)
-            self._apply(payment)
+        await self._settle_later(
+            payment.outcome,
+            settle=lambda: self._apply(payment),
+            expire=lambda: self._finish(payment, "EXPIRED", "TIMED_OUT"),
+        )
         await self._notify(payment)
 
     def _apply(self, payment: SimPayment) -> None:
@@ -461,10 +423,6 @@ class SandboxSimulator:
         payment.updated_at = _now_iso()
 
     async def _notify(self, payment: SimPayment) -> None:
-        if payment.callback_url is None or payment.outcome is Outcome.NO_CALLBACK:
-            return
-        if payment.outcome is Outcome.LATE_CALLBACK:
-            await asyncio.sleep(self.settings.late_callback_seconds)
         event_id = "evt_" + hashlib.sha256(f"{payment.id}:{payment.state}".encode()).hexdigest()[:24]
         body = json.dumps(
             {
@@ -474,27 +432,29 @@ class SandboxSimulator:
                 "data": payment.to_wire(),
             }
         ).encode()
-        deliveries = 2 if payment.outcome is Outcome.DUPLICATED_CALLBACK else 1
-        for _ in range(deliveries):
-            # Signed at send time, like a provider: a re-delivery carries a fresh timestamp.
-            headers = webhooks.sign(self.webhook_secret, body, int(time.time()))
-            await self.callbacks.send(payment.callback_url, body, headers)
+        # Signed at send time, like a provider: a re-delivery carries a fresh timestamp.
+        await self._deliver(
+            payment.outcome,
+            payment.callback_url,
+            body,
+            lambda: webhooks.sign(self.webhook_secret, body, int(time.time())),
+        )
 
     async def _get(self, request: Request) -> Response:
-        await self._pause()
-        if not self._authorized(request):
-            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
         kind = _kind_of(request)
+        refused = await self._guarded(request, f"GET /v1/{kind}s/{{id}}")
+        if refused is not None:
+            return refused
         payment = self.payments.get(request.path_params["id"])
         if payment is None or payment.kind != kind:
             return _error(404, "NOT_FOUND", "no such payment")
         return JSONResponse(payment.to_wire())
 
     async def _get_by_reference(self, request: Request) -> Response:
-        await self._pause()
-        if not self._authorized(request):
-            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
         kind = _kind_of(request)
+        refused = await self._guarded(request, f"GET /v1/{kind}s/by-reference/{{reference}}")
+        if refused is not None:
+            return refused
         payment = self._find(kind, request.path_params["reference"])
         if payment is None:
             return _error(404, "NOT_FOUND", "no payment with this reference")
@@ -503,33 +463,34 @@ class SandboxSimulator:
     # -- refunds ---------------------------------------------------------------------------------------------------
 
     async def _create_refund(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
-        self.requests["POST /v1/refunds"] += 1
-        await self._pause()
-        if not self._authorized(request):
-            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        refused = await self._guarded(request, "POST /v1/refunds")
+        if refused is not None:
+            return refused
         raw = await request.body()
-        body = _parse_refund(raw)
+        body = _with_fields(raw, "reference", "collection_id", "amount", "currency")
         if body is None:
             return _error(400, "BAD_REQUEST", "reference, collection_id, amount and currency are required")
         key = request.headers.get("idempotency-key")
         if not key:
             return _error(400, "BAD_REQUEST", "the Idempotency-Key header is required")
-        fingerprint = hashlib.sha256(b"refund\x00" + raw).hexdigest()
-        known = self.keys.get(key)
+        request_fingerprint = fingerprint("refund", raw)
+        known = self.keys.recall(key, request_fingerprint)
+        if known is KEY_REUSED:
+            return _key_reused()
         if known is not None:
-            return await self._replay(known, fingerprint, Outcome.SUCCESS)
+            return _replayed(self.payments[known].to_wire())
         collection = self.payments.get(str(body["collection_id"]))
         if collection is None or collection.kind != "collection":
             return _error(404, "NOT_FOUND", "no such collection")
-        refused = self._refund_refused(collection, body)
-        if refused is not None:
-            return _error(*refused)
+        declined = self._refund_declined(collection, body)
+        if declined is not None:
+            return _error(*declined)
         wire = body | {"msisdn": collection.msisdn, "callback_url": None}
         refund = self._open("refund", wire, Outcome.SUCCESS, refund_of=collection.id)
-        self.keys[key] = (fingerprint, refund.id)
+        self.keys.remember(key, request_fingerprint, refund.id)
         return JSONResponse(refund.to_wire(), status_code=201)
 
-    def _refund_refused(  # noqa: PLR0911 - one answer per documented refusal
+    def _refund_declined(  # noqa: PLR0911 - one answer per documented refusal
         self, collection: SimPayment, body: dict[str, Any]
     ) -> tuple[int, str, str] | None:
         if ("refund", str(body["reference"])) in self.by_reference:
@@ -552,10 +513,9 @@ class SandboxSimulator:
     # -- bulk payouts --------------------------------------------------------------------------------------------
 
     async def _create_bulk(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per documented case
-        self.requests["POST /v1/bulk-payouts"] += 1
-        await self._pause()
-        if not self._authorized(request):
-            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        refused = await self._guarded(request, "POST /v1/bulk-payouts")
+        if refused is not None:
+            return refused
         raw = await request.body()
         body = _parse_bulk(raw)
         if body is None:
@@ -563,32 +523,32 @@ class SandboxSimulator:
         key = request.headers.get("idempotency-key")
         if not key:
             return _error(400, "BAD_REQUEST", "the Idempotency-Key header is required")
-        fingerprint = hashlib.sha256(b"bulk\x00" + raw).hexdigest()
-        known = self.keys.get(key)
+        request_fingerprint = fingerprint("bulk", raw)
+        known = self.keys.recall(key, request_fingerprint)
+        if known is KEY_REUSED:
+            return _key_reused()
         if known is not None:
-            if known[0] != fingerprint:
-                return _error(409, "IDEMPOTENCY_KEY_REUSED", "this key was used with another request")
-            return JSONResponse(self._bulk_view(known[1]), headers={"Idempotent-Replayed": "true"})
+            return _replayed(self._bulk_view(known))
         reference = str(body["reference"])
         if reference in self.bulks:
             return _error(409, "DUPLICATE_REFERENCE", "a bulk with this reference already exists")
         entries: list[dict[str, Any] | str] = []
         for item in body["items"]:
-            self.create_attempts[str(item["reference"])] += 1
+            self._attempt(str(item["reference"]))
             outcome = outcome_for(str(item["msisdn"]))
-            refused = self._refused("payout", item, outcome)
-            if refused is not None:
-                entries.append({"reference": str(item["reference"]), "state": "FAILED", "failure_code": refused[1]})
+            declined = self._declined("payout", item, outcome)
+            if declined is not None:
+                entries.append({"reference": str(item["reference"]), "state": "FAILED", "failure_code": declined[1]})
             else:
                 entries.append(self._open("payout", item, outcome).id)
         self.bulks[reference] = entries
-        self.keys[key] = (fingerprint, reference)
+        self.keys.remember(key, request_fingerprint, reference)
         return JSONResponse(self._bulk_view(reference), status_code=202)
 
     async def _get_bulk(self, request: Request) -> Response:
-        await self._pause()
-        if not self._authorized(request):
-            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        refused = await self._guarded(request, "GET /v1/bulk-payouts/{reference}")
+        if refused is not None:
+            return refused
         reference = request.path_params["reference"]
         if reference not in self.bulks:
             return _error(404, "NOT_FOUND", "no bulk with this reference")
@@ -602,18 +562,18 @@ class SandboxSimulator:
         return {"reference": reference, "state": "COMPLETED" if settled else "PROCESSING", "items": items}
 
     async def _balance(self, request: Request) -> Response:
-        await self._pause()
-        if not self._authorized(request):
-            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        refused = await self._guarded(request, "GET /v1/balance/{currency}")
+        if refused is not None:
+            return refused
         currency = request.path_params["currency"]
         if currency not in SANDBOX_CURRENCIES:
             return _error(422, "UNSUPPORTED_CURRENCY", f"{currency} is not supported")
         return JSONResponse({"currency": currency, "available": _major(self.merchant_balance(currency), currency)})
 
     async def _account(self, request: Request) -> Response:
-        await self._pause()
-        if not self._authorized(request):
-            return _error(401, "UNAUTHORIZED", "missing or invalid bearer credentials")
+        refused = await self._guarded(request, "GET /v1/accounts/{msisdn}")
+        if refused is not None:
+            return refused
         msisdn = request.path_params["msisdn"]
         outcome = outcome_for(msisdn)
         if outcome is Outcome.NOT_FOUND:

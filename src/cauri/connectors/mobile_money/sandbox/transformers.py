@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cauri.connectors.base import (
     AccountHolder,
@@ -27,6 +26,13 @@ from cauri.connectors.base import (
     ProviderPayment,
     RefundRequest,
 )
+from cauri.connectors.mobile_money.sandbox.schemas import (
+    WireAccount,
+    WireBalance,
+    WireBulk,
+    WireEvent,
+    WirePayment,
+)
 from cauri.kit.amounts import UnreadableAmount, to_major_units, to_minor_units
 from cauri.kit.errors import (
     AuthError,
@@ -35,7 +41,9 @@ from cauri.kit.errors import (
     FailureReason,
     InvalidRequest,
     PaymentNotFound,
+    read_wire,
     refund_refused,
+    unreadable_answer,
 )
 
 PROVIDER = "sandbox"
@@ -95,29 +103,6 @@ def amount_from_wire(text: str | int, currency: str) -> int:
 
 def msisdn_to_wire(e164: str) -> str:
     return e164.removeprefix("+")
-
-
-class WirePayment(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    kind: str
-    reference: str
-    msisdn: str
-    amount: str
-    currency: str
-    fee: str | None = None
-    state: str
-    failure_code: str | None = None
-
-
-class WireEvent(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    type: str
-    created: int
-    data: WirePayment
 
 
 def collect_to_wire(request: CollectRequest) -> dict[str, Any]:
@@ -188,28 +173,8 @@ def bulk_payout_to_wire(reference: str, lines: Sequence[BulkPayoutLine], descrip
     }
 
 
-class WireBulkItem(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    reference: str
-    state: str
-    id: str | None = None
-    failure_code: str | None = None
-
-
-class WireBulk(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    reference: str
-    state: str | None = None
-    items: list[WireBulkItem]
-
-
 def bulk_from_wire(raw: dict[str, Any]) -> BulkPayoutResult:
-    try:
-        wire = WireBulk.model_validate(raw)
-    except ValidationError as exc:
-        raise _unreadable(exc) from None
+    wire = read_wire(WireBulk, raw, PROVIDER)
     items = []
     for item in wire.items:
         status = status_from_wire(item.state)
@@ -233,10 +198,7 @@ def _kind(word: str) -> PaymentKind:
 
 
 def payment_from_wire(raw: dict[str, Any]) -> ProviderPayment:
-    try:
-        wire = WirePayment.model_validate(raw)
-    except ValidationError as exc:
-        raise _unreadable(exc) from None
+    wire = read_wire(WirePayment, raw, PROVIDER)
     kind = _kind(wire.kind)
     status = status_from_wire(wire.state)
     return ProviderPayment(
@@ -255,20 +217,12 @@ def payment_from_wire(raw: dict[str, Any]) -> ProviderPayment:
     )
 
 
-def _failure(wire: WirePayment, kind: PaymentKind, status: PaymentStatus) -> FailureReason:
-    """A final, unsuccessful payment always carries a reason (expired ones without a code: expired)."""
-    reason = failure_from_wire(wire.failure_code, kind)
-    if reason is not None:
-        return reason
-    return FailureReason.EXPIRED if status is PaymentStatus.EXPIRED else FailureReason.PROVIDER_ERROR
-
-
 def event_from_wire(raw_body: bytes) -> CallbackEvent:
     try:
         raw = json.loads(raw_body)
-        wire = WireEvent.model_validate(raw)
-    except (ValueError, ValidationError) as exc:
-        raise _unreadable(exc) from None
+    except ValueError as exc:
+        raise unreadable_answer(PROVIDER, exc) from None
+    wire = read_wire(WireEvent, raw, PROVIDER)
     payment = payment_from_wire(raw["data"])
     return CallbackEvent(
         event_id=wire.id,
@@ -285,12 +239,13 @@ def event_from_wire(raw_body: bytes) -> CallbackEvent:
 
 
 def balance_from_wire(raw: dict[str, Any]) -> Balance:
-    currency = str(raw.get("currency", ""))
-    return Balance(currency=currency, available=amount_from_wire(raw.get("available", "0"), currency))
+    wire = read_wire(WireBalance, raw, PROVIDER)
+    return Balance(currency=wire.currency, available=amount_from_wire(wire.available, wire.currency))
 
 
 def account_from_wire(raw: dict[str, Any]) -> AccountHolder:
-    return AccountHolder(active=raw.get("status") == "ACTIVE", name=raw.get("name"))
+    wire = read_wire(WireAccount, raw, PROVIDER)
+    return AccountHolder(active=wire.status == "ACTIVE", name=wire.name)
 
 
 # What the sandbox answers a refund it will not make (docs: the simulator's module docstring).
@@ -329,12 +284,3 @@ def _error_code(response: httpx.Response) -> str | None:
         return None
     error = body.get("error") if isinstance(body, dict) else None
     return str(error.get("code", "")) if isinstance(error, dict) else None
-
-
-def _unreadable(exc: Exception) -> ConnectorError:
-    return ConnectorError(
-        "Réponse illisible du fournisseur.",
-        f"Unreadable provider answer: {type(exc).__name__}.",
-        provider=PROVIDER,
-        code="provider_unreadable_answer",
-    )

@@ -39,7 +39,7 @@ from cauri.connectors.mobile_money.wave import webhooks
 from cauri.core.security import constant_time_equal
 from cauri.kit.amounts import positive_minor_units
 from cauri.kit.outcomes import Outcome, outcome_for
-from cauri.kit.simulation import Fault, SimulatorBase, SimulatorSettings
+from cauri.kit.simulation import KEY_REUSED, Fault, IdempotentReplay, SimulatorBase, SimulatorSettings, fingerprint
 
 DEFAULT_API_KEY = "wave_sn_prod_demo_key"
 DEFAULT_WEBHOOK_SECRET = "wave_sn_WHS_demo_secret"  # noqa: S105 - the simulator's published development secret
@@ -169,7 +169,7 @@ class WaveSimulator(SimulatorBase):
         self.webhook_url = webhook_url
         self.sessions: dict[str, SimSession] = {}
         self.payouts: dict[str, SimPayout] = {}
-        self.keys: dict[str, tuple[str, int, dict[str, Any]]] = {}  # idempotency key -> (fingerprint, status, answer)
+        self.keys: IdempotentReplay[dict[str, Any]] = IdempotentReplay()  # idempotency key -> the first answer
         self._app = Starlette(
             routes=[
                 Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
@@ -242,13 +242,11 @@ class WaveSimulator(SimulatorBase):
             return _error(400, "request-validation-error", "The body must be a JSON object.")
         return body, request.headers.get("idempotency-key")
 
-    def _replay(self, key: str | None, fingerprint: str) -> Response | None:
-        if key is None or key not in self.keys:
-            return None
-        known_fingerprint, status, answer = self.keys[key]
-        if known_fingerprint != fingerprint:
+    def _replay(self, key: str | None, request_fingerprint: str) -> Response | None:
+        known = self.keys.recall(key, request_fingerprint)
+        if known is KEY_REUSED:
             return _error(409, "idempotency-mismatch", "This idempotency-key was used with another request.")
-        return JSONResponse(answer, status_code=status)
+        return None if known is None else JSONResponse(known)
 
     def _fault(self, fault: Fault) -> JSONResponse:
         if fault is Fault.RATE_LIMITED:
@@ -278,8 +276,8 @@ class WaveSimulator(SimulatorBase):
         fault = self._refusal(outcome, attempt)
         if fault is not None:
             return self._fault(fault)
-        fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        replay = self._replay(key, fingerprint)
+        request_fingerprint = fingerprint(json.dumps(body, sort_keys=True))
+        replay = self._replay(key, request_fingerprint)
         if replay is not None:
             if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
                 await asyncio.sleep(self.settings.hang_seconds)
@@ -311,8 +309,7 @@ class WaveSimulator(SimulatorBase):
             session.payment_status = UNKNOWN_PAYMENT_STATUS
         self.sessions[session_id] = session
         answer = session.to_wire()
-        if key is not None:
-            self.keys[key] = (fingerprint, 200, answer)
+        self.keys.remember(key, request_fingerprint, answer)
         if session.restrict_payer_mobile and outcome not in (
             Outcome.PENDING_FOREVER,
             Outcome.EXPIRES,
@@ -424,8 +421,7 @@ class WaveSimulator(SimulatorBase):
             return _error(409, "checkout-already-refunded", "This payment was refunded already.")
         self.accounts.move("merchant", session.payer, session.currency, session.amount, f"refund:{session_id}")
         session.refunded = True
-        if key is not None:
-            self.keys[key] = (f"refund:{session_id}", 200, {})
+        self.keys.remember(key, f"refund:{session_id}", {})
         return JSONResponse({})
 
     # -- payouts -------------------------------------------------------------------------------------------------
@@ -444,8 +440,8 @@ class WaveSimulator(SimulatorBase):
         fault = self._refusal(outcome, attempt)
         if fault is not None:
             return self._fault(fault)
-        fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        replay = self._replay(key, fingerprint)
+        request_fingerprint = fingerprint(json.dumps(body, sort_keys=True))
+        replay = self._replay(key, request_fingerprint)
         if replay is not None:
             if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
                 await asyncio.sleep(self.settings.hang_seconds)
@@ -469,7 +465,7 @@ class WaveSimulator(SimulatorBase):
             payout.status = UNKNOWN_PAYMENT_STATUS
         self.payouts[payout.id] = payout
         answer = payout.to_wire()
-        self.keys[key] = (fingerprint, 200, answer)
+        self.keys.remember(key, request_fingerprint, answer)
         if outcome not in (Outcome.PENDING_FOREVER, Outcome.UNKNOWN_STATUS):
             self.tasks.start(self._settle_payout(payout))
         fault = await self._after_accepting(outcome, attempt)
@@ -510,8 +506,7 @@ class WaveSimulator(SimulatorBase):
             return _error(400, "insufficient-funds", "The recipient no longer holds the amount.")
         self.accounts.move(payout.mobile, "merchant", payout.currency, payout.amount, f"reverse:{payout.id}")
         payout.status = "reversed"
-        if key is not None:
-            self.keys[key] = (f"reverse:{payout_id}", 200, {})
+        self.keys.remember(key, f"reverse:{payout_id}", {})
         return JSONResponse({})
 
     def reversed(self, reference: str) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from types import TracebackType
 
 from pydantic import SecretStr, ValidationError
 
@@ -37,8 +36,8 @@ from cauri.connectors.mobile_money.wave.schemas import (
     WaveBalance,
     WebhookEvent,
 )
-from cauri.connectors.sync import run_sync
 from cauri.kit.http import HttpPolicy
+from cauri.kit.standalone import BlockingClient, StandaloneClient, blocking, same
 
 
 def _secrets(value: str | SecretStr | list[str] | list[SecretStr] | None) -> list[SecretStr]:
@@ -48,7 +47,7 @@ def _secrets(value: str | SecretStr | list[str] | list[SecretStr] | None) -> lis
     return [item if isinstance(item, SecretStr) else SecretStr(item) for item in items]
 
 
-class WaveClient:
+class WaveClient(StandaloneClient):
     """Async Wave client. ``webhook_secret`` may list several secrets while one is rotated."""
 
     def __init__(
@@ -72,6 +71,7 @@ class WaveClient:
             policy=policy,
         )
         self.http = self.connector.client
+        super().__init__(self.connector)
 
     @classmethod
     def blocking(
@@ -150,66 +150,18 @@ class WaveClient:
         webhooks.verify([s.get_secret_value() for s in self.webhook_secrets], headers, raw_body, now)
         return WebhookEvent.model_validate_json(raw_body)
 
-    async def aclose(self) -> None:
-        await self.connector.aclose()
 
-    async def __aenter__(self) -> WaveClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-
-class SyncWaveClient:
+class SyncWaveClient(BlockingClient[WaveClient]):
     """:class:`WaveClient`, blocking (the connector's private event loop runs the same async code)."""
 
-    def __init__(self, client: WaveClient) -> None:
-        self.client = client
-
-    def create_checkout_session(
-        self, body: CheckoutSessionCreate, *, idempotency_key: str | None = None
-    ) -> CheckoutSession:
-        return run_sync(self.client.create_checkout_session(body, idempotency_key=idempotency_key))
-
-    def get_checkout_session(self, session_id: str) -> CheckoutSession:
-        return run_sync(self.client.get_checkout_session(session_id))
-
-    def checkout_session_by_transaction(self, transaction_id: str) -> CheckoutSession:
-        return run_sync(self.client.checkout_session_by_transaction(transaction_id))
-
-    def search_checkout_sessions(self, client_reference: str) -> list[CheckoutSession]:
-        return run_sync(self.client.search_checkout_sessions(client_reference))
-
-    def expire_checkout_session(self, session_id: str) -> CheckoutSession:
-        return run_sync(self.client.expire_checkout_session(session_id))
-
-    def refund_checkout_session(self, session_id: str, *, idempotency_key: str | None = None) -> None:
-        run_sync(self.client.refund_checkout_session(session_id, idempotency_key=idempotency_key))
-
-    def create_payout(self, body: PayoutCreate, *, idempotency_key: str | None = None) -> Payout:
-        return run_sync(self.client.create_payout(body, idempotency_key=idempotency_key))
-
-    def get_payout(self, payout_id: str) -> Payout:
-        return run_sync(self.client.get_payout(payout_id))
-
-    def search_payouts(self, client_reference: str) -> list[Payout]:
-        return run_sync(self.client.search_payouts(client_reference))
-
-    def balance(self) -> WaveBalance:
-        return run_sync(self.client.balance())
-
-    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes, now: float | None = None) -> WebhookEvent:
-        return self.client.verify_webhook(headers, raw_body, now)
-
-    def close(self) -> None:
-        run_sync(self.client.aclose())
-
-    def __enter__(self) -> SyncWaveClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    create_checkout_session = blocking(WaveClient.create_checkout_session)
+    get_checkout_session = blocking(WaveClient.get_checkout_session)
+    checkout_session_by_transaction = blocking(WaveClient.checkout_session_by_transaction)
+    search_checkout_sessions = blocking(WaveClient.search_checkout_sessions)
+    expire_checkout_session = blocking(WaveClient.expire_checkout_session)
+    refund_checkout_session = blocking(WaveClient.refund_checkout_session)
+    create_payout = blocking(WaveClient.create_payout)
+    get_payout = blocking(WaveClient.get_payout)
+    search_payouts = blocking(WaveClient.search_payouts)
+    balance = blocking(WaveClient.balance)
+    verify_webhook = same(WaveClient.verify_webhook)
