@@ -34,6 +34,8 @@ class Notification(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_notifications_organization_id_created_at", "organization_id", "created_at"),
         Index("ix_notifications_provider_message", "provider", "provider_message_id"),
+        # notify() is idempotent per (kind, object, recipient): one message per channel and dedupe key.
+        Index("uq_notifications_dedupe_key_channel", "dedupe_key", "channel", unique=True),
     )
 
     # None for messages to a person outside any organisation (sign-up, password reset).
@@ -52,6 +54,11 @@ class Notification(IdMixin, TimestampMixin, Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(100), default=None)
     failure_reason: Mapped[str | None] = mapped_column(String(200), default=None)  # the provider's words
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set by notify() (kinds.py): the kind, the person it is for (no foreign key: identity sits above), and
+    # "<kind>:<object>:<recipient>", which makes a second notify() of the same event queue nothing.
+    kind: Mapped[str | None] = mapped_column(String(60), default=None)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    dedupe_key: Mapped[str | None] = mapped_column(String(250), default=None)
 
     def __repr__(self) -> str:
         return f"<Notification {self.channel} {self.id} {self.status}>"

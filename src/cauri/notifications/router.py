@@ -13,7 +13,7 @@ from cauri.core.deps import settings_of
 from cauri.core.errors import AppError, NotFound
 from cauri.core.routing import SessionDep, api_router
 from cauri.kit.errors import AuthError, ConnectorError, InvalidSignature, Unsupported
-from cauri.notifications import reports
+from cauri.notifications import reports, user_routes
 from cauri.notifications.sms.base import Callback, SmsChannel
 from cauri.notifications.sms.registry import channel_for, is_sms_provider
 
@@ -93,3 +93,7 @@ async def receive_inbound(provider: str, request: Request, session: SessionDep) 
             raise exc.to_app_error() from None
     await reports.record_inbound(session, provider=provider, message=message)
     return Response(_EMPTY_TWIML, media_type="application/xml")
+
+
+# A logged-in person's own routes live in their module; they sit behind the login like ``router``.
+router.include_router(user_routes.router)

@@ -25,6 +25,9 @@ async def queue_message(
     body: str,
     language: str = "fr",
     organization_id: uuid.UUID | None = None,
+    kind: str | None = None,
+    user_id: uuid.UUID | None = None,
+    dedupe_key: str | None = None,
 ) -> Notification:
     """Write the message and its delivery job; both exist only if the caller's transaction commits."""
     if channel not in (Channel.EMAIL.value, Channel.SMS.value):
@@ -43,6 +46,9 @@ async def queue_message(
         language=language,
         status=NotificationStatus.QUEUED.value,
         attempts=0,
+        kind=kind,
+        user_id=user_id,
+        dedupe_key=dedupe_key,
     )
     session.add(notification)
     await session.flush()

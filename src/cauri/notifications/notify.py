@@ -1,0 +1,85 @@
+"""``notify``: the one function modules call to tell a person that something happened.
+
+The caller passes the kind, the recipient (identity sits above notifications: the caller knows the addresses,
+language and time zone) and the template context; one message is queued per channel of the kind the recipient
+has an address for, in the caller's transaction. The same (kind, object, recipient) queues nothing the second
+time, so a retried job or a replayed request never tells anyone twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cauri.notifications.kinds import kind_named, language_of, render
+from cauri.notifications.models import Notification
+from cauri.notifications.service import queue_message
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: uuid.UUID | None
+    email: str | None = None
+    phone: str | None = None  # E.164
+    language: str = "fr"
+    timezone: str = "UTC"
+
+    def address(self, channel: str) -> str | None:
+        return self.email if channel == "email" else self.phone
+
+    @property
+    def key(self) -> str:
+        """Who this is, for idempotency: the user when known, else the addresses."""
+        if self.user_id is not None:
+            return f"user:{self.user_id}"
+        return f"address:{self.email or ''}|{self.phone or ''}"
+
+
+def dedupe_key(kind: str, object_id: str | uuid.UUID, recipient: Recipient) -> str:
+    return f"{kind}:{object_id}:{recipient.key}"
+
+
+async def notify(
+    session: AsyncSession,
+    *,
+    kind: str,
+    recipient: Recipient,
+    context: Mapping[str, Any],
+    object_id: str | uuid.UUID,
+    organization_id: uuid.UUID | None = None,
+) -> list[Notification]:
+    """Queue ``kind`` for ``recipient`` on each of its channels they can receive; [] when already notified.
+
+    Every template is rendered before anything is written: a template that fails leaves nothing half-queued.
+    """
+    definition = kind_named(kind)
+    key = dedupe_key(kind, object_id, recipient)
+    already = await session.scalar(select(Notification.id).where(Notification.dedupe_key == key).limit(1))
+    if already is not None:
+        return []
+    language = language_of(recipient.language)
+    planned = [
+        (channel, address, render(definition, channel, context, language=language, timezone=recipient.timezone))
+        for channel in definition.channels
+        if (address := recipient.address(channel))
+    ]
+    return [
+        await queue_message(
+            session,
+            channel="email" if channel == "email" else "sms",
+            recipient=address,
+            subject=rendered.subject,
+            body=rendered.body,
+            language=language,
+            organization_id=organization_id,
+            kind=kind,
+            user_id=recipient.user_id,
+            dedupe_key=key,
+        )
+        for channel, address, rendered in planned
+    ]
