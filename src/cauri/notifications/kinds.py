@@ -28,8 +28,10 @@ from jinja2 import (
     TemplateError,
     TemplateNotFound,
     UndefinedError,
+    pass_context,
     select_autoescape,
 )
+from jinja2.runtime import Context
 
 from cauri.core.errors import field_error
 from cauri.core.i18n import Language
@@ -95,26 +97,31 @@ def language_of(language: str) -> Language:
 @cache
 def _environment(folder: Path) -> Environment:
     # ``.html`` templates escape what they insert; ``.txt`` ones (SMS, text e-mail) are not HTML and do not.
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(folder), undefined=StrictUndefined, autoescape=select_autoescape(["html"])
     )
+    environment.filters.update(money=_money, datetime=_datetime)
+    return environment
 
 
-def _filters(language: Language, timezone: str) -> dict[str, Any]:
-    locale = _LOCALES[language]
+# The recipient's locale and time zone ride in the context under names no caller uses, so the filters (set once
+# on the cached environment) format for whoever this rendering is for.
+_LOCALE_KEY, _TIMEZONE_KEY = "_cauri_locale", "_cauri_timezone"
 
-    def money(amount: int, currency: str) -> str:
-        return format_money(Money(amount, currency), locale)
 
-    def local_datetime(value: datetime, style: str = "medium") -> str:
-        return format_datetime(value, style, tzinfo=ZoneInfo(timezone), locale=locale)
+@pass_context
+def _money(context: Context, amount: int, currency: str) -> str:
+    return format_money(Money(amount, currency), context[_LOCALE_KEY])
 
-    return {"money": money, "datetime": local_datetime}
+
+@pass_context
+def _datetime(context: Context, value: datetime, style: str = "medium") -> str:
+    return format_datetime(value, style, tzinfo=ZoneInfo(context[_TIMEZONE_KEY]), locale=context[_LOCALE_KEY])
 
 
 def _render_one(kind: NotificationKind, filename: str, context: Mapping[str, Any], language: Language, tz: str) -> str:
     template = _environment(kind.templates).get_template(f"{kind.name}/{filename}")
-    return template.render({**context, **_filters(language, tz)}).strip()
+    return template.render({**context, _LOCALE_KEY: _LOCALES[language], _TIMEZONE_KEY: tz}).strip()
 
 
 def render(
