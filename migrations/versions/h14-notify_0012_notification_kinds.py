@@ -1,4 +1,4 @@
-"""notifications: the kind, user and idempotency key of a message sent through notify()
+"""notifications: the kind, user and idempotency key of a message sent through notify(); preferences; quiet hours
 
 Revision ID: h14_0012
 Revises: 0011
@@ -22,9 +22,38 @@ def upgrade() -> None:
         batch.add_column(sa.Column("user_id", sa.Uuid(), nullable=True))
         batch.add_column(sa.Column("dedupe_key", sa.String(length=250), nullable=True))
         batch.create_index("uq_notifications_dedupe_key_channel", ["dedupe_key", "channel"], unique=True)
+    op.create_table(
+        "notification_preferences",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=60), nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_preferences")),
+        sa.UniqueConstraint(
+            "user_id", "kind", "channel", name=op.f("uq_notification_preferences_user_id_kind_channel")
+        ),
+    )
+    op.create_index(op.f("ix_notification_preferences_user_id"), "notification_preferences", ["user_id"], unique=False)
+    op.create_table(
+        "notification_quiet_hours",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("start_minute", sa.SmallInteger(), nullable=False),
+        sa.Column("end_minute", sa.SmallInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_quiet_hours")),
+        sa.UniqueConstraint("user_id", name=op.f("uq_notification_quiet_hours_user_id")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notification_quiet_hours")
+    op.drop_index(op.f("ix_notification_preferences_user_id"), table_name="notification_preferences")
+    op.drop_table("notification_preferences")
     with op.batch_alter_table("notifications") as batch:
         batch.drop_index("uq_notifications_dedupe_key_channel")
         batch.drop_column("dedupe_key")

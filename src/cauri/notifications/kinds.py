@@ -78,11 +78,11 @@ def registered_kinds() -> list[NotificationKind]:
     return sorted(_KINDS.values(), key=lambda kind: kind.name)
 
 
-def kind_named(name: str) -> NotificationKind:
+def kind_named(name: str, *, field: str = "kind") -> NotificationKind:
     kind = _KINDS.get(name)
     if kind is None:
         raise field_error(
-            "kind",
+            field,
             "unknown_notification_kind",
             f"Type de notification inconnu : « {name} ».",
             f"Unknown notification kind: {name!r}.",

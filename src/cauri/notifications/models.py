@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin
@@ -72,3 +72,25 @@ class SmsOptOut(IdMixin, TimestampMixin, Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     provider: Mapped[str] = mapped_column(String(30))  # where the STOP came from
     keyword: Mapped[str] = mapped_column(String(20))
+
+
+class NotificationPreference(IdMixin, TimestampMixin, Base):
+    """A person's choice for one kind on one channel (no row: on). Mandatory kinds ignore it (preferences.py)."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "kind", "channel"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(index=True)  # no foreign key: identity sits above notifications
+    kind: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(10))
+    enabled: Mapped[bool]
+
+
+class QuietHours(IdMixin, TimestampMixin, Base):
+    """A person's quiet hours, minutes after local midnight; ``start > end`` spans midnight (22:00 → 07:00)."""
+
+    __tablename__ = "notification_quiet_hours"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    start_minute: Mapped[int] = mapped_column(SmallInteger)
+    end_minute: Mapped[int] = mapped_column(SmallInteger)

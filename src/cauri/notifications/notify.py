@@ -2,8 +2,9 @@
 
 The caller passes the kind, the recipient (identity sits above notifications: the caller knows the addresses,
 language and time zone) and the template context; one message is queued per channel of the kind the recipient
-has an address for, in the caller's transaction. The same (kind, object, recipient) queues nothing the second
-time, so a retried job or a replayed request never tells anyone twice.
+has an address for and has not turned off (preferences.py), in the caller's transaction; outside urgent kinds, a
+message written during the recipient's quiet hours is delivered when they end. The same (kind, object,
+recipient) queues nothing the second time, so a retried job or a replayed request never tells anyone twice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.notifications.kinds import kind_named, language_of, render
 from cauri.notifications.models import Notification
+from cauri.notifications.preferences import accepted_channels, send_after, zone
 from cauri.notifications.service import queue_message
 
 
@@ -63,11 +65,14 @@ async def notify(
     if already is not None:
         return []
     language = language_of(recipient.language)
+    zone(recipient.timezone, field="recipient.timezone")
+    channels = await accepted_channels(session, recipient.user_id, definition)
     planned = [
         (channel, address, render(definition, channel, context, language=language, timezone=recipient.timezone))
-        for channel in definition.channels
+        for channel in channels
         if (address := recipient.address(channel))
     ]
+    run_after = await send_after(session, recipient.user_id, definition, recipient.timezone)
     return [
         await queue_message(
             session,
@@ -80,6 +85,7 @@ async def notify(
             kind=kind,
             user_id=recipient.user_id,
             dedupe_key=key,
+            run_after=run_after,
         )
         for channel, address, rendered in planned
     ]

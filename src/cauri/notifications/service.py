@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
@@ -28,6 +29,7 @@ async def queue_message(
     kind: str | None = None,
     user_id: uuid.UUID | None = None,
     dedupe_key: str | None = None,
+    run_after: datetime | None = None,
 ) -> Notification:
     """Write the message and its delivery job; both exist only if the caller's transaction commits."""
     if channel not in (Channel.EMAIL.value, Channel.SMS.value):
@@ -56,6 +58,7 @@ async def queue_message(
         session,
         DELIVER_JOB,
         {"notification_id": str(notification.id)},
+        run_after=run_after,
         dedupe_key=f"{DELIVER_JOB}:{notification.id}",
     )
     return notification
