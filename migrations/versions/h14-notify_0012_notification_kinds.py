@@ -21,6 +21,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("kind", sa.String(length=60), nullable=True))
         batch.add_column(sa.Column("user_id", sa.Uuid(), nullable=True))
         batch.add_column(sa.Column("dedupe_key", sa.String(length=250), nullable=True))
+        batch.add_column(sa.Column("fallback_rank", sa.SmallInteger(), nullable=True))
         batch.create_index("uq_notifications_dedupe_key_channel", ["dedupe_key", "channel"], unique=True)
     op.create_table(
         "notification_preferences",
@@ -56,6 +57,7 @@ def downgrade() -> None:
     op.drop_table("notification_preferences")
     with op.batch_alter_table("notifications") as batch:
         batch.drop_index("uq_notifications_dedupe_key_channel")
+        batch.drop_column("fallback_rank")
         batch.drop_column("dedupe_key")
         batch.drop_column("user_id")
         batch.drop_column("kind")

@@ -49,6 +49,7 @@ class NotificationKind:
     channels: tuple[str, ...]  # in fallback order
     mandatory: bool = False  # True: preferences cannot turn it off
     urgent: bool = False  # True: sent during quiet hours
+    fallback: bool = False  # True: only the first channel; the next one if it fails for good (fallback.py)
     templates: Path = DEFAULT_TEMPLATES
     sample: Mapping[str, Any] = field(default_factory=dict)  # the context of a preview
 

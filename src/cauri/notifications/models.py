@@ -27,6 +27,7 @@ class NotificationStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    HELD = "held"  # a fallback channel of notify(): sent only if the channel before it fails for good
 
 
 class Notification(IdMixin, TimestampMixin, Base):
@@ -59,6 +60,7 @@ class Notification(IdMixin, TimestampMixin, Base):
     kind: Mapped[str | None] = mapped_column(String(60), default=None)
     user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     dedupe_key: Mapped[str | None] = mapped_column(String(250), default=None)
+    fallback_rank: Mapped[int | None] = mapped_column(SmallInteger, default=None)  # place in the kind's order
 
     def __repr__(self) -> str:
         return f"<Notification {self.channel} {self.id} {self.status}>"

@@ -5,6 +5,7 @@ language and time zone) and the template context; one message is queued per chan
 has an address for and has not turned off (preferences.py), in the caller's transaction; outside urgent kinds, a
 message written during the recipient's quiet hours is delivered when they end. The same (kind, object,
 recipient) queues nothing the second time, so a retried job or a replayed request never tells anyone twice.
+A kind with ``fallback`` goes out on its first such channel only, the others held in order (fallback.py).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ async def notify(
             user_id=recipient.user_id,
             dedupe_key=key,
             run_after=run_after,
+            fallback_rank=rank if definition.fallback else None,
         )
-        for channel, address, rendered in planned
+        for rank, (channel, address, rendered) in enumerate(planned)
     ]
