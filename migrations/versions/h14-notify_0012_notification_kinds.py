@@ -1,4 +1,5 @@
-"""notifications: the kind, user and idempotency key of a message sent through notify(); preferences; quiet hours
+"""notifications: the kind, user and idempotency key of a message sent through notify(); preferences; quiet hours;
+in-app notifications
 
 Revision ID: h14_0012
 Revises: 0011
@@ -50,8 +51,30 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", name=op.f("uq_notification_quiet_hours_user_id")),
     )
 
+    op.create_table(
+        "in_app_notifications",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=True),
+        sa.Column("kind", sa.String(length=60), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("object_id", sa.String(length=100), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=250), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_in_app_notifications")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_in_app_notifications_dedupe_key")),
+    )
+    op.create_index(
+        "ix_in_app_notifications_user_id_created_at", "in_app_notifications", ["user_id", "created_at"], unique=False
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_in_app_notifications_user_id_created_at", table_name="in_app_notifications")
+    op.drop_table("in_app_notifications")
     op.drop_table("notification_quiet_hours")
     op.drop_index(op.f("ix_notification_preferences_user_id"), table_name="notification_preferences")
     op.drop_table("notification_preferences")

@@ -38,7 +38,7 @@ from cauri.core.i18n import Language
 from cauri.core.money import Money, format_money
 
 DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
-CHANNELS = ("email", "sms")
+CHANNELS = ("email", "sms", "in_app")
 # Babel locales: French as written in UEMOA/CEMAC countries (``10 000 F CFA``), English as is.
 _LOCALES: dict[str, str] = {"fr": "fr_SN", "en": "en"}
 

@@ -96,3 +96,19 @@ class QuietHours(IdMixin, TimestampMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     start_minute: Mapped[int] = mapped_column(SmallInteger)
     end_minute: Mapped[int] = mapped_column(SmallInteger)
+
+
+class InAppNotification(IdMixin, TimestampMixin, Base):
+    """A notification shown in the app to one person (``inapp.py``); ``read_at`` None means unread."""
+
+    __tablename__ = "in_app_notifications"
+    __table_args__ = (Index("ix_in_app_notifications_user_id_created_at", "user_id", "created_at"),)
+
+    user_id: Mapped[uuid.UUID]  # no foreign key: identity sits above notifications
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    kind: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    object_id: Mapped[str] = mapped_column(String(100))
+    dedupe_key: Mapped[str] = mapped_column(String(250), unique=True)  # notify()'s (kind, object, recipient)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)

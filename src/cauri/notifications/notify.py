@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cauri.notifications import inapp
 from cauri.notifications.kinds import kind_named, language_of, render
 from cauri.notifications.models import Notification
 from cauri.notifications.preferences import accepted_channels, send_after, zone
@@ -33,6 +34,8 @@ class Recipient:
     timezone: str = "UTC"
 
     def address(self, channel: str) -> str | None:
+        if channel == inapp.CHANNEL:
+            return str(self.user_id) if self.user_id is not None else None  # in-app: only a known person
         return self.email if channel == "email" else self.phone
 
     @property
@@ -58,12 +61,14 @@ async def notify(
 ) -> list[Notification]:
     """Queue ``kind`` for ``recipient`` on each of its channels they can receive; [] when already notified.
 
+    The outbox messages (e-mail, SMS) are returned; an in-app notification is stored alongside (inapp.py).
+
     Every template is rendered before anything is written: a template that fails leaves nothing half-queued.
     """
     definition = kind_named(kind)
     key = dedupe_key(kind, object_id, recipient)
     already = await session.scalar(select(Notification.id).where(Notification.dedupe_key == key).limit(1))
-    if already is not None:
+    if already is not None or await inapp.is_stored(session, key):
         return []
     language = language_of(recipient.language)
     zone(recipient.timezone, field="recipient.timezone")
@@ -74,6 +79,20 @@ async def notify(
         if (address := recipient.address(channel))
     ]
     run_after = await send_after(session, recipient.user_id, definition, recipient.timezone)
+    outbox = [(channel, address, rendered) for channel, address, rendered in planned if channel != inapp.CHANNEL]
+    for channel, _address, rendered in planned:
+        if channel == inapp.CHANNEL and recipient.user_id is not None:
+            await inapp.store(
+                session,
+                user_id=recipient.user_id,
+                organization_id=organization_id,
+                kind=kind,
+                title=rendered.subject,
+                body=rendered.body,
+                object_id=str(object_id),
+                dedupe_key=key,
+            )
+    # In-app is stored at once and never fails: the fallback order (fallback.py) is among the outbox channels.
     return [
         await queue_message(
             session,
@@ -89,5 +108,5 @@ async def notify(
             run_after=run_after,
             fallback_rank=rank if definition.fallback else None,
         )
-        for rank, (channel, address, rendered) in enumerate(planned)
+        for rank, (channel, address, rendered) in enumerate(outbox)
     ]

@@ -81,7 +81,7 @@ class PreferencesRead(BaseModel):
 
 class PreferenceChange(BaseModel):
     kind: str = Field(max_length=60)
-    channel: Literal["email", "sms"]
+    channel: Literal["email", "sms", "in_app"]
     enabled: bool
 
 
@@ -92,7 +92,7 @@ class PreferencesUpdate(BaseModel):
     )
 
 
-def _person(principal: Principal) -> uuid.UUID:
+def person(principal: Principal) -> uuid.UUID:
     """Preferences belong to a person: an API key has none."""
     if principal.user_id is None:
         raise Forbidden(
@@ -133,7 +133,7 @@ async def _preferences_of(session: SessionDep, user_id: uuid.UUID) -> Preference
 
 @router.get("/notifications/preferences", summary="My notification preferences: per kind and channel, quiet hours")
 async def get_preferences(principal: CurrentPrincipal, session: SessionDep) -> PreferencesRead:
-    return await _preferences_of(session, _person(principal))
+    return await _preferences_of(session, person(principal))
 
 
 @router.put(
@@ -141,7 +141,7 @@ async def get_preferences(principal: CurrentPrincipal, session: SessionDep) -> P
     summary="Turn kinds on or off per channel and set quiet hours (mandatory kinds cannot be turned off)",
 )
 async def put_preferences(body: PreferencesUpdate, principal: CurrentPrincipal, session: SessionDep) -> PreferencesRead:
-    user_id = _person(principal)
+    user_id = person(principal)
     await preferences.save_choices(
         session,
         user_id,
