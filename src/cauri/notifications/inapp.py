@@ -11,6 +11,7 @@ database every ``poll_seconds``: a notification is late at worst, never lost.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import suppress
@@ -127,16 +128,23 @@ async def _created_since(
 
 
 async def live(
-    sessionmaker: async_sessionmaker[AsyncSession], pubsub: PubSub, user_id: uuid.UUID, *, poll_seconds: float
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pubsub: PubSub,
+    user_id: uuid.UUID,
+    *,
+    poll_seconds: float,
+    max_seconds: float,
 ) -> AsyncIterator[InAppNotification]:
-    """The person's notifications stored from now on, as they arrive (on a signal, or at the latest each poll)."""
+    """The person's notifications stored from now on, as they arrive (on a signal, or at the latest each poll),
+    for ``max_seconds``."""
     since = utcnow()
+    ends = time.monotonic() + max_seconds
     seen: dict[uuid.UUID, datetime] = {}
     async with pubsub.subscribe(topic(user_id)) as signals:
         iterator = signals.__aiter__()
         waiting: asyncio.Future[str] | None = None
         try:
-            while True:
+            while (left := ends - time.monotonic()) > 0:
                 for row in await _created_since(sessionmaker, user_id, since - LOOKBACK):
                     if row.id not in seen:
                         seen[row.id] = row.created_at
@@ -147,7 +155,7 @@ async def live(
                 seen = {row_id: at for row_id, at in seen.items() if _naive(at) >= cutoff}
                 # One pending read of the signals at a time (cancelling it would end the subscription).
                 waiting = waiting or asyncio.ensure_future(anext(iterator))
-                done, _ = await asyncio.wait({waiting}, timeout=poll_seconds)
+                done, _ = await asyncio.wait({waiting}, timeout=min(poll_seconds, left))
                 if done:
                     waiting = None
         finally:

@@ -112,5 +112,6 @@ async def stream_notifications(request: Request, principal: CurrentPrincipal) ->
         request.app.state.pubsub,
         person(principal),
         poll_seconds=settings.notification_stream_poll_seconds,
+        max_seconds=settings.notification_stream_max_seconds,
     )
     return event_stream(_as_read(rows), event="notification")
