@@ -47,11 +47,12 @@ async def alert(world: SmsWorld, phone: str | None) -> tuple[uuid.UUID, ...]:
 
 async def test_the_email_goes_when_the_provider_refuses_the_number(world: SmsWorld) -> None:
     sms_id, email_id = await alert(world, magic_phone(Outcome.NOT_FOUND, "CI"))
-    assert (await world.notification(email_id)).status == NotificationStatus.HELD
     failed = await world.wait_for(sms_id, NotificationStatus.FAILED, NotificationStatus.SENT)
     assert (failed.status, failed.provider) == (NotificationStatus.FAILED, "africastalking")
     email = await world.wait_for(email_id, NotificationStatus.SENT)
     assert (email.channel, email.provider, email.attempts) == ("email", "console", 1)
+    assert email.fallback_rank == 1 and failed.sent_at is not None and email.sent_at is not None
+    assert email.sent_at >= failed.sent_at  # released by the SMS's failure, not sent beside it
 
 
 async def test_the_email_goes_when_the_sms_is_reported_undeliverable(world: SmsWorld) -> None:
