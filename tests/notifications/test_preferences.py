@@ -17,7 +17,7 @@ from cauri.notifications.kinds import NotificationKind, register_kind
 from cauri.notifications.models import Notification
 from cauri.notifications.notify import Recipient, notify
 from cauri.notifications.service import DELIVER_JOB
-from tests.support.identity import Actor, register
+from tests.support.identity import Actor, create_api_key, create_org_with_user, register
 
 URL = "/api/v1/notifications/preferences"
 NEWS = register_kind(
@@ -149,3 +149,15 @@ async def test_quiet_hours_delay_the_delivery_to_their_end_in_the_recipients_tim
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "quiet_hours.end"
     removed = await client.put(URL, json={"quiet_hours": None}, headers=actor.headers)
     assert removed.json()["quiet_hours"] is None
+
+
+async def test_an_api_key_has_no_preferences(client: httpx.AsyncClient) -> None:
+    owner = await create_org_with_user(client)
+    key = await create_api_key(client, owner, role="admin")
+    for response in (
+        await client.get(URL, headers=key.headers),
+        await client.put(URL, json={"preferences": []}, headers=key.headers),
+        await client.get("/api/v1/notifications", headers=key.headers),
+    ):
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "person_required"
