@@ -106,6 +106,7 @@ async def test_schemathesis_finds_no_server_error_nor_undocumented_answer(
         tmp_path,
         outbound_targets="none",
         listen_port=port,
+        notification_stream_max_seconds=0.5,  # the in-app stream ends (a browser reconnects): no call hangs
         gateway_organization=operator,
         kobiri_organization=operator,
         lokahome_organization=operator,

@@ -180,6 +180,11 @@ class Settings(BaseSettings):
     bulk_payee_checks_per_second: float = Field(default=10.0, gt=0)
     # Interval of the progress events of GET /bulk-transfers/{id}/stream (seconds).
     bulk_stream_interval_seconds: float = Field(default=0.5, gt=0, le=1.0)
+    # An in-app notification stream re-reads the database this often when no pub/sub signal came (a lost signal,
+    # or a worker process without pub/sub wrote it): the latest a notification reaches an open page.
+    notification_stream_poll_seconds: float = Field(default=5.0, gt=0, le=60.0)
+    # A stream then ends (the browser's EventSource reconnects by itself): no connection is held for ever.
+    notification_stream_max_seconds: float = Field(default=300.0, gt=0)
     # How long one delivery of a batch's callback may take (seconds).
     bulk_callback_timeout_seconds: float = Field(default=10.0, gt=0)
 

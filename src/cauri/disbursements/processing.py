@@ -49,6 +49,7 @@ from cauri.disbursements.models import (
     BulkLine,
     LineState,
 )
+from cauri.disbursements.notices import notify_operators_of_end
 from cauri.disbursements.payouts import (
     LineOrder,
     LineOutcome,
@@ -111,6 +112,7 @@ async def finalize_if_done(session: AsyncSession, batch: BulkBatch, settings: Se
     batch.state = final_state(batch).value
     batch.finished_at = utcnow()
     await enqueue_final_callback(session, batch, settings)
+    await notify_operators_of_end(session, batch)
     log.info(
         "bulk_batch_finished",
         batch_id=str(batch.id),

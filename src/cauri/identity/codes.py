@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cauri.core.config import Settings
 from cauri.core.db import utcnow
 from cauri.core.errors import Conflict, ValidationFailed, field_error
-from cauri.core.i18n import pick
 from cauri.core.principal import Principal
 from cauri.core.security import constant_time_equal, random_digits
 from cauri.identity import errors
@@ -28,7 +27,8 @@ from cauri.identity.models import User, VerificationCode
 from cauri.identity.service import Identifier, current_user, find_user, revoke_login_sessions, set_password
 from cauri.identity.throttle import LoginThrottle
 from cauri.identity.tokens import secret_digest
-from cauri.notifications.service import queue_message
+from cauri.notifications.kinds import NotificationKind, register_kind
+from cauri.notifications.notify import Recipient, notify
 
 
 class Purpose(StrEnum):
@@ -37,30 +37,21 @@ class Purpose(StrEnum):
     RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose, not a password)
 
 
-_SUBJECTS: dict[Purpose, tuple[str, str]] = {
-    Purpose.VERIFY_EMAIL: ("Vérifiez votre adresse e-mail", "Verify your e-mail address"),
-    Purpose.VERIFY_PHONE: ("Vérifiez votre numéro", "Verify your phone number"),
-    Purpose.RESET_PASSWORD: ("Réinitialisation du mot de passe", "Password reset"),
-}
+# Security codes: nobody may turn them off, and they are sent at once, quiet hours or not.
+AUTH_CODE = register_kind(
+    NotificationKind(
+        "auth.code",
+        channels=("email", "sms"),
+        mandatory=True,
+        urgent=True,
+        sample={"code": "482913", "minutes": 10, "purpose": "verify_email"},
+    )
+)
 
 
 def _code_digest(settings: Settings, user_id: uuid.UUID, purpose: Purpose, code: str) -> str:
     # Bound to user and purpose: a code for one thing can never be replayed for another.
     return secret_digest(settings, f"code:{purpose.value}:{user_id}:{code}")
-
-
-def _message(purpose: Purpose, code: str, minutes: int, language: str) -> tuple[str, str]:
-    subject_fr, subject_en = _SUBJECTS[purpose]
-    body_fr = (
-        f"Votre code Cauri : {code}. Il expire dans {minutes} minutes. Ne le communiquez à personne, "
-        "pas même à quelqu'un qui se présente comme Cauri."
-    )
-    body_en = (
-        f"Your Cauri code: {code}. It expires in {minutes} minutes. Never share it, "
-        "not even with someone claiming to be Cauri."
-    )
-    lang: Literal["fr", "en"] = "en" if language == "en" else "fr"
-    return f"Cauri – {pick(subject_fr, subject_en, lang)}", pick(body_fr, body_en, lang)
 
 
 async def send_code(
@@ -79,18 +70,27 @@ async def send_code(
         .values(consumed_at=now)
     )
     code = random_digits(6)
-    session.add(
-        VerificationCode(
-            user_id=user.id,
-            purpose=purpose.value,
-            destination=destination,
-            code_digest=_code_digest(settings, user.id, purpose, code),
-            expires_at=now + timedelta(minutes=settings.verification_code_minutes),
-        )
+    verification = VerificationCode(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        purpose=purpose.value,
+        destination=destination,
+        code_digest=_code_digest(settings, user.id, purpose, code),
+        expires_at=now + timedelta(minutes=settings.verification_code_minutes),
     )
-    subject, body = _message(purpose, code, settings.verification_code_minutes, user.language)
-    await queue_message(
-        session, channel=channel, recipient=destination, subject=subject, body=body, language=user.language
+    session.add(verification)
+    # Only the chosen address: the code goes where the user asked, not to every channel of the kind.
+    await notify(
+        session,
+        kind=AUTH_CODE.name,
+        recipient=Recipient(
+            user.id,
+            email=destination if channel == "email" else None,
+            phone=destination if channel == "sms" else None,
+            language=user.language,
+        ),
+        context={"code": code, "minutes": settings.verification_code_minutes, "purpose": purpose.value},
+        object_id=verification.id,
     )
 
 

@@ -23,7 +23,7 @@ from cauri.core.principal import Principal
 from cauri.identity import errors
 from cauri.identity.audit import record_audit
 from cauri.identity.models import Membership, Organization, User
-from cauri.identity.permissions import Role
+from cauri.identity.permissions import ROLE_PERMISSIONS, Perm, Role
 from cauri.identity.schemas import MemberAdd, MemberRead, OrganizationCreate, OrganizationUpdate
 from cauri.identity.service import (
     Identifier,
@@ -254,6 +254,18 @@ def _ensure_may_touch_owner_role(actor: Principal, *roles: str) -> None:
     """Admins manage members, but only an owner makes or unmakes an owner (no self-promotion to owner)."""
     if Role.OWNER.value in roles and not (actor.is_platform_admin or Role.OWNER.value in actor.roles):
         raise errors.OwnerOnly()
+
+
+async def members_with_permission(session: AsyncSession, organization_id: uuid.UUID, perm: Perm) -> list[User]:
+    """The organisation's people whose role grants ``perm`` (whom a module tells about what they run)."""
+    roles = [role.value for role, perms in ROLE_PERMISSIONS.items() if perm in perms]
+    found = await session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == organization_id, Membership.role.in_(roles))
+        .order_by(User.id)
+    )
+    return list(found)
 
 
 async def _owner_count(session: AsyncSession, organization_id: uuid.UUID) -> int:

@@ -20,6 +20,7 @@ from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import JobContext, job
 from cauri.core.jobs.runner import ERROR_TEXT_LIMIT
 from cauri.notifications.channels import Delivery, OutgoingMessage, backend_for, send
+from cauri.notifications.fallback import release_next
 from cauri.notifications.metrics import count
 from cauri.notifications.models import Channel, Notification, NotificationStatus
 from cauri.notifications.reports import is_opted_out
@@ -47,6 +48,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         await _mark(
             ctx.session, notification_id, status=NotificationStatus.SUPPRESSED.value, failure_reason="opted_out"
         )
+        await release_next(ctx.session, notification_id)
         log.info("notification_suppressed", notification_id=str(notification_id), channel=message.channel)
         count(message.channel, backend_for(ctx.settings, message.channel), "suppressed")
         return
@@ -92,6 +94,8 @@ async def _mark_sent(session: AsyncSession, notification_id: uuid.UUID, delivery
         provider_message_id=delivery.provider_message_id,
         failure_reason=delivery.refused[:200] if delivery.refused else None,
     )
+    if delivery.refused is not None:
+        await release_next(session, notification_id)
 
 
 async def _record_failure(ctx: JobContext, notification_id: uuid.UUID, exc: Exception) -> None:
@@ -111,6 +115,8 @@ async def _record_failure(ctx: JobContext, notification_id: uuid.UUID, exc: Exce
             )
             .execution_options(synchronize_session=False)
         )
+        if final:
+            await release_next(session, notification_id)
     log.warning(
         "notification_failed" if final else "notification_retry",
         notification_id=str(notification_id),

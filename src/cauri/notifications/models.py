@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin
@@ -27,6 +27,7 @@ class NotificationStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    HELD = "held"  # a fallback channel of notify(): sent only if the channel before it fails for good
 
 
 class Notification(IdMixin, TimestampMixin, Base):
@@ -34,6 +35,8 @@ class Notification(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_notifications_organization_id_created_at", "organization_id", "created_at"),
         Index("ix_notifications_provider_message", "provider", "provider_message_id"),
+        # notify() is idempotent per (kind, object, recipient): one message per channel and dedupe key.
+        Index("uq_notifications_dedupe_key_channel", "dedupe_key", "channel", unique=True),
     )
 
     # None for messages to a person outside any organisation (sign-up, password reset).
@@ -52,6 +55,12 @@ class Notification(IdMixin, TimestampMixin, Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(100), default=None)
     failure_reason: Mapped[str | None] = mapped_column(String(200), default=None)  # the provider's words
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set by notify() (kinds.py): the kind, the person it is for (no foreign key: identity sits above), and
+    # "<kind>:<object>:<recipient>", which makes a second notify() of the same event queue nothing.
+    kind: Mapped[str | None] = mapped_column(String(60), default=None)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    dedupe_key: Mapped[str | None] = mapped_column(String(250), default=None)
+    fallback_rank: Mapped[int | None] = mapped_column(SmallInteger, default=None)  # place in the kind's order
 
     def __repr__(self) -> str:
         return f"<Notification {self.channel} {self.id} {self.status}>"
@@ -65,3 +74,41 @@ class SmsOptOut(IdMixin, TimestampMixin, Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     provider: Mapped[str] = mapped_column(String(30))  # where the STOP came from
     keyword: Mapped[str] = mapped_column(String(20))
+
+
+class NotificationPreference(IdMixin, TimestampMixin, Base):
+    """A person's choice for one kind on one channel (no row: on). Mandatory kinds ignore it (preferences.py)."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "kind", "channel"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(index=True)  # no foreign key: identity sits above notifications
+    kind: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(10))
+    enabled: Mapped[bool]
+
+
+class QuietHours(IdMixin, TimestampMixin, Base):
+    """A person's quiet hours, minutes after local midnight; ``start > end`` spans midnight (22:00 → 07:00)."""
+
+    __tablename__ = "notification_quiet_hours"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    start_minute: Mapped[int] = mapped_column(SmallInteger)
+    end_minute: Mapped[int] = mapped_column(SmallInteger)
+
+
+class InAppNotification(IdMixin, TimestampMixin, Base):
+    """A notification shown in the app to one person (``inapp.py``); ``read_at`` None means unread."""
+
+    __tablename__ = "in_app_notifications"
+    __table_args__ = (Index("ix_in_app_notifications_user_id_created_at", "user_id", "created_at"),)
+
+    user_id: Mapped[uuid.UUID]  # no foreign key: identity sits above notifications
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    kind: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    object_id: Mapped[str] = mapped_column(String(100))
+    dedupe_key: Mapped[str] = mapped_column(String(250), unique=True)  # notify()'s (kind, object, recipient)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)

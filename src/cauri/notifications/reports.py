@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.db import utcnow
+from cauri.notifications.fallback import release_next
 from cauri.notifications.metrics import count
 from cauri.notifications.models import Channel, Notification, NotificationStatus, SmsOptOut
 from cauri.notifications.sms.base import DeliveryReport, InboundSms, SmsStatus
@@ -63,6 +64,8 @@ async def apply_delivery_report(session: AsyncSession, *, provider: str, report:
     applied = bool(getattr(result, "rowcount", 0))
     if applied:
         count(Channel.SMS.value, provider, report.status.value)
+        if report.status is SmsStatus.FAILED:
+            await release_next(session, notification_id)
     log.info(
         "sms_delivery_report",
         notification_id=str(notification_id),

@@ -6,14 +6,14 @@ bytes before anything is read; a refused callback changes nothing and answers 40
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 
 from cauri.core.config import Settings
 from cauri.core.deps import settings_of
 from cauri.core.errors import AppError, NotFound
 from cauri.core.routing import SessionDep, api_router
 from cauri.kit.errors import AuthError, ConnectorError, InvalidSignature, Unsupported
-from cauri.notifications import reports
+from cauri.notifications import inapp, inbox_routes, reports, user_routes
 from cauri.notifications.sms.base import Callback, SmsChannel
 from cauri.notifications.sms.registry import channel_for, is_sms_provider
 
@@ -93,3 +93,16 @@ async def receive_inbound(provider: str, request: Request, session: SessionDep) 
             raise exc.to_app_error() from None
     await reports.record_inbound(session, provider=provider, message=message)
     return Response(_EMPTY_TWIML, media_type="application/xml")
+
+
+# A logged-in person's own routes live in their modules; they sit behind the login like ``router``.
+router.include_router(user_routes.router)
+router.include_router(inbox_routes.router)
+
+
+async def _signal_in_app(app: FastAPI) -> None:
+    inapp.attach_pubsub(app.state.sessionmaker, app.state.pubsub)
+
+
+def install(app: FastAPI) -> None:
+    app.state.startup_hooks.append(_signal_in_app)

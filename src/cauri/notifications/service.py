@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
@@ -25,8 +26,16 @@ async def queue_message(
     body: str,
     language: str = "fr",
     organization_id: uuid.UUID | None = None,
+    kind: str | None = None,
+    user_id: uuid.UUID | None = None,
+    dedupe_key: str | None = None,
+    run_after: datetime | None = None,
+    fallback_rank: int | None = None,
 ) -> Notification:
-    """Write the message and its delivery job; both exist only if the caller's transaction commits."""
+    """Write the message and its delivery job; both exist only if the caller's transaction commits.
+
+    A fallback (``fallback_rank`` > 0) is written ``held``, with no job: ``fallback.release_next`` queues it when
+    the channel before it fails for good."""
     if channel not in (Channel.EMAIL.value, Channel.SMS.value):
         raise ValueError(f"unknown notification channel {channel!r}")
     if not recipient.strip():
@@ -41,18 +50,29 @@ async def queue_message(
         subject=subject,
         body=body,
         language=language,
-        status=NotificationStatus.QUEUED.value,
+        status=(NotificationStatus.HELD if fallback_rank else NotificationStatus.QUEUED).value,
         attempts=0,
+        kind=kind,
+        user_id=user_id,
+        dedupe_key=dedupe_key,
+        fallback_rank=fallback_rank,
     )
     session.add(notification)
     await session.flush()
+    if fallback_rank:
+        return notification
+    await enqueue_delivery(session, notification.id, run_after)
+    return notification
+
+
+async def enqueue_delivery(session: AsyncSession, notification_id: uuid.UUID, run_after: datetime | None) -> None:
     await enqueue(
         session,
         DELIVER_JOB,
-        {"notification_id": str(notification.id)},
-        dedupe_key=f"{DELIVER_JOB}:{notification.id}",
+        {"notification_id": str(notification_id)},
+        run_after=run_after,
+        dedupe_key=f"{DELIVER_JOB}:{notification_id}",
     )
-    return notification
 
 
 async def list_messages(
