@@ -54,8 +54,11 @@ def caching_enabled(settings: Settings, pubsub: PubSub) -> bool:
 
 
 def attach(sessionmaker: async_sessionmaker[AsyncSession], cache: NearCache) -> None:
-    """Sessions of ``sessionmaker`` report their identity changes to ``cache`` (and so to every process)."""
-    sessionmaker.configure(info={_SESSION_INFO_KEY: cache})
+    """Sessions of ``sessionmaker`` report their identity changes to ``cache`` (and so to every process); other
+    keys of the sessions' ``info`` (e.g. the in-app notifications' pub/sub) are kept."""
+    info: dict[str, Any] = dict(sessionmaker.kw.get("info") or {})
+    info[_SESSION_INFO_KEY] = cache
+    sessionmaker.configure(info=info)
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
 """notifications: the kind, user and idempotency key of a message sent through notify(); preferences; quiet hours;
 in-app notifications
 
-Revision ID: h14_0012
+Revision ID: 0012
 Revises: 0011
 Nullable columns only: messages queued before keep working.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "h14_0012"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
