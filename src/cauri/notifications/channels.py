@@ -1,6 +1,8 @@
 """Delivery channels. ``console`` (the embedded default) writes the whole message to the log, so a developer
 can read a verification code; ``smtp`` sends e-mail through ``CAURI_SMTP_HOST``; an SMS provider
-(``CAURI_SMS_BACKEND=africastalking|twilio|orange_sms``) sends SMS through its channel (``notifications/sms``).
+(``CAURI_SMS_BACKEND=africastalking|twilio|orange_sms``) sends SMS through its channel (``notifications/sms``);
+``fcm`` (``CAURI_PUSH_BACKEND``) sends push messages through FCM HTTP v1 (``notifications/push``), and ``none``
+refuses them (``push_disabled``).
 
 Only the console channel logs a message body, on purpose; other channels log ids, never contents.
 """
@@ -17,6 +19,8 @@ import structlog
 
 from cauri.core.config import Settings
 from cauri.notifications.models import Channel, Notification
+from cauri.notifications.push.client import PushMessage
+from cauri.notifications.push.devices import fcm_channel
 from cauri.notifications.sms.base import SmsMessage, SmsStatus
 from cauri.notifications.sms.registry import channel_for, delivery_report_url, is_sms_provider
 
@@ -57,13 +61,20 @@ class Delivery:
     refused: str | None = None  # a final "no" (invalid number…): the message fails without a retry
 
 
+PUSH_DISABLED = "push_disabled"
+
+
 def backend_for(settings: Settings, channel: str) -> str:
+    if channel == Channel.PUSH.value:
+        return settings.push_backend
     return settings.email_backend if channel == Channel.EMAIL.value else settings.sms_backend
 
 
 async def send(settings: Settings, message: OutgoingMessage) -> Delivery:
     """Send ``message`` through its channel's backend; raise when it could not be handed over (retried)."""
     backend = backend_for(settings, message.channel)
+    if message.channel == Channel.PUSH.value:
+        return await _send_push(settings, message) if backend == "fcm" else Delivery(backend, refused=PUSH_DISABLED)
     if backend == "console":
         _print_to_console(message)
     elif backend == "smtp" and message.channel == Channel.EMAIL.value:
@@ -83,6 +94,19 @@ async def _send_sms(settings: Settings, provider: str, message: OutgoingMessage)
         )
     refused = (sent.reason or "refused") if sent.status is SmsStatus.FAILED else None
     return Delivery(provider, sent.provider_message_id, refused)
+
+
+async def _send_push(settings: Settings, message: OutgoingMessage) -> Delivery:
+    async with fcm_channel(settings) as channel:
+        sent = await channel.send(
+            PushMessage(
+                token=message.recipient,
+                title=message.subject,
+                body=message.body,
+                data={"notification_id": str(message.id)},  # the app fetches the rest, signed in
+            )
+        )
+    return Delivery("fcm", sent.message_id, sent.error_code)
 
 
 def _print_to_console(message: OutgoingMessage) -> None:

@@ -4,7 +4,8 @@ The message is read and sent with no transaction open (an SMTP server or an SMS 
 marked ``sending`` first (committed, so an operator sees it) and ``sent`` in the job's own transaction, so the job
 is done exactly when the message is marked sent. A crash between sending and that commit sends the message
 again: delivery is at least once, as e-mail and SMS are. An SMS to a number that answered ``STOP`` is not sent:
-it is recorded as ``suppressed``.
+it is recorded as ``suppressed``. A push FCM refuses with ``UNREGISTERED`` or ``INVALID_ARGUMENT`` fails and its
+device token is deleted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from cauri.core.jobs.runner import ERROR_TEXT_LIMIT
 from cauri.notifications.channels import Delivery, OutgoingMessage, backend_for, send
 from cauri.notifications.metrics import count
 from cauri.notifications.models import Channel, Notification, NotificationStatus
+from cauri.notifications.push.client import DEAD_TOKEN_CODES
+from cauri.notifications.push.devices import drop_token
 from cauri.notifications.reports import is_opted_out
 from cauri.notifications.service import DELIVER_JOB
 
@@ -59,6 +62,8 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         await _record_failure(ctx, notification_id, exc)
         raise
     await _mark_sent(ctx.session, notification_id, delivery)
+    if message.channel == Channel.PUSH.value and delivery.refused in DEAD_TOKEN_CODES:
+        await drop_token(ctx.session, message.recipient)  # in the same commit as the failed mark
     count(message.channel, delivery.backend, "sent" if delivery.refused is None else "refused")
     log.info(
         "notification_sent" if delivery.refused is None else "notification_refused",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cauri.core.db import Base, IdMixin, TimestampMixin
@@ -15,6 +15,7 @@ from cauri.core.db import Base, IdMixin, TimestampMixin
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
+    PUSH = "push"  # the recipient is an FCM device token
 
 
 class NotificationStatus(StrEnum):
@@ -65,3 +66,16 @@ class SmsOptOut(IdMixin, TimestampMixin, Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     provider: Mapped[str] = mapped_column(String(30))  # where the STOP came from
     keyword: Mapped[str] = mapped_column(String(20))
+
+
+class PushDevice(IdMixin, TimestampMixin, Base):
+    """A user's device that receives push notifications: one row per (user, device), its current FCM token.
+    FCM answering ``UNREGISTERED`` or ``INVALID_ARGUMENT`` for the token deletes the row."""
+
+    __tablename__ = "push_devices"
+    __table_args__ = (UniqueConstraint("user_id", "device_id", name="uq_push_devices_user_device"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str] = mapped_column(String(100))  # chosen by the app, stable per installation
+    platform: Mapped[str] = mapped_column(String(10))  # android, ios or web
+    token: Mapped[str] = mapped_column(String(1024), unique=True)

@@ -1,4 +1,5 @@
-"""HTTP routes of notifications: the SMS providers' callbacks (public: verified by signature or URL token).
+"""HTTP routes of notifications: the SMS providers' callbacks (public: verified by signature or URL token), and
+the push device tokens (``push/routes.py``, login required).
 
 ``POST /api/v1/notifications/sms/{provider}/delivery-reports`` and ``…/inbound``. Each is verified over the raw
 bytes before anything is read; a refused callback changes nothing and answers 401.
@@ -14,11 +15,13 @@ from cauri.core.errors import AppError, NotFound
 from cauri.core.routing import SessionDep, api_router
 from cauri.kit.errors import AuthError, ConnectorError, InvalidSignature, Unsupported
 from cauri.notifications import reports
+from cauri.notifications.push import routes as push_routes
 from cauri.notifications.sms.base import Callback, SmsChannel
 from cauri.notifications.sms.registry import channel_for, is_sms_provider
 
 router = api_router(tags=["notifications"])
 public_router = api_router(tags=["notifications"])
+router.include_router(push_routes.router)
 
 # Twilio reads the answer to an inbound message as TwiML: an empty <Response/> sends no reply.
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'

@@ -19,7 +19,7 @@ LANGUAGES = ("fr", "en")
 async def queue_message(
     session: AsyncSession,
     *,
-    channel: Literal["email", "sms"],
+    channel: Literal["email", "sms", "push"],
     recipient: str,
     subject: str,
     body: str,
@@ -27,7 +27,7 @@ async def queue_message(
     organization_id: uuid.UUID | None = None,
 ) -> Notification:
     """Write the message and its delivery job; both exist only if the caller's transaction commits."""
-    if channel not in (Channel.EMAIL.value, Channel.SMS.value):
+    if channel not in {c.value for c in Channel}:
         raise ValueError(f"unknown notification channel {channel!r}")
     if not recipient.strip():
         raise ValueError("a notification needs a recipient")

@@ -1,0 +1,40 @@
+"""notifications: push device tokens (one per user and device)
+
+Revision ID: h15_push
+Revises: 0011
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "h15_push"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "push_devices",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("device_id", sa.String(length=100), nullable=False),
+        sa.Column("platform", sa.String(length=10), nullable=False),
+        sa.Column("token", sa.String(length=1024), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_push_devices_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_push_devices")),
+        sa.UniqueConstraint("token", name=op.f("uq_push_devices_token")),
+        sa.UniqueConstraint("user_id", "device_id", name="uq_push_devices_user_device"),
+    )
+    op.create_index(op.f("ix_push_devices_user_id"), "push_devices", ["user_id"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_push_devices_user_id"), table_name="push_devices")
+    op.drop_table("push_devices")
