@@ -26,13 +26,31 @@ def _json(value: dict[str, Any]) -> str:
     return _b64(json.dumps(value, separators=(",", ":")).encode())
 
 
+def _pem_bytes(pem: str) -> bytes:
+    # An environment file holds the PEM on one line with "\n" escapes, as Google's JSON key file does.
+    return pem.replace("\\n", "\n").encode()
+
+
 def load_private_key(pem: str) -> rsa.RSAPrivateKey:
     """The service account's ``private_key`` (PEM); ValueError when it is not an RSA key."""
-    # An environment file holds the PEM on one line with "\n" escapes, as Google's JSON key file does.
-    key = serialization.load_pem_private_key(pem.replace("\\n", "\n").encode(), password=None)
+    key = serialization.load_pem_private_key(_pem_bytes(pem), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the service account key is not an RSA key")
     return key
+
+
+def load_public_key(pem: str) -> rsa.RSAPublicKey:
+    """A PEM public key (``-----BEGIN PUBLIC KEY-----``); ValueError when it is not an RSA key."""
+    key = serialization.load_pem_public_key(_pem_bytes(pem))
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the service account's public key is not an RSA key")
+    return key
+
+
+def public_pem_of(private_key_pem: str) -> str:
+    """The PEM public key matching a private key (what the FCM simulator is told to trust)."""
+    public = load_private_key(private_key_pem).public_key()
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def sign(claims: dict[str, Any], private_key_pem: str, *, key_id: str | None = None) -> str:
