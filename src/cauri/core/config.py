@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_use_tls: bool = False
+    smtp_starttls: bool = False  # true: never send in clear (STARTTLS required); false: STARTTLS when offered
+    smtp_ca_file: str = ""  # a CA bundle (PEM) to verify the server's certificate with, else the system's
     mail_from: str = "Cauri <no-reply@cauri.local>"
 
     # Payments

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
 
-import aiosmtplib
 import structlog
 
 from cauri.core.config import Settings
+from cauri.notifications.email.message import compose
+from cauri.notifications.email.smtp import send_email
 from cauri.notifications.models import Channel, Notification
 from cauri.notifications.push.client import PushMessage
 from cauri.notifications.push.devices import fcm_channel
@@ -25,9 +24,6 @@ from cauri.notifications.sms.base import SmsMessage, SmsStatus
 from cauri.notifications.sms.registry import channel_for, delivery_report_url, is_sms_provider
 
 log = structlog.get_logger("cauri.notifications")
-
-SMTP_TIMEOUT_SECONDS = 30
-
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
@@ -39,6 +35,7 @@ class OutgoingMessage:
     subject: str
     body: str
     language: str
+    unsubscribe_kind: str | None = None  # None: essential, no unsubscribe link
 
     @classmethod
     def of(cls, notification: Notification) -> OutgoingMessage:
@@ -49,6 +46,7 @@ class OutgoingMessage:
             subject=notification.subject,
             body=notification.body,
             language=notification.language,
+            unsubscribe_kind=notification.unsubscribe_kind,
         )
 
 
@@ -59,6 +57,7 @@ class Delivery:
     backend: str
     provider_message_id: str | None = None
     refused: str | None = None  # a final "no" (invalid number…): the message fails without a retry
+    undeliverable: bool = False  # the refusal condemns the address (SMTP 5xx to RCPT TO)
 
 
 PUSH_DISABLED = "push_disabled"
@@ -78,7 +77,7 @@ async def send(settings: Settings, message: OutgoingMessage) -> Delivery:
     if backend == "console":
         _print_to_console(message)
     elif backend == "smtp" and message.channel == Channel.EMAIL.value:
-        await _send_smtp(settings, message)
+        return await _send_smtp(settings, message)
     elif is_sms_provider(backend) and message.channel == Channel.SMS.value:
         return await _send_sms(settings, backend, message)
     else:
@@ -120,28 +119,6 @@ def _print_to_console(message: OutgoingMessage) -> None:
     )
 
 
-def email_of(settings: Settings, message: OutgoingMessage) -> EmailMessage:
-    email = EmailMessage()
-    email["From"] = settings.mail_from
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
-    email["Date"] = formatdate(localtime=False)
-    # Derived from the notification: if a retry sends it twice, mail clients show it once.
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "cauri.local"
-    email["Message-ID"] = f"<{message.id}@{domain}>"
-    email.set_content(message.body, charset="utf-8")
-    email["Content-Language"] = message.language  # after set_content, which resets every Content-* header
-    return email
-
-
-async def _send_smtp(settings: Settings, message: OutgoingMessage) -> None:
-    password = (settings.smtp_password.get_secret_value() if settings.smtp_password else "") or None
-    await aiosmtplib.send(
-        email_of(settings, message),
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username or None,  # an empty CAURI_SMTP_USERNAME means no login
-        password=password,
-        use_tls=settings.smtp_use_tls,
-        timeout=SMTP_TIMEOUT_SECONDS,
-    )
+async def _send_smtp(settings: Settings, message: OutgoingMessage) -> Delivery:
+    result = await send_email(settings, compose(settings, message))
+    return Delivery("smtp", refused=result.refused, undeliverable=result.undeliverable)

@@ -53,6 +53,9 @@ class Notification(IdMixin, TimestampMixin, Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(100), default=None)
     failure_reason: Mapped[str | None] = mapped_column(String(200), default=None)  # the provider's words
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The kind an e-mail's unsubscribe link turns off; None for essential messages (codes, receipts), which
+    # carry no link and are sent whatever the recipient turned off.
+    unsubscribe_kind: Mapped[str | None] = mapped_column(String(60), default=None)
 
     def __repr__(self) -> str:
         return f"<Notification {self.channel} {self.id} {self.status}>"
@@ -79,3 +82,22 @@ class PushDevice(IdMixin, TimestampMixin, Base):
     device_id: Mapped[str] = mapped_column(String(100))  # chosen by the app, stable per installation
     platform: Mapped[str] = mapped_column(String(10))  # android, ios or web
     token: Mapped[str] = mapped_column(String(1024), unique=True)
+
+
+class EmailOptOut(IdMixin, TimestampMixin, Base):
+    """An address that followed an unsubscribe link: no e-mail of that kind goes to it any more."""
+
+    __tablename__ = "email_opt_outs"
+    __table_args__ = (UniqueConstraint("address", "kind", name="uq_email_opt_outs_address_kind"),)
+
+    address: Mapped[str] = mapped_column(String(320))  # lower-cased
+    kind: Mapped[str] = mapped_column(String(60))
+
+
+class UndeliverableAddress(IdMixin, TimestampMixin, Base):
+    """An address a mail server refused for good (5xx to ``RCPT TO``): later e-mails to it are suppressed."""
+
+    __tablename__ = "undeliverable_addresses"
+
+    address: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    reason: Mapped[str] = mapped_column(String(200))  # the server's code and words

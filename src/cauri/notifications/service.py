@@ -25,8 +25,12 @@ async def queue_message(
     body: str,
     language: str = "fr",
     organization_id: uuid.UUID | None = None,
+    unsubscribe_kind: str | None = None,
 ) -> Notification:
-    """Write the message and its delivery job; both exist only if the caller's transaction commits."""
+    """Write the message and its delivery job; both exist only if the caller's transaction commits.
+
+    ``unsubscribe_kind``: for a non-essential e-mail, the kind its unsubscribe link turns off (it then carries
+    one); leave None for messages that must always arrive (codes, receipts)."""
     if channel not in {c.value for c in Channel}:
         raise ValueError(f"unknown notification channel {channel!r}")
     if not recipient.strip():
@@ -41,6 +45,7 @@ async def queue_message(
         subject=subject,
         body=body,
         language=language,
+        unsubscribe_kind=unsubscribe_kind if channel == Channel.EMAIL.value else None,
         status=NotificationStatus.QUEUED.value,
         attempts=0,
     )
