@@ -25,6 +25,7 @@ from cauri.notifications.sms.registry import channel_for, delivery_report_url, i
 
 log = structlog.get_logger("cauri.notifications")
 
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """A snapshot of a notification, so it is sent with no database transaction open."""

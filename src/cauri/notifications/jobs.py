@@ -47,9 +47,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     if message is None or not pending:
         return  # already sent (or given up): a duplicate job has nothing left to do
     if suppressed is not None:
-        await _mark(
-            ctx.session, notification_id, status=NotificationStatus.SUPPRESSED.value, failure_reason=suppressed
-        )
+        await _mark(ctx.session, notification_id, status=NotificationStatus.SUPPRESSED.value, failure_reason=suppressed)
         log.info("notification_suppressed", notification_id=str(notification_id), channel=message.channel)
         count(message.channel, backend_for(ctx.settings, message.channel), "suppressed")
         return

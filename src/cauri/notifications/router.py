@@ -30,6 +30,7 @@ def install(app: FastAPI) -> None:
     """The unsubscribe page lives outside ``/api/v1``: it is a page an e-mail links to, not an API."""
     app.include_router(unsubscribe_pages)
 
+
 # Twilio reads the answer to an inbound message as TwiML: an empty <Response/> sends no reply.
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
