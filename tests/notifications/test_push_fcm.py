@@ -124,3 +124,20 @@ def test_jwt_verification_rejects_tampering_and_other_algorithms() -> None:
         jwt.verify(token, new_rsa_key().public_key())
     escaped = pem_of(key).replace("\n", "\\n")  # as an environment file holds it
     assert jwt.verify(jwt.sign({"iss": "x"}, escaped), key.public_key()) == {"iss": "x"}
+
+
+async def test_no_credential_reaches_the_logs_even_at_debug(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with push_world(database, tmp_path, log_level="DEBUG") as world:
+        token = device_token()
+        actor, _ = await world.user_with_device(token)
+        assert (await world.settled(await world.push(actor.user_id))).status == NotificationStatus.SENT
+        private_key = world.app.state.settings.fcm_private_key.get_secret_value()
+        bearers = list(world.simulator.bearers)
+    logs = capsys.readouterr().err
+    assert "send_push" in logs  # the calls were logged…
+    key_line = private_key.splitlines()[3]
+    assert bearers and not any(bearer in logs for bearer in bearers)  # …without the bearer,
+    assert key_line not in logs and "eyJhbGciOiJSUzI1NiI" not in logs  # the key or the signed assertion
+    assert token not in logs

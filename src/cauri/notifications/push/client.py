@@ -82,7 +82,8 @@ class FcmChannel:
             provider=PROVIDER,
             base_url=base_url,
             auth=ServiceAccountAuth(token_uri=token_uri, client_email=client_email, private_key=private_key),
-            sensitive_fields=("token", "body", "title"),
+            # The JWT assertion is a credential for an hour: scrubbed like the message's contents.
+            sensitive_fields=("assertion", "token", "body", "title"),
             transport=transport,
         )
 

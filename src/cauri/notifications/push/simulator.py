@@ -70,7 +70,7 @@ class FcmSimulator(SimulatorBase):
         self.public_key, self.project_id, self.client_email = public_key, project_id, client_email
         self.messages: dict[str, SimulatedPush] = {}
         self.tokens_issued = 0
-        self._bearers: dict[str, float] = {}  # access token -> monotonic expiry
+        self.bearers: dict[str, float] = {}  # access token -> monotonic expiry
         send_path = "/v1/projects/{project_id}/messages:send"
         self._app = Starlette(
             routes=[Route(TOKEN_PATH, self._token, methods=["POST"]), Route(send_path, self._send, methods=["POST"])]
@@ -81,7 +81,7 @@ class FcmSimulator(SimulatorBase):
 
     def expire_tokens(self) -> None:
         """Test hook: every bearer issued so far stops working (FCM answers 401, the client fetches a new one)."""
-        self._bearers.clear()
+        self.bearers.clear()
 
     async def _token(self, request: Request) -> Response:
         await self._enter("POST /token")
@@ -97,7 +97,7 @@ class FcmSimulator(SimulatorBase):
             return _oauth_error(problem)
         access_token = f"ya29.sim-{secrets.token_urlsafe(24)}"
         lifetime = self.settings.token_lifetime_seconds
-        self._bearers[access_token] = time.monotonic() + lifetime
+        self.bearers[access_token] = time.monotonic() + lifetime
         self.tokens_issued += 1
         return JSONResponse({"access_token": access_token, "expires_in": lifetime, "token_type": "Bearer"})
 
@@ -115,7 +115,7 @@ class FcmSimulator(SimulatorBase):
 
     def _authorised(self, request: Request) -> bool:
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        expiry = self._bearers.get(bearer)
+        expiry = self.bearers.get(bearer)
         return expiry is not None and time.monotonic() < expiry
 
     async def _send(self, request: Request) -> Response:
