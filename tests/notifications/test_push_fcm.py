@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import structlog
 from pydantic import SecretStr
 
 from cauri.kit.errors import ConnectorError
@@ -129,12 +130,16 @@ def test_jwt_verification_rejects_tampering_and_other_algorithms() -> None:
 async def test_no_credential_reaches_the_logs_even_at_debug(
     database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async with push_world(database, tmp_path, log_level="DEBUG") as world:
-        token = device_token()
-        actor, _ = await world.user_with_device(token)
-        assert (await world.settled(await world.push(actor.user_id))).status == NotificationStatus.SENT
-        private_key = world.app.state.settings.fcm_private_key.get_secret_value()
-        bearers = list(world.simulator.bearers)
+    saved = structlog.get_config()  # the app logs to this test's captured stderr: put the logger back after
+    try:
+        async with push_world(database, tmp_path, log_level="DEBUG") as world:
+            token = device_token()
+            actor, _ = await world.user_with_device(token)
+            assert (await world.settled(await world.push(actor.user_id))).status == NotificationStatus.SENT
+            private_key = world.app.state.settings.fcm_private_key.get_secret_value()
+            bearers = list(world.simulator.bearers)
+    finally:
+        structlog.configure(**saved)
     logs = capsys.readouterr().err
     assert "send_push" in logs  # the calls were logged…
     key_line = private_key.splitlines()[3]
