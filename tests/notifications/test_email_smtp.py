@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from cauri.notifications.models import NotificationStatus, UndeliverableAddress
+from cauri.notifications.models import EmailOptOut, NotificationStatus, UndeliverableAddress
 from tests.jobs.support import fresh_database, unused_port
 from tests.notifications.test_outbox import Inbox, queue, running_app, unique_address, wait_for_notification
 
@@ -170,6 +170,9 @@ async def test_starttls_and_auth_then_an_unsubscribe_link_turns_the_kind_off(
             async with client_of(app) as http:
                 page = await http.get(path, headers={"Accept-Language": "en"})
                 assert page.status_code == 200 and address in page.text and "no longer" in page.text
+                async with maker() as session:  # the GET itself wrote the opt-out
+                    opted = select(EmailOptOut.kind).where(EmailOptOut.address == address)
+                    assert (await session.scalars(opted)).all() == [KIND]
                 again = await http.post(path)  # one-click, twice: still one opt-out
                 assert again.status_code == 200
                 token = path.partition("token=")[2]

@@ -10,9 +10,12 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from cauri.notifications.models import PushDevice
+from cauri.core.db import unit_of_work
+from cauri.notifications.models import Notification, PushDevice
+from cauri.notifications.push.devices import queue_push
 from tests.notifications.push_support import device_token
 from tests.support.identity import Actor, create_api_key, register
+from tests.support.waiting import until
 
 DEVICES = "/api/v1/notifications/devices"
 
@@ -83,3 +86,19 @@ async def test_bad_input_names_the_field_in_french_and_english(client: httpx.Asy
             assert answer.status_code == 422, answer.text
             assert answer.headers["content-type"].startswith("application/problem+json")
             assert field in answer.text
+
+
+async def test_with_push_off_a_push_fails_as_disabled(client: httpx.AsyncClient, app: FastAPI) -> None:
+    assert app.state.settings.push_backend == "none"
+    actor = await register(client)
+    assert (await add(client, actor, device_token())).status_code == 201
+    async with unit_of_work(app.state.sessionmaker) as session:
+        (queued,) = await queue_push(session, user_id=actor.user_id, title="Bonjour", body="Test")
+
+    async def failed() -> bool:
+        async with app.state.sessionmaker() as session:
+            found = await session.get(Notification, queued.id)
+        return found is not None and found.status == "failed" and found.failure_reason == "push_disabled"
+
+    await until(failed, "the push failed as push_disabled", within=20)
+    assert len(await devices_of(app, actor.user_id)) == 1  # the token is fine: it stays
