@@ -100,6 +100,8 @@ async def test_malformed_bodies_and_parameters_never_cause_a_500(app: FastAPI, c
                 response = await client.request(method, url, params={parameter["name"]: value}, headers=headers)
                 assert_problem(response, f"{method} {path} ?{parameter['name']}={value!r}")
                 sent += 1
+        if "{" not in path and path.endswith("/stream"):
+            continue  # a well-formed request opens a live stream that lasts minutes: nothing malformed to send
         response = await client.request(method, path.replace("{", "").replace("}", ""), headers=headers)
         assert_problem(response, f"{method} {path} with bad path parameters")
     assert sent > 100

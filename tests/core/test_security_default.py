@@ -33,6 +33,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
         "/api/v1/notifications/sms/{provider}/delivery-reports",
     ): "SMS delivery reports, verified by signature or URL token",
     ("POST", "/api/v1/notifications/sms/{provider}/inbound"): "inbound SMS (STOP), verified by signature or URL token",
+    ("GET", "/notifications/unsubscribe"): "unsubscribe link: a signed token turns one kind off for one address",
+    ("POST", "/notifications/unsubscribe"): "RFC 8058 one-click unsubscribe, the same signed token",
     ("POST", "/gateway/api/auth/login"): "pension gateway: log in",
     ("POST", "/gateway/api/auth/refresh"): "pension gateway: new access token",
     **{

@@ -156,8 +156,13 @@ async def test_smtp_channel_sends_a_utf8_french_email(
     assert message["Subject"] == FRENCH_SUBJECT
     assert message["Content-Language"] == "fr"
     assert message["Message-ID"] == f"<{notification_id}@cauri.test>"
-    assert message.get_content_charset() == "utf-8"
-    assert message.get_content().replace("\r\n", "\n").strip() == FRENCH_BODY.strip()  # SMTP lines end in CRLF
+    assert message.get_content_type() == "multipart/alternative"
+    text, rendered = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and rendered is not None
+    assert text.get_content_charset() == "utf-8"
+    assert text.get_content().replace("\r\n", "\n").strip() == FRENCH_BODY.strip()  # SMTP lines end in CRLF
+    assert "<p>Bonjour Aïssatou,</p>" in rendered.get_content()
+    assert message["List-Unsubscribe"] is None  # a code is essential: no unsubscribe link
     assert "482913" not in capsys.readouterr().err  # only the console channel writes a body to the logs
 
 

@@ -69,7 +69,7 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
     provider: Annotated[
         str,
         typer.Argument(
-            help="A registered provider, e.g. sandbox, or an SMS provider (africastalking, twilio, orange_sms)"
+            help="A registered provider, e.g. sandbox, an SMS provider (africastalking, twilio, orange_sms) or fcm"
         ),
     ],
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
@@ -90,6 +90,7 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
 
     from cauri.connectors.registry import ConnectorConfig, registry
     from cauri.kit.simulation import SimulatorSettings
+    from cauri.notifications.push.simulators import PUSH_SIMULATORS
     from cauri.notifications.sms.simulators import SMS_SIMULATORS
 
     settings = get_settings()
@@ -101,9 +102,9 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
         expiry_seconds=expiry,
         late_callback_seconds=late_callback,
     )
-    sms = SMS_SIMULATORS.get(provider)
+    sms = SMS_SIMULATORS.get(provider) or PUSH_SIMULATORS.get(provider)
     try:
-        if sms is not None:  # an SMS provider (notifications): its callbacks go to this service's public routes
+        if sms is not None:  # a notification channel (SMS: its callbacks go to this service's public routes)
             development = sms.dev_credentials(settings)
             credentials = chosen_credentials(provider, sms.fields, development, credential or [], os.environ)
             simulator: ASGIApp = sms.build(timings, credentials, settings).app
@@ -117,7 +118,7 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
             config = ConnectorConfig(provider=provider, credentials=credentials)
             simulator = spec.simulator(timings, config).app
             display_name = spec.display_name
-    except CredentialOptionError as exc:
+    except (LookupError, ValueError) as exc:  # a bad --credential (CredentialOptionError), an unreadable PEM key
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=2) from None
     console.print(

@@ -129,11 +129,21 @@ class Settings(BaseSettings):
     orange_sms_client_secret: SecretStr | None = None
     orange_sms_sender_address: str = "tel:+2250000"
     orange_sms_sender_name: str = ""
+    # Push: "none" sends nothing (push messages fail as "push_disabled"); "fcm" sends through FCM HTTP v1
+    # with a Google service account (its client e-mail and PEM private key).
+    push_backend: str = Field(default="none", pattern="^(none|fcm)$")
+    fcm_project_id: str = ""
+    fcm_client_email: str = ""
+    fcm_private_key: SecretStr | None = None
+    fcm_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    fcm_base_url: str = "https://fcm.googleapis.com"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_use_tls: bool = False
+    smtp_starttls: bool = False  # true: never send in clear (STARTTLS required); false: STARTTLS when offered
+    smtp_ca_file: str = ""  # a CA bundle (PEM) to verify the server's certificate with, else the system's
     mail_from: str = "Cauri <no-reply@cauri.local>"
 
     # Payments

@@ -259,7 +259,8 @@ class OAuth2ClientCredentials(AuthStrategy):
     def _plain_extra_headers(self) -> dict[str, str]:
         return {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in self.extra_headers.items()}
 
-    async def _fetch(self, requester: TokenRequester) -> str:
+    def _token_request(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The token call's body fields and headers (a subclass with another grant overrides this)."""
         secret = self.client_secret.get_secret_value()
         headers = self._plain_extra_headers()
         fields: dict[str, str] = {}
@@ -272,6 +273,10 @@ class OAuth2ClientCredentials(AuthStrategy):
         else:
             fields[self.client_id_field] = self.client_id
             fields[self.client_secret_field] = secret
+        return fields, headers
+
+    async def _fetch(self, requester: TokenRequester) -> str:
+        fields, headers = self._token_request()
         if self.body_format == "json":
             answer = await requester.request_token(self.token_url, data=None, json=fields, headers=headers)
         else:

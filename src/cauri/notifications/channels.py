@@ -1,6 +1,8 @@
 """Delivery channels. ``console`` (the embedded default) writes the whole message to the log, so a developer
 can read a verification code; ``smtp`` sends e-mail through ``CAURI_SMTP_HOST``; an SMS provider
-(``CAURI_SMS_BACKEND=africastalking|twilio|orange_sms``) sends SMS through its channel (``notifications/sms``).
+(``CAURI_SMS_BACKEND=africastalking|twilio|orange_sms``) sends SMS through its channel (``notifications/sms``);
+``fcm`` (``CAURI_PUSH_BACKEND``) sends push messages through FCM HTTP v1 (``notifications/push``), and ``none``
+refuses them (``push_disabled``).
 
 Only the console channel logs a message body, on purpose; other channels log ids, never contents.
 """
@@ -9,20 +11,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
 
-import aiosmtplib
 import structlog
 
 from cauri.core.config import Settings
+from cauri.notifications.email.message import compose
+from cauri.notifications.email.smtp import send_email
 from cauri.notifications.models import Channel, Notification
+from cauri.notifications.push.client import PushMessage
+from cauri.notifications.push.devices import fcm_channel
 from cauri.notifications.sms.base import SmsMessage, SmsStatus
 from cauri.notifications.sms.registry import channel_for, delivery_report_url, is_sms_provider
 
 log = structlog.get_logger("cauri.notifications")
-
-SMTP_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class OutgoingMessage:
     subject: str
     body: str
     language: str
+    unsubscribe_kind: str | None = None  # None: essential, no unsubscribe link
 
     @classmethod
     def of(cls, notification: Notification) -> OutgoingMessage:
@@ -45,6 +47,7 @@ class OutgoingMessage:
             subject=notification.subject,
             body=notification.body,
             language=notification.language,
+            unsubscribe_kind=notification.unsubscribe_kind,
         )
 
 
@@ -55,19 +58,27 @@ class Delivery:
     backend: str
     provider_message_id: str | None = None
     refused: str | None = None  # a final "no" (invalid number…): the message fails without a retry
+    undeliverable: bool = False  # the refusal condemns the address (SMTP 5xx to RCPT TO)
+
+
+PUSH_DISABLED = "push_disabled"
 
 
 def backend_for(settings: Settings, channel: str) -> str:
+    if channel == Channel.PUSH.value:
+        return settings.push_backend
     return settings.email_backend if channel == Channel.EMAIL.value else settings.sms_backend
 
 
 async def send(settings: Settings, message: OutgoingMessage) -> Delivery:
     """Send ``message`` through its channel's backend; raise when it could not be handed over (retried)."""
     backend = backend_for(settings, message.channel)
+    if message.channel == Channel.PUSH.value:
+        return await _send_push(settings, message) if backend == "fcm" else Delivery(backend, refused=PUSH_DISABLED)
     if backend == "console":
         _print_to_console(message)
     elif backend == "smtp" and message.channel == Channel.EMAIL.value:
-        await _send_smtp(settings, message)
+        return await _send_smtp(settings, message)
     elif is_sms_provider(backend) and message.channel == Channel.SMS.value:
         return await _send_sms(settings, backend, message)
     else:
@@ -85,6 +96,19 @@ async def _send_sms(settings: Settings, provider: str, message: OutgoingMessage)
     return Delivery(provider, sent.provider_message_id, refused)
 
 
+async def _send_push(settings: Settings, message: OutgoingMessage) -> Delivery:
+    async with fcm_channel(settings) as channel:
+        sent = await channel.send(
+            PushMessage(
+                token=message.recipient,
+                title=message.subject,
+                body=message.body,
+                data={"notification_id": str(message.id)},  # the app fetches the rest, signed in
+            )
+        )
+    return Delivery("fcm", sent.message_id, sent.error_code)
+
+
 def _print_to_console(message: OutgoingMessage) -> None:
     log.info(
         "notification_console",
@@ -96,28 +120,6 @@ def _print_to_console(message: OutgoingMessage) -> None:
     )
 
 
-def email_of(settings: Settings, message: OutgoingMessage) -> EmailMessage:
-    email = EmailMessage()
-    email["From"] = settings.mail_from
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
-    email["Date"] = formatdate(localtime=False)
-    # Derived from the notification: if a retry sends it twice, mail clients show it once.
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "cauri.local"
-    email["Message-ID"] = f"<{message.id}@{domain}>"
-    email.set_content(message.body, charset="utf-8")
-    email["Content-Language"] = message.language  # after set_content, which resets every Content-* header
-    return email
-
-
-async def _send_smtp(settings: Settings, message: OutgoingMessage) -> None:
-    password = (settings.smtp_password.get_secret_value() if settings.smtp_password else "") or None
-    await aiosmtplib.send(
-        email_of(settings, message),
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username or None,  # an empty CAURI_SMTP_USERNAME means no login
-        password=password,
-        use_tls=settings.smtp_use_tls,
-        timeout=SMTP_TIMEOUT_SECONDS,
-    )
+async def _send_smtp(settings: Settings, message: OutgoingMessage) -> Delivery:
+    result = await send_email(settings, compose(settings, message))
+    return Delivery("smtp", refused=result.refused, undeliverable=result.undeliverable)

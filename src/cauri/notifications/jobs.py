@@ -4,7 +4,9 @@ The message is read and sent with no transaction open (an SMTP server or an SMS 
 marked ``sending`` first (committed, so an operator sees it) and ``sent`` in the job's own transaction, so the job
 is done exactly when the message is marked sent. A crash between sending and that commit sends the message
 again: delivery is at least once, as e-mail and SMS are. An SMS to a number that answered ``STOP`` is not sent:
-it is recorded as ``suppressed``.
+it is recorded as ``suppressed``, as is an e-mail to an address that unsubscribed from its kind or that an SMTP
+server refused for good (which a 5xx to ``RCPT TO`` records). A push FCM refuses with ``UNREGISTERED`` or
+``INVALID_ARGUMENT`` fails and its device token is deleted.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from cauri.core.db import unit_of_work, utcnow
 from cauri.core.jobs import JobContext, job
 from cauri.core.jobs.runner import ERROR_TEXT_LIMIT
 from cauri.notifications.channels import Delivery, OutgoingMessage, backend_for, send
+from cauri.notifications.email.suppression import mark_undeliverable, suppression_reason
 from cauri.notifications.fallback import release_next
 from cauri.notifications.metrics import count
 from cauri.notifications.models import Channel, Notification, NotificationStatus
+from cauri.notifications.push.client import DEAD_TOKEN_CODES
+from cauri.notifications.push.devices import drop_token
 from cauri.notifications.reports import is_opted_out
 from cauri.notifications.service import DELIVER_JOB
 
@@ -39,16 +44,12 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         notification = await session.get(Notification, notification_id)
         message = OutgoingMessage.of(notification) if notification else None
         pending = notification is not None and notification.status in _PENDING
-        opted_out = False
-        if message is not None and pending and message.channel == Channel.SMS.value:
-            opted_out = await is_opted_out(session, message.recipient)
+        suppressed = await _suppression(session, message) if message is not None and pending else None
     if message is None or not pending:
         return  # already sent (or given up): a duplicate job has nothing left to do
-    if opted_out:
-        await _mark(
-            ctx.session, notification_id, status=NotificationStatus.SUPPRESSED.value, failure_reason="opted_out"
-        )
-        await release_next(ctx.session, notification_id)
+    if suppressed is not None:
+        await _mark(ctx.session, notification_id, status=NotificationStatus.SUPPRESSED.value, failure_reason=suppressed)
+        await release_next(ctx.session, notification_id)  # the next channel of the kind's order, if any
         log.info("notification_suppressed", notification_id=str(notification_id), channel=message.channel)
         count(message.channel, backend_for(ctx.settings, message.channel), "suppressed")
         return
@@ -61,6 +62,10 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         await _record_failure(ctx, notification_id, exc)
         raise
     await _mark_sent(ctx.session, notification_id, delivery)
+    if message.channel == Channel.PUSH.value and delivery.refused in DEAD_TOKEN_CODES:
+        await drop_token(ctx.session, message.recipient)  # in the same commit as the failed mark
+    if delivery.undeliverable:
+        await mark_undeliverable(ctx.session, address=message.recipient, reason=delivery.refused or "refused")
     count(message.channel, delivery.backend, "sent" if delivery.refused is None else "refused")
     log.info(
         "notification_sent" if delivery.refused is None else "notification_refused",
@@ -68,6 +73,16 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         channel=message.channel,
         backend=delivery.backend,
     )
+
+
+async def _suppression(session: AsyncSession, message: OutgoingMessage) -> str | None:
+    """Why this message must not be sent: the number answered STOP, the address unsubscribed from its kind or
+    was refused for good by its mail server; None to send it."""
+    if message.channel == Channel.SMS.value:
+        return "opted_out" if await is_opted_out(session, message.recipient) else None
+    if message.channel == Channel.EMAIL.value:
+        return await suppression_reason(session, address=message.recipient, kind=message.unsubscribe_kind)
+    return None
 
 
 async def _mark(session: AsyncSession, notification_id: uuid.UUID, **values: Any) -> None:

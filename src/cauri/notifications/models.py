@@ -15,6 +15,7 @@ from cauri.core.db import Base, IdMixin, TimestampMixin
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
+    PUSH = "push"  # the recipient is an FCM device token
 
 
 class NotificationStatus(StrEnum):
@@ -61,6 +62,9 @@ class Notification(IdMixin, TimestampMixin, Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     dedupe_key: Mapped[str | None] = mapped_column(String(250), default=None)
     fallback_rank: Mapped[int | None] = mapped_column(SmallInteger, default=None)  # place in the kind's order
+    # The kind an e-mail's unsubscribe link turns off; None for essential messages (codes, receipts), which
+    # carry no link and are sent whatever the recipient turned off.
+    unsubscribe_kind: Mapped[str | None] = mapped_column(String(60), default=None)
 
     def __repr__(self) -> str:
         return f"<Notification {self.channel} {self.id} {self.status}>"
@@ -112,3 +116,35 @@ class InAppNotification(IdMixin, TimestampMixin, Base):
     object_id: Mapped[str] = mapped_column(String(100))
     dedupe_key: Mapped[str] = mapped_column(String(250), unique=True)  # notify()'s (kind, object, recipient)
     read_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PushDevice(IdMixin, TimestampMixin, Base):
+    """A user's device that receives push notifications: one row per (user, device), its current FCM token.
+    FCM answering ``UNREGISTERED`` or ``INVALID_ARGUMENT`` for the token deletes the row."""
+
+    __tablename__ = "push_devices"
+    __table_args__ = (UniqueConstraint("user_id", "device_id", name="uq_push_devices_user_device"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(index=True)  # no foreign key: identity sits above notifications
+    device_id: Mapped[str] = mapped_column(String(100))  # chosen by the app, stable per installation
+    platform: Mapped[str] = mapped_column(String(10))  # android, ios or web
+    token: Mapped[str] = mapped_column(String(1024), unique=True)
+
+
+class EmailOptOut(IdMixin, TimestampMixin, Base):
+    """An address that followed an unsubscribe link: no e-mail of that kind goes to it any more."""
+
+    __tablename__ = "email_opt_outs"
+    __table_args__ = (UniqueConstraint("address", "kind", name="uq_email_opt_outs_address_kind"),)
+
+    address: Mapped[str] = mapped_column(String(320))  # lower-cased
+    kind: Mapped[str] = mapped_column(String(60))
+
+
+class UndeliverableAddress(IdMixin, TimestampMixin, Base):
+    """An address a mail server refused for good (5xx to ``RCPT TO``): later e-mails to it are suppressed."""
+
+    __tablename__ = "undeliverable_addresses"
+
+    address: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    reason: Mapped[str] = mapped_column(String(200))  # the server's code and words

@@ -1,4 +1,6 @@
-"""HTTP routes of notifications: the SMS providers' callbacks (public: verified by signature or URL token).
+"""HTTP routes of notifications: the SMS providers' callbacks (public: verified by signature or URL token), and
+the push device tokens (``push/routes.py``, login required); ``install`` adds the public unsubscribe page
+(``email/routes.py``).
 
 ``POST /api/v1/notifications/sms/{provider}/delivery-reports`` and ``…/inbound``. Each is verified over the raw
 bytes before anything is read; a refused callback changes nothing and answers 401.
@@ -14,11 +16,15 @@ from cauri.core.errors import AppError, NotFound
 from cauri.core.routing import SessionDep, api_router
 from cauri.kit.errors import AuthError, ConnectorError, InvalidSignature, Unsupported
 from cauri.notifications import inapp, inbox_routes, reports, user_routes
+from cauri.notifications.email.routes import page_router as unsubscribe_pages
+from cauri.notifications.push import routes as push_routes
 from cauri.notifications.sms.base import Callback, SmsChannel
 from cauri.notifications.sms.registry import channel_for, is_sms_provider
 
 router = api_router(tags=["notifications"])
 public_router = api_router(tags=["notifications"])
+router.include_router(push_routes.router)
+
 
 # Twilio reads the answer to an inbound message as TwiML: an empty <Response/> sends no reply.
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -106,3 +112,5 @@ async def _signal_in_app(app: FastAPI) -> None:
 
 def install(app: FastAPI) -> None:
     app.state.startup_hooks.append(_signal_in_app)
+    # The unsubscribe page lives outside ``/api/v1``: it is a page an e-mail links to, not an API.
+    app.include_router(unsubscribe_pages)

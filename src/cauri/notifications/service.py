@@ -20,7 +20,7 @@ LANGUAGES = ("fr", "en")
 async def queue_message(
     session: AsyncSession,
     *,
-    channel: Literal["email", "sms"],
+    channel: Literal["email", "sms", "push"],
     recipient: str,
     subject: str,
     body: str,
@@ -31,12 +31,15 @@ async def queue_message(
     dedupe_key: str | None = None,
     run_after: datetime | None = None,
     fallback_rank: int | None = None,
+    unsubscribe_kind: str | None = None,
 ) -> Notification:
     """Write the message and its delivery job; both exist only if the caller's transaction commits.
 
     A fallback (``fallback_rank`` > 0) is written ``held``, with no job: ``fallback.release_next`` queues it when
-    the channel before it fails for good."""
-    if channel not in (Channel.EMAIL.value, Channel.SMS.value):
+    the channel before it fails for good. ``unsubscribe_kind``: for a non-essential e-mail, the kind its
+    unsubscribe link turns off (it then carries one); leave None for messages that must always arrive (codes,
+    receipts)."""
+    if channel not in {c.value for c in Channel}:
         raise ValueError(f"unknown notification channel {channel!r}")
     if not recipient.strip():
         raise ValueError("a notification needs a recipient")
@@ -50,6 +53,7 @@ async def queue_message(
         subject=subject,
         body=body,
         language=language,
+        unsubscribe_kind=unsubscribe_kind if channel == Channel.EMAIL.value else None,
         status=(NotificationStatus.HELD if fallback_rank else NotificationStatus.QUEUED).value,
         attempts=0,
         kind=kind,

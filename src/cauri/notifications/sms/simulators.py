@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from cauri.core.config import Settings
-from cauri.kit.simulation import SimulatorSettings
+from cauri.kit.simulation import SimulatorBase, SimulatorSettings
 from cauri.notifications.sms.africastalking import simulator as africastalking
 from cauri.notifications.sms.orange_sms import simulator as orange_sms
 from cauri.notifications.sms.registry import CALLBACK_PREFIX
@@ -29,7 +29,7 @@ def callback_url(settings: Settings, provider: str, kind: str, *, token: bool) -
     return url
 
 
-def _present(**values: str | SecretStr | None) -> dict[str, SecretStr]:
+def present_credentials(**values: str | SecretStr | None) -> dict[str, SecretStr]:
     return {
         name: value if isinstance(value, SecretStr) else SecretStr(value)
         for name, value in values.items()
@@ -41,14 +41,14 @@ def _secret(credentials: Credentials, name: str, default: str) -> SecretStr:
     return credentials.get(name) or SecretStr(default)
 
 
-def _plain(credentials: Credentials, name: str, default: str) -> str:
+def plain_credential(credentials: Credentials, name: str, default: str) -> str:
     return _secret(credentials, name, default).get_secret_value()
 
 
 def _africastalking(timings: SimulatorSettings, credentials: Credentials, settings: Settings) -> SmsSimulatorBase:
     return africastalking.AfricasTalkingSimulator(
         timings,
-        username=_plain(credentials, "username", africastalking.DEMO_USERNAME),
+        username=plain_credential(credentials, "username", africastalking.DEMO_USERNAME),
         api_key=_secret(credentials, "api_key", africastalking.DEMO_API_KEY),
         delivery_report_url=callback_url(settings, "africastalking", "delivery-reports", token=True),
         inbound_url=callback_url(settings, "africastalking", "inbound", token=True),
@@ -58,7 +58,7 @@ def _africastalking(timings: SimulatorSettings, credentials: Credentials, settin
 def _twilio(timings: SimulatorSettings, credentials: Credentials, settings: Settings) -> SmsSimulatorBase:
     return twilio.TwilioSimulator(
         timings,
-        account_sid=_plain(credentials, "account_sid", twilio.DEMO_ACCOUNT_SID),
+        account_sid=plain_credential(credentials, "account_sid", twilio.DEMO_ACCOUNT_SID),
         auth_token=_secret(credentials, "auth_token", twilio.DEMO_AUTH_TOKEN),
         inbound_url=callback_url(settings, "twilio", "inbound", token=False),
     )
@@ -67,33 +67,35 @@ def _twilio(timings: SimulatorSettings, credentials: Credentials, settings: Sett
 def _orange_sms(timings: SimulatorSettings, credentials: Credentials, settings: Settings) -> SmsSimulatorBase:
     return orange_sms.OrangeSmsSimulator(
         timings,
-        client_id=_plain(credentials, "client_id", orange_sms.DEMO_CLIENT_ID),
+        client_id=plain_credential(credentials, "client_id", orange_sms.DEMO_CLIENT_ID),
         client_secret=_secret(credentials, "client_secret", orange_sms.DEMO_CLIENT_SECRET),
         subscription_url=callback_url(settings, "orange_sms", "delivery-reports", token=True),
     )
 
 
 @dataclass(frozen=True)
-class SmsSimulatorSpec:
+class SimulatorSpec:
+    """A notification channel's simulator for ``cauri simulate`` (SMS here, FCM in ``push/simulator.py``)."""
+
     fields: tuple[str, ...]
     dev_credentials: Callable[[Settings], dict[str, SecretStr]]
-    build: Callable[[SimulatorSettings, Credentials, Settings], SmsSimulatorBase]
+    build: Callable[[SimulatorSettings, Credentials, Settings], SimulatorBase]
 
 
-SMS_SIMULATORS: dict[str, SmsSimulatorSpec] = {
-    "africastalking": SmsSimulatorSpec(
+SMS_SIMULATORS: dict[str, SimulatorSpec] = {
+    "africastalking": SimulatorSpec(
         ("username", "api_key"),
-        lambda s: _present(username=s.africastalking_username, api_key=s.africastalking_api_key),
+        lambda s: present_credentials(username=s.africastalking_username, api_key=s.africastalking_api_key),
         _africastalking,
     ),
-    "twilio": SmsSimulatorSpec(
+    "twilio": SimulatorSpec(
         ("account_sid", "auth_token"),
-        lambda s: _present(account_sid=s.twilio_account_sid, auth_token=s.twilio_auth_token),
+        lambda s: present_credentials(account_sid=s.twilio_account_sid, auth_token=s.twilio_auth_token),
         _twilio,
     ),
-    "orange_sms": SmsSimulatorSpec(
+    "orange_sms": SimulatorSpec(
         ("client_id", "client_secret"),
-        lambda s: _present(client_id=s.orange_sms_client_id, client_secret=s.orange_sms_client_secret),
+        lambda s: present_credentials(client_id=s.orange_sms_client_id, client_secret=s.orange_sms_client_secret),
         _orange_sms,
     ),
 }
