@@ -46,9 +46,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
 from cauri.core.migrate import upgrade
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.ledger import service as ledger
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

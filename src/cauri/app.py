@@ -22,6 +22,7 @@ from cauri import __version__
 from cauri.core.cache import make_cache
 from cauri.core.config import Settings, get_settings
 from cauri.core.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from cauri.core.dispatch import install_prefix_dispatch
 from cauri.core.errors import install_error_handlers
 from cauri.core.idempotency import idempotency_guard
 from cauri.core.jobs import runtime as job_runtime
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app, openapi_url=OPENAPI_URL)
     _install_embedded_sandbox(app, settings)
     _install_web(app)
+    install_prefix_dispatch(app)  # last: every route is known (docs/performance.md, "route lookup")
 
     if settings.cors_origins:
         app.add_middleware(
