@@ -310,25 +310,11 @@ def measure_postgres(args: argparse.Namespace, work: Path, script: Path, redis_u
     return measures
 
 
-def wait_until_settled(base: str, caller: Caller, timeout: float = 180) -> None:
-    """Until the seeded payouts are final: the embedded default runs their jobs in the process measured, and a
-    read measured while 200 submissions and callbacks share its CPU would not be the read alone."""
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=base, timeout=30, headers=caller.headers) as http:
-        while time.monotonic() < deadline:
-            statuses = [item["status"] for item in http.get(f"/api/v1/payouts?limit={SEEDED_PAYOUTS}").json()["items"]]
-            if all(status not in ("created", "pending") for status in statuses):
-                return
-            time.sleep(1)
-    print(f"seeded payouts not final after {timeout:.0f} s: measuring anyway", flush=True)
-
-
 def measure_sqlite(args: argparse.Namespace, work: Path) -> dict[str, Measure]:
     database_url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
     upgrade(database_url)
     with server(CAURI, cauri_env(database_url, work / "sqlite"), work / "sqlite.log") as base:
         caller = seed(base, database_url)
-        wait_until_settled(base, caller)
         return {
             "me_sqlite": run_wrk(args, f"{base}/api/v1/auth/me", headers=caller.headers),
             "list_sqlite": run_wrk(args, f"{base}/api/v1/payouts?limit=50", headers=caller.headers),
