@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-console install install-dev migrate demo serve lint format typecheck bench bench-ledger bench-bulk bench-api clean
+.PHONY: run test test-console install install-dev migrate demo serve lint format typecheck bench bench-ledger bench-bulk bench-api bench-api-cpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ bench-bulk: install-dev
 ## make bench-api: API requests/s (wrk) on PostgreSQL and SQLite against a FastAPI hello-world yardstick
 bench-api: install-dev
 	$(BIN)/python bench/api.py $(BENCH_ARGS)
+
+## make bench-api-cpu: CPU per request of /health, /auth/me and the payouts list, in process (BACKEND=pg|sqlite)
+bench-api-cpu: install-dev
+	$(BIN)/python bench/api_cpu.py $(or $(BACKEND),pg) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

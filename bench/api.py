@@ -2,7 +2,8 @@
 
     make bench-api               # or: .venv/bin/python bench/api.py --seconds 10
 
-Every server is one uvicorn process (uvloop, httptools, no access log: what ``cauri serve`` runs) on 127.0.0.1,
+Every server is one uvicorn process with the same options (uvloop, httptools, one worker, no uvicorn access log:
+what ``cauri serve`` runs; Cauri logs each request itself at INFO, JSON, as in production) on 127.0.0.1,
 driven by ``wrk -t2 -c16`` (``--threads``, ``--connections``, ``--seconds``):
 
 * ``hello``: ``GET /hello`` of a FastAPI app with that one route — the yardstick; the ratios are what count on a
@@ -46,9 +47,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from cauri.connectors.mobile_money.sandbox import Outcome, magic_phone
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
 from cauri.core.migrate import upgrade
+from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.ledger import service as ledger
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -56,6 +57,10 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Targets of issue 10, one process each: ratios to hello's requests per second, and p99 at most 15 × hello's.
 TARGETS = {"read_pg": 0.15, "read_sqlite": 0.12, "create_payout": 0.03, "p99_factor": 15.0}
 SEEDED_PAYOUTS = 200
+UVICORN_OPTIONS = (
+    *("--loop", "uvloop", "--http", "httptools", "--workers", "1"),
+    *("--no-access-log", "--log-level", "info"),
+)
 PASSWORD = "bench-passphrase-long-enough"
 
 CREATE_PAYOUT_LUA = """
@@ -114,9 +119,12 @@ def free_port() -> int:
 def server(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
     """One uvicorn process serving ``app`` (a factory), until the block ends; yields its base URL."""
     port = free_port()
+    # The yardstick and Cauri run under the very same options, spelled out rather than left to uvicorn's "auto"
+    # choices: what ``cauri serve`` runs (uvloop, httptools, one worker, no uvicorn access log: Cauri's own
+    # middleware writes one JSON line per request, at INFO as in production).
     command = [
         sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
-        "--no-access-log", "--log-level", "warning", "--app-dir", str(Path(__file__).resolve().parent),
+        *UVICORN_OPTIONS, "--app-dir", str(Path(__file__).resolve().parent),
     ]  # fmt: skip
     with log.open("wb") as output:
         process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
@@ -269,7 +277,7 @@ def cauri_env(database_url: str, files: Path, **extra: str) -> dict[str, str]:
         "CAURI_ENV": "development",
         "CAURI_DATABASE_URL": database_url,
         "CAURI_FILES_DIR": str(files),
-        "CAURI_LOG_LEVEL": "WARNING",
+        "CAURI_LOG_LEVEL": "INFO",  # production's default: the access line of every request is written
         **extra,
     }
 
@@ -318,8 +326,12 @@ def report(name: str, measure: Measure) -> None:
           f"failed {measure.non_2xx + measure.errors}", flush=True)  # fmt: skip
 
 
-def summary(hello: Measure, measures: dict[str, Measure]) -> dict[str, float | int | bool]:
-    results: dict[str, float | int | bool] = {"hello_rps": hello.rps, "hello_p99_ms": hello.p99_ms}
+def summary(hello: Measure, measures: dict[str, Measure]) -> dict[str, float | int | bool | str]:
+    results: dict[str, float | int | bool | str] = {
+        "hello_rps": hello.rps,
+        "hello_p99_ms": hello.p99_ms,
+        "uvicorn_options": " ".join(UVICORN_OPTIONS),
+    }
     for name, measure in measures.items():
         key = name.replace("_pg", "_rps_pg").replace("_sqlite", "_rps_sqlite")
         results[key] = measure.rps

@@ -22,7 +22,9 @@ from cauri import __version__
 from cauri.core.cache import make_cache
 from cauri.core.config import Settings, get_settings
 from cauri.core.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from cauri.core.dispatch import install_prefix_dispatch
 from cauri.core.errors import install_error_handlers
+from cauri.core.heap import freeze_startup_heap, unfreeze_heap
 from cauri.core.idempotency import idempotency_guard
 from cauri.core.jobs import runtime as job_runtime
 from cauri.core.limits import install_limits, uninstall_limits
@@ -115,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app, openapi_url=OPENAPI_URL)
     _install_embedded_sandbox(app, settings)
     _install_web(app)
+    install_prefix_dispatch(app)  # last: every route is known (docs/performance.md, "route lookup")
+    app.state.startup_hooks.append(freeze_startup_heap)  # the last startup hook (core/heap.py)
+    app.state.shutdown_hooks.insert(0, unfreeze_heap)  # shutdown hooks run in reverse: the last one
 
     if settings.cors_origins:
         app.add_middleware(

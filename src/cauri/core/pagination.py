@@ -35,7 +35,9 @@ class PageParams(BaseModel):
     cursor: str | None = None
 
 
-def page_params(
+# async, though it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker thread (a thread hand-off
+# per request per dependency, ~0.1 ms of CPU under load); a dependency that does no I/O is an ``async def``.
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")] = None,
 ) -> PageParams:

@@ -11,9 +11,9 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.config import Settings
@@ -355,29 +355,49 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> Us
     return user
 
 
+def _labelled(entity: type[User] | type[Organization], fields: tuple[str, ...], prefix: str) -> list[Any]:
+    return [getattr(entity, name).label(prefix + name) for name in fields]
+
+
+_USER_FIELDS = tuple(UserRead.model_fields)
+_ORGANIZATION_FIELDS = tuple(OrganizationSummary.model_fields)
+# GET /auth/me is the hottest authenticated read: one statement built once (a bound user id), selecting the
+# columns the answer shows rather than ORM objects (no identity map, no instance state: docs/performance.md).
+_CALLER_DESCRIPTION = (
+    select(
+        *_labelled(User, _USER_FIELDS, "user_"),
+        Membership.role,
+        *_labelled(Organization, _ORGANIZATION_FIELDS, "organization_"),
+    )
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .outerjoin(Organization, Organization.id == Membership.organization_id)
+    .where(User.id == bindparam("user_id"))
+    .order_by(Membership.created_at, Membership.id)
+)
+
+
+def _fields_of(row: RowMapping, fields: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    return {name: row[prefix + name] for name in fields}
+
+
 async def describe_caller(session: AsyncSession, principal: Principal) -> Me:
     """``GET /auth/me``: who the caller is, for which organisation, with which roles and permissions."""
-    user: User | None = None
+    user: UserRead | None = None
     memberships: list[MembershipSummary] = []
     if principal.user_id is not None:
         # One query: the user and, oldest first, each membership with its organisation.
-        rows = (
-            await session.execute(
-                select(User, Membership.role, Organization)
-                .outerjoin(Membership, Membership.user_id == User.id)
-                .outerjoin(Organization, Organization.id == Membership.organization_id)
-                .where(User.id == principal.user_id)
-                .order_by(Membership.created_at, Membership.id)
-            )
-        ).all()
-        user = rows[0][0] if rows else None
+        rows = (await session.execute(_CALLER_DESCRIPTION, {"user_id": principal.user_id})).mappings().all()
+        user = UserRead.model_validate(_fields_of(rows[0], _USER_FIELDS, "user_")) if rows else None
         memberships = [
-            MembershipSummary(organization=OrganizationSummary.model_validate(org), role=role)
-            for _, role, org in rows
-            if org is not None
+            MembershipSummary(
+                organization=OrganizationSummary.model_validate(_fields_of(row, _ORGANIZATION_FIELDS, "organization_")),
+                role=row["role"],
+            )
+            for row in rows
+            if row["organization_id"] is not None
         ]
     return Me(
-        user=UserRead.model_validate(user) if user else None,
+        user=user,
         api_key_id=principal.api_key_id,
         organization_id=principal.organization_id,
         roles=sorted(principal.roles),

@@ -62,7 +62,7 @@ Reader = PaymentReader
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def _filters(
+async def _filters(  # async: no worker thread for a dependency without I/O (core.pagination.page_params)
     status_: Annotated[Status | None, Query(alias="status")] = None,
     reference: Annotated[str | None, Query(max_length=100)] = None,
     provider: Annotated[str | None, Query(max_length=40)] = None,
@@ -403,7 +403,7 @@ class DeliveryFilters:
     payment_id: uuid.UUID | None
 
 
-def _delivery_filters(
+async def _delivery_filters(  # async: no worker thread (core.pagination.page_params)
     state: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
     event_type: Annotated[str | None, Query(max_length=60)] = None,
     endpoint_id: uuid.UUID | None = None,
