@@ -79,7 +79,13 @@ async def test_a_module_collects_into_its_own_account_and_pays_out_of_it(
     # The HTTP answers show what the module stored; a payer's name is kept in the metadata.
     assert (done["purpose"], done["owner_id"], done["account_id"]) == (fake_module.PURPOSE, tontine, str(pot_id))
     assert done["metadata"] == {"payer_name": "Awa Ndiaye"}
-    fee = done["fee"]
+
+    # A fee the provider's late create answer brings is charged just after the success: wait for it.
+    async def fee_known() -> bool:
+        return (await wait_status(client, actor, "collection", str(collected.id)))["fee"] is not None
+
+    await eventually(fee_known, what="the collection's fee")
+    fee = (await wait_status(client, actor, "collection", str(collected.id)))["fee"]
     assert (await pot_balance(sessionmaker, pot_id)).posted == 5000 - fee
     async with sessionmaker() as session:
         read = await payments.get(session, organization_id=actor.organization_id, payment_id=collected.id)
