@@ -54,7 +54,10 @@ async def instances(
         )
         for _ in range(2)
     ]
-    async with LifespanManager(apps[0], startup_timeout=60), LifespanManager(apps[1], startup_timeout=60):
+    async with (
+        LifespanManager(apps[0], startup_timeout=60, shutdown_timeout=60),
+        LifespanManager(apps[1], startup_timeout=60, shutdown_timeout=60),
+    ):
         await until(lambda: _all_connected(apps), "both instances listening on Redis")
         yield apps[0], apps[1]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -137,6 +138,23 @@ async def postings(
             select(LedgerTransfer.id, LedgerTransfer.amount).where(LedgerTransfer.id.in_(list(ids)))
         )
         return {ids[row.id]: row.amount for row in rows}
+
+
+async def settled_postings(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    payment_id: str,
+    expected: dict[str, int],
+    steps: tuple[str, ...] = PAYMENT_STEPS,
+) -> None:
+    """Assert a payment's postings, waiting for them first: a fee the create call's late answer brings is charged
+    just after the success, in its own step, so a test that read once could see the success without its fee."""
+
+    async def arrived() -> bool:
+        return await postings(sessionmaker, payment_id, steps) == expected
+
+    with contextlib.suppress(AssertionError):  # the equality below shows the difference
+        await eventually(arrived, what=f"the postings {expected}")
+    assert await postings(sessionmaker, payment_id, steps) == expected
 
 
 async def expire_now(sessionmaker: async_sessionmaker[AsyncSession], payment_id: str) -> None:

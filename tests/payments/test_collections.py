@@ -19,6 +19,7 @@ from tests.payments.support import (
     eventually,
     get,
     postings,
+    settled_postings,
     signed_callback,
     wait_status,
     wallet,
@@ -52,7 +53,7 @@ async def test_a_collection_is_credited_once_with_its_fee(
     # What the provider actually moved, and what our books say: once.
     assert sandbox.simulator.collected(done["outbound_reference"]) == 5000
     assert sandbox.simulator.created(done["outbound_reference"]) == 1
-    assert await postings(sessionmaker, done["id"]) == {"collection.credit": 5000, "collection.fee": 50}
+    await settled_postings(sessionmaker, done["id"], {"collection.credit": 5000, "collection.fee": 50})
     balance = await wallet(sessionmaker, owner.organization_id)
     assert balance.posted == 4950
     assert await wallet_transfer_count(sessionmaker, owner.organization_id) == 2
@@ -109,7 +110,7 @@ async def test_duplicated_callbacks_are_stored_once_and_credit_once(
             select(func.count()).where(ProviderEvent.outbound_reference == done["outbound_reference"])
         )
         assert stored.scalar_one() == 1
-    assert await postings(sessionmaker, done["id"]) == {"collection.credit": 7000, "collection.fee": 70}
+    await settled_postings(sessionmaker, done["id"], {"collection.credit": 7000, "collection.fee": 70})
     assert (await wallet(sessionmaker, owner.organization_id)).posted == 6930
 
 

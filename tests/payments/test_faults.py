@@ -25,6 +25,7 @@ from tests.payments.support import (
     eventually,
     get,
     postings,
+    settled_postings,
     signed_callback,
     wait_status,
     wallet,
@@ -64,7 +65,7 @@ async def test_a_timeout_after_the_provider_took_the_request_is_settled_by_the_p
     assert sandbox.simulator.attempts(ref) >= 2  # retried with the same idempotency key…
     assert sandbox.simulator.created(ref) == 1  # …so the provider created it once
     assert sandbox.simulator.collected(ref) == 6000
-    assert await postings(sessionmaker, done["id"]) == {"collection.credit": 6000, "collection.fee": 60}
+    await settled_postings(sessionmaker, done["id"], {"collection.credit": 6000, "collection.fee": 60})
     async with sessionmaker() as session:
         refused = await session.execute(select(func.count()).where(ProviderEvent.outbound_reference == ref))
         assert refused.scalar_one() == 0  # the forged-looking callbacks were never stored
@@ -116,7 +117,7 @@ async def test_an_unreachable_provider_keeps_the_payment_created_until_it_can_be
     done = await wait_status(client, owner, "collection", created["id"], within=30)
     assert done["status"] == "succeeded"
     assert sandbox.simulator.created(done["outbound_reference"]) == 1
-    assert await postings(sessionmaker, done["id"]) == {"collection.credit": 1500, "collection.fee": 15}
+    await settled_postings(sessionmaker, done["id"], {"collection.credit": 1500, "collection.fee": 15})
 
 
 async def test_forged_and_replayed_callbacks_are_refused_with_401(
@@ -160,7 +161,7 @@ async def test_forged_and_replayed_callbacks_are_refused_with_401(
         assert (await client.post(url, content=genuine_body, headers=genuine_headers)).status_code == 200
     done = await wait_status(client, owner, "collection", created["id"])
     assert done["status"] == "succeeded"
-    assert await postings(sessionmaker, created["id"]) == {"collection.credit": 5000, "collection.fee": 50}
+    await settled_postings(sessionmaker, created["id"], {"collection.credit": 5000, "collection.fee": 50})
 
     unknown = await client.post("/api/v1/webhooks/nowhere-pay", content=genuine_body, headers=genuine_headers)
     assert unknown.status_code == 404
@@ -250,7 +251,7 @@ async def test_a_crash_between_the_providers_success_and_our_posting_is_repaired
     done = await wait_status(client, owner, "collection", created["id"], within=30)
     assert done["status"] == "succeeded"
     assert sum(1 for t in done["transitions"] if t["to_status"] == "succeeded") == 1
-    assert await postings(sessionmaker, created["id"]) == {"collection.credit": 8000, "collection.fee": 80}
+    await settled_postings(sessionmaker, created["id"], {"collection.credit": 8000, "collection.fee": 80})
     assert (await wallet(sessionmaker, owner.organization_id)).posted == 7920
     assert sandbox.simulator.created(ref) == 1
 
@@ -273,7 +274,7 @@ async def test_a_late_callback_after_the_poller_settled_changes_nothing(
             return len(rows) == 1 and rows[0].state == "processed"
 
     await eventually(late_callback_processed, within=30, what="the late callback")
-    assert await postings(sessionmaker, created["id"]) == {"collection.credit": 4000, "collection.fee": 40}
+    await settled_postings(sessionmaker, created["id"], {"collection.credit": 4000, "collection.fee": 40})
     assert sum(1 for t in (await get(client, owner, "collection", created["id"]))["transitions"]) == len(
         done["transitions"]
     )

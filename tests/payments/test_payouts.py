@@ -11,7 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cauri.kit.outcomes import Outcome
 from cauri.payments.models import Payment
 from tests.payments.conftest import Sandbox
-from tests.payments.support import create, expire_now, fund, phone, postings, reference, wait_status, wallet
+from tests.payments.support import (
+    create,
+    expire_now,
+    fund,
+    phone,
+    postings,
+    reference,
+    settled_postings,
+    wait_status,
+    wallet,
+)
 from tests.support.identity import create_org_with_user
 
 
@@ -37,11 +47,15 @@ async def test_a_payout_reserves_then_posts_once_with_its_fee(
     assert done["fee"] == 200
     assert sandbox.simulator.paid_out(done["outbound_reference"]) == 20_000
     assert sandbox.simulator.created(done["outbound_reference"]) == 1
-    assert await postings(sessionmaker, done["id"]) == {
-        "payout.reserve": 20_000,
-        "payout.post": 20_000,
-        "payout.fee": 200,
-    }
+    await settled_postings(
+        sessionmaker,
+        done["id"],
+        {
+            "payout.reserve": 20_000,
+            "payout.post": 20_000,
+            "payout.fee": 200,
+        },
+    )
     balance = await wallet(sessionmaker, owner.organization_id)
     assert balance.posted == 100_000 - 20_000 - 200
     assert balance.available == balance.posted  # nothing held any more

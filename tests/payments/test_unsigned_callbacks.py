@@ -26,7 +26,7 @@ from cauri.connectors.registry import ConnectorConfig, ProviderSpec, registry
 from cauri.core.config import Settings
 from cauri.kit.outcomes import Outcome
 from cauri.payments.models import ProviderEvent
-from tests.payments.support import create, eventually, get, postings, wait_status
+from tests.payments.support import create, eventually, get, postings, settled_postings, wait_status
 from tests.support.identity import create_org_with_user
 
 NAME = "unsigned_sandbox"
@@ -106,7 +106,7 @@ async def test_an_unsigned_callback_is_confirmed_by_a_status_query(
     for outcome in await _outcome_of_events(sessionmaker, ref):
         assert "(status_query)" in outcome
         assert outcome.endswith("|False")
-    assert await postings(sessionmaker, created["id"]) == {"collection.credit": 4000, "collection.fee": 40}
+    await settled_postings(sessionmaker, created["id"], {"collection.credit": 4000, "collection.fee": 40})
 
 
 async def test_a_forged_unsigned_success_credits_nobody(
