@@ -34,6 +34,7 @@ from cauri.core.openapi import install_docs, install_openapi
 from cauri.core.principal import require_principal
 from cauri.core.pubsub import make_pubsub
 from cauri.core.routing import api_router
+from cauri.core.storage import make_storage
 from cauri.modules import import_all, import_optional
 from cauri.surfaces import install as install_surfaces
 from cauri.surfaces.registry import SURFACES
@@ -59,6 +60,7 @@ def _lifespan(settings: Settings) -> Any:
         # Shared pieces every module may use: a cache and pub/sub (Redis across processes when configured).
         app.state.pubsub = make_pubsub(settings)
         app.state.cache = make_cache(settings)
+        app.state.storage = make_storage(settings)
         # Connectors' rate limits and circuit breakers: shared with every process through Redis when configured.
         replaced_limits = install_limits(settings)
         await app.state.pubsub.start()

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_echo: bool = False
     files_dir: Path = Path("./var/files")
+    # Files users upload (proofs, images, documents): local disk under files_dir by default, or an S3-compatible
+    # bucket shared by every process and machine (core/storage.py).
+    storage_backend: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # unset: AWS; e.g. http://minio:9000 for MinIO
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = ""
 
     # Jobs: unset means "run jobs in this process"; redis://… or amqp://… to scale out to `cauri worker`.
     broker_url: str | None = None

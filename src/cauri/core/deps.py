@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from cauri.core.config import Settings
 from cauri.core.principal import CurrentPrincipal, OptionalPrincipal
 from cauri.core.routing import SessionDep
+from cauri.core.storage import Storage
 
 __all__ = [
     "ClientAddress",
@@ -22,8 +23,10 @@ __all__ = [
     "OptionalPrincipal",
     "SessionDep",
     "SettingsDep",
+    "StorageDep",
     "client_address",
     "settings_of",
+    "storage_of",
 ]
 
 
@@ -40,3 +43,12 @@ def client_address(request: Request) -> str | None:
 
 SettingsDep = Annotated[Settings, Depends(settings_of)]
 ClientAddress = Annotated[str | None, Depends(client_address)]
+
+
+def storage_of(request: Request) -> Storage:
+    """Where uploaded files live (``core/storage.py``; one per application)."""
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+StorageDep = Annotated[Storage, Depends(storage_of)]
