@@ -43,6 +43,10 @@ from cauri.connectors.registry import ConnectorConfig, CredentialField, Provider
 from cauri.kit.simulation import SimulatorSettings
 
 __all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_API_USER",
+    "DEFAULT_COLLECTION_KEY",
+    "DEFAULT_DISBURSEMENT_KEY",
     "ENVIRONMENT_CURRENCIES",
     "MTN_LIMITS",
     "PROVIDER",

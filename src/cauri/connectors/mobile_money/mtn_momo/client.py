@@ -174,10 +174,13 @@ class MtnMomoHttp:
     ) -> None:
         """``POST /collection/v1_0/requesttopay/{id}/deliverynotification``: a note to the payer (≤ 160 characters).
 
-        Sent as MTN's SDKs send it: the ``notificationMessage`` header *and* the JSON body, ``Language`` optional.
-        Not retried on a timeout: a second attempt would show the payer the note twice.
+        Sent as MTN's SDKs send it: the ``notificationMessage`` header *and* the JSON body, ``Language`` optional --
+        except that a message HTTP cannot carry in a header (French accents: headers are ASCII) goes in the body
+        only. Not retried on a timeout: a second attempt would show the payer the note twice.
         """
-        headers = {"X-Target-Environment": environment, "notificationMessage": message}
+        headers = {"X-Target-Environment": environment}
+        if message.isascii():
+            headers["notificationMessage"] = message
         if language:
             headers["Language"] = language
         await self._http(Product.COLLECTION).request(
