@@ -321,3 +321,50 @@ async def test_the_connector_reads_a_failure_reason_in_either_form(reason_format
             PaymentStatus.FAILED,
             FailureReason.INSUFFICIENT_FUNDS,
         )
+
+
+async def test_requests_shaped_like_momoapi_python_s_are_served(world: World) -> None:
+    """The community Python SDK (sparkplug/momoapi-python) posts ``{}`` to the token endpoint and sends GETs with a
+    JSON ``null`` body and ``Content-Type: application/json``; MTN serves them, so must the simulator."""
+    async with httpx.AsyncClient(base_url=world.url) as http:
+        token = await http.post(
+            "/collection/token/",
+            content="{}",
+            auth=(world.api_user, world.api_key),
+            headers={
+                "Content-Type": "application/json",
+                "Ocp-Apim-Subscription-Key": world.simulator.keys["collection"],
+            },
+        )
+        assert token.status_code == 200 and token.json()["token_type"]
+        reference_id = str(uuid.uuid4())
+        headers = {
+            "X-Target-Environment": "sandbox",
+            "Content-Type": "application/json",
+            "Ocp-Apim-Subscription-Key": world.simulator.keys["collection"],
+            "Authorization": f"Bearer {token.json()['access_token']}",
+        }
+        body = {
+            "payer": {"partyIdType": "MSISDN", "partyId": "46733123100"},
+            "payeeNote": "note",
+            "payerMessage": "message",
+            "externalId": _external(),
+            "currency": "EUR",
+            "amount": "600",
+        }
+        created = await http.post(
+            "/collection/v1_0/requesttopay",
+            content=json.dumps(body),
+            headers={**headers, "X-Reference-Id": reference_id},
+        )
+        assert (created.status_code, created.content) == (202, b"")
+
+        async def status() -> dict[str, object]:
+            answer = await http.request(
+                "GET", f"/collection/v1_0/requesttopay/{reference_id}", content="null", headers=headers
+            )
+            assert answer.status_code == 200, answer.text
+            return dict(answer.json())
+
+        done = await _eventually(status, lambda wire: wire["status"] != "PENDING")
+        assert (done["status"], done["amount"], done["externalId"]) == ("SUCCESSFUL", "600", body["externalId"])
