@@ -28,7 +28,9 @@ from cauri.connectors.mobile_money.mtn_momo import (
     MtnMomoConnector,
     MtnMomoSimulator,
     Party,
+    PayoutOperation,
     Product,
+    ReasonFormat,
     RequestToPay,
     RequestToWithdraw,
     TransactionStatus,
@@ -36,6 +38,7 @@ from cauri.connectors.mobile_money.mtn_momo import (
     mtn_phone,
 )
 from cauri.connectors.mobile_money.mtn_momo import transformers as mtn
+from cauri.connectors.registry import ConnectorConfig, registry
 from cauri.kit.errors import Declined, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.kit.http import HttpPolicy
 from cauri.kit.outcomes import Outcome
@@ -368,3 +371,38 @@ async def test_requests_shaped_like_momoapi_python_s_are_served(world: World) ->
 
         done = await _eventually(status, lambda wire: wire["status"] != "PENDING")
         assert (done["status"], done["amount"], done["externalId"]) == ("SUCCESSFUL", "600", body["externalId"])
+
+
+def test_settings_choose_the_payout_operation_checks_and_the_simulator_s_reason_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    credentials = {"api_user": SecretStr(DEFAULT_API_USER), "api_key": SecretStr(DEFAULT_API_KEY)}
+    config = ConnectorConfig(
+        provider="mtn_momo",
+        credentials=credentials,
+        settings={"payout_operation": "deposit_v2", "check_payee": "true", "balance_by_currency": "yes"},
+    )
+    connector = registry.build(config)
+    assert isinstance(connector, MtnMomoConnector)
+    assert (connector.payout_operation, connector.check_payee, connector.balance_by_currency) == (
+        PayoutOperation.DEPOSIT_V2,
+        True,
+        True,
+    )
+    plain = registry.build(ConnectorConfig(provider="mtn_momo", credentials=credentials))
+    assert isinstance(plain, MtnMomoConnector)
+    assert (plain.payout_operation, plain.check_payee, plain.balance_by_currency) == (
+        PayoutOperation.TRANSFER,
+        False,
+        False,
+    )
+    spec = registry.get("mtn_momo")
+    assert spec.simulator is not None
+    empty = ConnectorConfig(provider="mtn_momo", credentials={})
+    simulator = spec.simulator(SimulatorSettings(), empty)
+    assert isinstance(simulator, MtnMomoSimulator)
+    assert simulator.reason_format is ReasonFormat.STRING
+    assert simulator.keys == {"collection": DEFAULT_COLLECTION_KEY, "disbursement": DEFAULT_DISBURSEMENT_KEY}
+    monkeypatch.setenv("CAURI_SIMULATE_MTN_MOMO_REASON_FORMAT", "object")
+    objects = spec.simulator(SimulatorSettings(), empty)
+    assert isinstance(objects, MtnMomoSimulator) and objects.reason_format is ReasonFormat.OBJECT

@@ -139,6 +139,9 @@ class BasicUserInfo(_Wire):
     name: str | None = None
     given_name: str | None = None
     family_name: str | None = None
+    birthdate: str | None = None  # the sandbox also answers these three
+    locale: str | None = None
+    gender: str | None = None
 
     @property
     def full_name(self) -> str | None:

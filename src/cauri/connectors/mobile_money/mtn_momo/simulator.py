@@ -781,7 +781,16 @@ class MtnMomoSimulator(SimulatorBase):
         msisdn = request.path_params["msisdn"]
         if outcome_for(msisdn) is Outcome.NOT_FOUND:
             return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
-        return JSONResponse({"given_name": "Awa", "family_name": f"Abonnée {msisdn[-3:]}", "locale": "fr"})
+        # The fields MTN's sandbox answers (given_name, family_name, birthdate, locale, gender), with our names.
+        return JSONResponse(
+            {
+                "given_name": "Awa",
+                "family_name": f"Abonnée {msisdn[-3:]}",
+                "birthdate": "1990-01-01",
+                "locale": "fr_CI",
+                "gender": "FEMALE",
+            }
+        )
 
     async def _state(self, request: Request) -> Response:
         if not self._any_subscription(request):
