@@ -210,7 +210,7 @@ class MtnMomoConnector(PaymentConnector):
         environment = self.environment_for(request.payee_phone)
         self._check_currency(environment, request.currency)
         if self.check_payee:
-            existing = await self._payee_refused(request, environment)
+            existing = await self._check_payee(request, environment)
             if existing is not None:
                 return existing
         return await self._create(
@@ -224,7 +224,7 @@ class MtnMomoConnector(PaymentConnector):
             path=PAYOUT_PATHS[self.payout_operation][0],
         )
 
-    async def _payee_refused(self, request: PayoutRequest, environment: str) -> ProviderPayment | None:
+    async def _check_payee(self, request: PayoutRequest, environment: str) -> ProviderPayment | None:
         """The account-holder check before a payout: raise Declined for an inactive payee, never block on a glitch.
 
         Returns the payout MTN already holds under our ``X-Reference-Id`` (an earlier attempt got through, then the
