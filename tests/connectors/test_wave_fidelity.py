@@ -210,9 +210,10 @@ async def test_the_transactions_list_pages_through_the_days_movements() -> None:
             await _eventually(lambda: connector.payout_status("tx-payout"), lambda p: p.status.is_final)
             await connector.reverse_payout(RefundRequest("tx-reversal", sent.provider_reference, 2000, "XOF"))
 
-            first = await client.list_transactions()
+            day = world.simulator.statement[0].timestamp.date()  # not "today": the test may straddle midnight UTC
+            first = await client.list_transactions(day.isoformat())
             assert len(first.items) == 2 and first.page_info.has_next_page and first.page_info.start_cursor is None
-            items = await client.all_transactions(datetime.now(UTC).date().isoformat())
+            items = await client.all_transactions(day.isoformat())
             types = [item.transaction_type for item in items]
             assert types == ["api_checkout", "api_payout", "api_payout_reversal"]
             checkout, paid, reversal = items
@@ -222,7 +223,8 @@ async def test_the_transactions_list_pages_through_the_days_movements() -> None:
             assert (reversal.amount, reversal.is_reversal) == ("2000", True)
             assert int(reversal.balance or "0") == world.simulator.merchant_balance("XOF")
 
-            yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+            assert (await client.list_transactions()).date == datetime.now(UTC).date().isoformat()  # today by default
+            yesterday = (day - timedelta(days=1)).isoformat()
             assert (await client.list_transactions(yesterday)).items == []
             with pytest.raises(InvalidRequest):  # a cursor of another day's list
                 await client.list_transactions(yesterday, after=first.page_info.end_cursor)
