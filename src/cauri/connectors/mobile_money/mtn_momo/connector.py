@@ -19,7 +19,9 @@
   (``…/active``, plus the name from ``…/basicuserinfo`` where the country offers it).
 * Payouts are ``transfer`` calls by default; ``payout_operation="deposit_v1"`` or ``"deposit_v2"`` uses MTN's
   ``deposit`` instead (status at ``GET /disbursement/v1_0/deposit/{id}``; a status query falls back to the other
-  operation's path, so changing the setting never loses a payout in flight). ``check_payee=True`` asks
+  operation's path, so a payout made before the setting changed is still found). Change it only while no payout
+  create is in doubt: MTN does not say whether a deposit refuses the ``X-Reference-Id`` of an earlier transfer
+  (409) -- if it does not, re-sending an in-doubt transfer as a deposit would pay twice. ``check_payee=True`` asks
   ``…/accountholder/msisdn/{n}/active`` before a payout and declines it (``payee_not_found``) when MTN says the
   account is not active -- unless MTN already holds a payout under our ``X-Reference-Id`` (a retry), which is
   then read instead. A failed check (timeout, 5xx) does not block the payout: MTN refuses an inactive payee anyway.
