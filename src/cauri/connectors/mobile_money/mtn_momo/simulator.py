@@ -734,7 +734,8 @@ class MtnMomoSimulator(SimulatorBase):
         """Registered and active? By ``msisdn`` (digits), ``email`` or ``party_code``; any other type is refused.
 
         Which holders are inactive: a number, e-mail or party code whose last three digits are an outcome suffix
-        ``901`` (no such account) or ``907`` (inactive), e.g. ``46733123901`` or ``client907@example.com``.
+        ``901`` (no such account) or ``907`` (inactive), e.g. ``46733123901`` or ``client907@example.com``;
+        ``914`` makes the check answer 503 every time.
         """
         product = request.path_params["product"]
         await self._enter(f"GET /{product}/v1_0/accountholder/active")
@@ -751,6 +752,8 @@ class MtnMomoSimulator(SimulatorBase):
             return _error(400, "BAD_REQUEST", f"Invalid accountHolderIdType or accountHolderId ({id_type}).")
         digits = "".join(c for c in holder if c.isdigit())
         outcome = outcome_for(digits) if len(digits) >= 3 else Outcome.SUCCESS
+        if outcome is Outcome.UNAVAILABLE:  # ``…914``: the check itself keeps failing (503), every time
+            return self._fault(Fault.UNAVAILABLE)
         return JSONResponse({"result": outcome not in (Outcome.NOT_FOUND, Outcome.ACCOUNT_INACTIVE)})
 
     async def _delivery_notification(self, request: Request) -> Response:
