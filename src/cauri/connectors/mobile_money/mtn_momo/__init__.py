@@ -5,6 +5,8 @@ from cauri.connectors.mobile_money.mtn_momo import MtnMomoClient, MtnMomoConnect
 
 from __future__ import annotations
 
+import os
+
 from cauri.connectors.base import PaymentConnector
 from cauri.connectors.mobile_money.mtn_momo.client import DEFAULT_POLICY, PRODUCTION_URL, SANDBOX_URL
 from cauri.connectors.mobile_money.mtn_momo.connector import (
@@ -15,10 +17,13 @@ from cauri.connectors.mobile_money.mtn_momo.connector import (
 )
 from cauri.connectors.mobile_money.mtn_momo.schemas import (
     AccountBalance,
+    AccountHolderIdType,
     BasicUserInfo,
     Party,
+    PayoutOperation,
     Product,
     RequestToPay,
+    RequestToWithdraw,
     TransactionStatus,
     Transfer,
 )
@@ -28,6 +33,7 @@ from cauri.connectors.mobile_money.mtn_momo.simulator import (
     DEFAULT_COLLECTION_KEY,
     DEFAULT_DISBURSEMENT_KEY,
     MtnMomoSimulator,
+    ReasonFormat,
     SandboxBehaviour,
     SandboxNumber,
     mtn_phone,
@@ -37,17 +43,25 @@ from cauri.connectors.registry import ConnectorConfig, CredentialField, Provider
 from cauri.kit.simulation import SimulatorSettings
 
 __all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_API_USER",
+    "DEFAULT_COLLECTION_KEY",
+    "DEFAULT_DISBURSEMENT_KEY",
     "ENVIRONMENT_CURRENCIES",
     "MTN_LIMITS",
     "PROVIDER",
     "AccountBalance",
+    "AccountHolderIdType",
     "BasicUserInfo",
     "MtnMomoClient",
     "MtnMomoConnector",
     "MtnMomoSimulator",
     "Party",
+    "PayoutOperation",
     "Product",
+    "ReasonFormat",
     "RequestToPay",
+    "RequestToWithdraw",
     "SandboxBehaviour",
     "SandboxNumber",
     "SyncMtnMomoClient",
@@ -55,6 +69,9 @@ __all__ = [
     "Transfer",
     "mtn_phone",
 ]
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def build(config: ConnectorConfig) -> MtnMomoConnector:
@@ -71,6 +88,9 @@ def build(config: ConnectorConfig) -> MtnMomoConnector:
         target_environments=parse_environments(config.setting("target_environments")),
         balance_product=config.setting("balance_product") or Product.DISBURSEMENT,
         policy=config.http_policy(DEFAULT_POLICY),
+        payout_operation=config.setting("payout_operation") or PayoutOperation.TRANSFER,
+        check_payee=(config.setting("check_payee") or "").lower() in _TRUE,
+        balance_by_currency=(config.setting("balance_by_currency") or "").lower() in _TRUE,
     )
 
 
@@ -92,6 +112,8 @@ def simulator(settings: SimulatorSettings, config: ConnectorConfig) -> MtnMomoSi
         disbursement_key=secret("disbursement_subscription_key", DEFAULT_DISBURSEMENT_KEY),
         settings=settings,
         delayed_success_seconds=max(settings.settle_seconds * 5, 1.0),
+        # "string" (the sandbox's bare reason) or "object" ({code, message}, MTN's specification)
+        reason_format=os.environ.get("CAURI_SIMULATE_MTN_MOMO_REASON_FORMAT", ReasonFormat.STRING),
     )
 
 
@@ -115,7 +137,15 @@ PROVIDER = ProviderSpec(
             required=False,
         ),
     ),
-    setting_names=("base_url", "target_environment", "target_environments", "balance_product"),
+    setting_names=(
+        "base_url",
+        "target_environment",
+        "target_environments",
+        "balance_product",
+        "payout_operation",
+        "check_payee",
+        "balance_by_currency",
+    ),
     countries=frozenset({"CM", "CI", "BJ", "CG", "GN"}),
     simulator=simulator,
 )

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from cauri.connectors.mobile_money.mtn_momo.schemas import Product
+from cauri.connectors.mobile_money.mtn_momo.schemas import AccountHolderIdType, PayoutOperation, Product
 from cauri.connectors.mobile_money.mtn_momo.transformers import PROVIDER, error_from_response
 from cauri.kit.auth import NoAuth, OAuth2ClientCredentials
 from cauri.kit.errors import AuthError
@@ -30,6 +30,14 @@ CREATE_PATHS = {
     Product.COLLECTION: "/collection/v1_0/requesttopay",
     Product.DISBURSEMENT: "/disbursement/v1_0/transfer",
 }
+# Payouts: where each disbursement operation is created and where its status is read (a deposit of either
+# version is read at v1_0, as MTN's specification and SDKs show).
+PAYOUT_PATHS: dict[PayoutOperation, tuple[str, str]] = {
+    PayoutOperation.TRANSFER: ("/disbursement/v1_0/transfer", "/disbursement/v1_0/transfer"),
+    PayoutOperation.DEPOSIT_V1: ("/disbursement/v1_0/deposit", "/disbursement/v1_0/deposit"),
+    PayoutOperation.DEPOSIT_V2: ("/disbursement/v2_0/deposit", "/disbursement/v1_0/deposit"),
+}
+WITHDRAW_STATUS_PATH = "/collection/v1_0/requesttowithdraw"
 
 
 def product_auth(
@@ -98,14 +106,16 @@ class MtnMomoHttp:
         reference_id: str,
         environment: str,
         callback_url: str | None,
+        path: str | None = None,
     ) -> httpx.Response:
-        """``POST requesttopay|transfer``: 202 (accepted) or 409 ``RESOURCE_ALREADY_EXIST`` (already have it)."""
+        """``POST requesttopay|transfer`` (or ``path``: a deposit, a request to withdraw): 202 (accepted) or 409
+        ``RESOURCE_ALREADY_EXIST`` (already have it)."""
         headers = {"X-Target-Environment": environment}
         if callback_url:
             headers["X-Callback-Url"] = callback_url
         return await self._http(product).request(
             "POST",
-            CREATE_PATHS[product],
+            path or CREATE_PATHS[product],
             operation="collect" if product is Product.COLLECTION else "payout",
             json=body,
             headers=headers,
@@ -114,10 +124,13 @@ class MtnMomoHttp:
             allow_status=(409,),
         )
 
-    async def status(self, product: Product, reference_id: str, *, environment: str) -> dict[str, Any]:
+    async def status(
+        self, product: Product, reference_id: str, *, environment: str, path: str | None = None
+    ) -> dict[str, Any]:
+        """``GET {path}/{X-Reference-Id}`` (``path``: the request to pay's or transfer's by default)."""
         response = await self._http(product).request(
             "GET",
-            f"{CREATE_PATHS[product]}/{quote(reference_id, safe='')}",
+            f"{path or CREATE_PATHS[product]}/{quote(reference_id, safe='')}",
             operation="status",
             headers={"X-Target-Environment": environment},
         )
@@ -145,20 +158,52 @@ class MtnMomoHttp:
         )
         return _json(response)
 
-    async def balance(self, product: Product, *, environment: str) -> dict[str, Any]:
+    async def balance(self, product: Product, *, environment: str, currency: str | None = None) -> dict[str, Any]:
+        """``GET /{product}/v1_0/account/balance``, or ``…/account/balance/{currency}`` when a currency is named."""
+        path = f"/{product.value}/v1_0/account/balance"
         response = await self._http(product).request(
             "GET",
-            f"/{product.value}/v1_0/account/balance",
+            f"{path}/{quote(currency, safe='')}" if currency else path,
             operation="balance",
             headers={"X-Target-Environment": environment},
         )
         return _json(response)
 
-    async def account_active(self, product: Product, msisdn: str, *, environment: str) -> dict[str, Any] | None:
-        """``{result: bool}``; None when MTN answers 404 for the number."""
+    async def delivery_notification(
+        self, reference_id: str, message: str, *, environment: str, language: str | None = None
+    ) -> None:
+        """``POST /collection/v1_0/requesttopay/{id}/deliverynotification``: a note to the payer (≤ 160 characters).
+
+        Sent as MTN's SDKs send it: the ``notificationMessage`` header *and* the JSON body, ``Language`` optional --
+        except that a message HTTP cannot carry in a header (French accents: headers are ASCII) goes in the body
+        only. Not retried on a timeout: a second attempt would show the payer the note twice.
+        """
+        headers = {"X-Target-Environment": environment}
+        if message.isascii():
+            headers["notificationMessage"] = message
+        if language:
+            headers["Language"] = language
+        await self._http(Product.COLLECTION).request(
+            "POST",
+            f"{CREATE_PATHS[Product.COLLECTION]}/{quote(reference_id, safe='')}/deliverynotification",
+            operation="delivery_notification",
+            json={"notificationMessage": message},
+            headers=headers,
+            idempotent=False,
+        )
+
+    async def account_active(
+        self,
+        product: Product,
+        holder_id: str,
+        *,
+        environment: str,
+        id_type: AccountHolderIdType = AccountHolderIdType.MSISDN,
+    ) -> dict[str, Any] | None:
+        """``{result: bool}`` for a number, an e-mail or a party code; None when MTN answers 404 for it."""
         response = await self._http(product).request(
             "GET",
-            f"/{product.value}/v1_0/accountholder/msisdn/{quote(msisdn, safe='')}/active",
+            f"/{product.value}/v1_0/accountholder/{id_type.value}/{quote(holder_id, safe='')}/active",
             operation="account_holder",
             headers={"X-Target-Environment": environment},
             allow_status=(404,),

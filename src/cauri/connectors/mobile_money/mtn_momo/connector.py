@@ -14,8 +14,17 @@
 * Refunds (``POST /disbursement/v1_0/refund`` with ``referenceIdToRefund`` = the request to pay's
   ``X-Reference-Id``; partial refunds allowed): 202 then a status at ``GET …/refund/{X-Reference-Id}``, so a
   refund answers *pending* and settles by :meth:`refund_status`. They need the disbursement subscription key.
-* Balance (``balance_product``: disbursement by default, what payouts draw from) and account-holder check
+* Balance (``balance_product``: disbursement by default, what payouts draw from; ``balance_by_currency``: ask
+  ``…/account/balance/{currency}`` instead of the account's default currency) and account-holder check
   (``…/active``, plus the name from ``…/basicuserinfo`` where the country offers it).
+* Payouts are ``transfer`` calls by default; ``payout_operation="deposit_v1"`` or ``"deposit_v2"`` uses MTN's
+  ``deposit`` instead (status at ``GET /disbursement/v1_0/deposit/{id}``; a status query falls back to the other
+  operation's path, so a payout made before the setting changed is still found). Change it only while no payout
+  create is in doubt: MTN does not say whether a deposit refuses the ``X-Reference-Id`` of an earlier transfer
+  (409) -- if it does not, re-sending an in-doubt transfer as a deposit would pay twice. ``check_payee=True`` asks
+  ``…/accountholder/msisdn/{n}/active`` before a payout and declines it (``payee_not_found``) when MTN says the
+  account is not active -- unless MTN already holds a payout under our ``X-Reference-Id`` (a retry), which is
+  then read instead. A failed check (timeout, 5xx) does not block the payout: MTN refuses an inactive payee anyway.
 
 Not public, hence configurable ("?" in providers.md): the production base URL (setting ``base_url``, default
 ``https://proxy.momoapi.mtn.com`` for a non-sandbox environment), environment names beyond those listed, which
@@ -48,15 +57,16 @@ from cauri.connectors.base import (
     RefundRequest,
 )
 from cauri.connectors.mobile_money.mtn_momo import transformers, webhooks
-from cauri.connectors.mobile_money.mtn_momo.client import SANDBOX_URL, MtnMomoHttp
+from cauri.connectors.mobile_money.mtn_momo.client import PAYOUT_PATHS, SANDBOX_URL, MtnMomoHttp
 from cauri.connectors.mobile_money.mtn_momo.schemas import (
     ActiveResult,
     BasicUserInfo,
+    PayoutOperation,
     Product,
     RequestToPay,
     Transfer,
 )
-from cauri.kit.errors import ConnectorError, FailureReason, InvalidRequest, PaymentNotFound
+from cauri.kit.errors import ConnectorError, Declined, FailureReason, InvalidRequest, PaymentNotFound
 from cauri.kit.http import HttpPolicy
 
 log = structlog.get_logger(__name__)
@@ -123,6 +133,9 @@ class MtnMomoConnector(PaymentConnector):
         target_environments: Mapping[str, str] | None = None,
         balance_product: Product | str = Product.DISBURSEMENT,
         policy: HttpPolicy | None = None,
+        payout_operation: PayoutOperation | str = PayoutOperation.TRANSFER,
+        check_payee: bool = False,
+        balance_by_currency: bool = False,
     ) -> None:
         keys = {
             product: key
@@ -135,6 +148,9 @@ class MtnMomoConnector(PaymentConnector):
         self.target_environment = target_environment
         self.target_environments = {k.upper(): v for k, v in (target_environments or {}).items()}
         self.balance_product = Product(balance_product)
+        self.payout_operation = PayoutOperation(payout_operation)
+        self.check_payee = check_payee
+        self.balance_by_currency = balance_by_currency
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -195,6 +211,10 @@ class MtnMomoConnector(PaymentConnector):
     async def _payout(self, request: PayoutRequest) -> ProviderPayment:
         environment = self.environment_for(request.payee_phone)
         self._check_currency(environment, request.currency)
+        if self.check_payee:
+            existing = await self._check_payee(request, environment)
+            if existing is not None:
+                return existing
         return await self._create(
             PaymentKind.PAYOUT,
             transformers.transfer_to_wire(request),
@@ -203,7 +223,28 @@ class MtnMomoConnector(PaymentConnector):
             currency=request.currency,
             environment=environment,
             callback_url=request.callback_url,
+            path=PAYOUT_PATHS[self.payout_operation][0],
         )
+
+    async def _check_payee(self, request: PayoutRequest, environment: str) -> ProviderPayment | None:
+        """The account-holder check before a payout: raise Declined for an inactive payee, never block on a glitch.
+
+        Returns the payout MTN already holds under our ``X-Reference-Id`` (an earlier attempt got through, then the
+        payee's account closed): that payout is the truth, declining it here would hide money that moved.
+        """
+        msisdn = transformers.msisdn_to_wire(request.payee_phone)
+        try:
+            raw = await self.client.account_active(Product.DISBURSEMENT, msisdn, environment=environment)
+        except ConnectorError as exc:
+            log.warning("mtn_payee_check_unavailable", code=exc.code)
+            return None
+        if raw is not None and ActiveResult.model_validate(raw).result:
+            return None
+        try:
+            return await self._payout_status(request.reference, None)
+        except PaymentNotFound:
+            pass
+        raise Declined(FailureReason.PAYEE_NOT_FOUND, provider=self.name, provider_code="ACCOUNT_HOLDER_NOT_ACTIVE")
 
     async def _create(
         self,
@@ -215,6 +256,7 @@ class MtnMomoConnector(PaymentConnector):
         currency: str,
         environment: str,
         callback_url: str | None,
+        path: str | None = None,
     ) -> ProviderPayment:
         product = _KIND_PRODUCT[kind]
         reference_id = transformers.reference_id(kind, reference)
@@ -224,6 +266,7 @@ class MtnMomoConnector(PaymentConnector):
             reference_id=reference_id,
             environment=environment,
             callback_url=webhooks.callback_url_with_reference(callback_url, reference) if callback_url else None,
+            path=path,
         )
         if response.status_code == 409:
             return await self._already_there(
@@ -253,7 +296,9 @@ class MtnMomoConnector(PaymentConnector):
         """409: our own earlier attempt got through (e.g. before a timeout). Read it; never create another."""
         if transformers.error_code(response) != transformers.ALREADY_EXISTS:
             raise transformers.error_from_response(response) or InvalidRequest(provider=self.name)
-        raw = await self.client.status(_KIND_PRODUCT[kind], reference_id, environment=environment)
+        raw = await self.client.status(
+            _KIND_PRODUCT[kind], reference_id, environment=environment, path=self._status_paths(kind)[0]
+        )
         wire = transformers.status_from_json(raw)
         if not transformers.same_payment(wire, body):
             raise InvalidRequest(
@@ -281,10 +326,37 @@ class MtnMomoConnector(PaymentConnector):
         assert missing is not None
         raise missing
 
+    def _status_paths(self, kind: PaymentKind) -> list[str | None]:
+        """Where a payment's status is read: a payout first under the configured operation, then the other one."""
+        if kind is PaymentKind.COLLECTION:
+            return [None]
+        first = PAYOUT_PATHS[self.payout_operation][1]
+        other = (
+            PayoutOperation.DEPOSIT_V1
+            if self.payout_operation is PayoutOperation.TRANSFER
+            else PayoutOperation.TRANSFER
+        )
+        return [first, PAYOUT_PATHS[other][1]]
+
+    async def _find_on_paths(self, product: Product, reference_id: str, paths: list[str | None]) -> dict[str, Any]:
+        """The first status path (then environment) that knows the transaction; else PaymentNotFound."""
+        missing: PaymentNotFound | None = None
+        for path in paths:
+
+            async def fetch(environment: str, path: str | None = path) -> dict[str, Any]:
+                return await self.client.status(product, reference_id, environment=environment, path=path)
+
+            try:
+                return await self._find(fetch)
+            except PaymentNotFound as exc:
+                missing = exc
+        assert missing is not None
+        raise missing
+
     async def _status(self, kind: PaymentKind, reference: str, provider_reference: str | None) -> ProviderPayment:
         reference_id = provider_reference or transformers.reference_id(kind, reference)
         product = _KIND_PRODUCT[kind]
-        raw = await self._find(lambda environment: self.client.status(product, reference_id, environment=environment))
+        raw = await self._find_on_paths(product, reference_id, self._status_paths(kind))
         return transformers.payment_from_status(
             transformers.status_from_json(raw), kind=kind, reference=reference, provider_reference=reference_id, raw=raw
         )
@@ -351,7 +423,11 @@ class MtnMomoConnector(PaymentConnector):
         environment = self._environment_for_currency(currency)
         self._check_currency(environment, currency)
         product = self._account_product(self.balance_product)
-        wire = transformers.balance_from_json(await self.client.balance(product, environment=environment))
+        wire = transformers.balance_from_json(
+            await self.client.balance(
+                product, environment=environment, currency=currency if self.balance_by_currency else None
+            )
+        )
         if wire.currency != currency:
             raise InvalidRequest(
                 f"Le compte MTN est en {wire.currency}, pas en {currency}.",

@@ -21,6 +21,26 @@ class Product(StrEnum):
     DISBURSEMENT = "disbursement"
 
 
+class PayoutOperation(StrEnum):
+    """Which disbursement call pays a payee out: ``transfer`` (v1_0) or ``deposit`` (v1_0 or v2_0).
+
+    MTN's specification has both; a deposit's status is read at ``GET /disbursement/v1_0/deposit/{id}`` whatever
+    the version that created it. Which one a country's production enables is MTN's choice (setting).
+    """
+
+    TRANSFER = "transfer"
+    DEPOSIT_V1 = "deposit_v1"
+    DEPOSIT_V2 = "deposit_v2"
+
+
+class AccountHolderIdType(StrEnum):
+    """``GET /{product}/v1_0/accountholder/{accountHolderIdType}/{accountHolderId}/active``."""
+
+    MSISDN = "msisdn"
+    EMAIL = "email"
+    PARTY_CODE = "party_code"
+
+
 class Party(_Wire):
     party_id_type: str = Field(default="MSISDN", alias="partyIdType")
     party_id: str = Field(alias="partyId")
@@ -48,6 +68,23 @@ class Transfer(_Wire):
     payee_note: str = Field(default="", alias="payeeNote", max_length=160)
 
 
+class RequestToWithdraw(_Wire):
+    """``POST /collection/{v1_0|v2_0}/requesttowithdraw``: a cash-out the payer approves (202, empty body)."""
+
+    amount: str
+    currency: str
+    external_id: str = Field(alias="externalId")
+    payer: Party
+    payer_message: str = Field(default="", alias="payerMessage", max_length=160)
+    payee_note: str = Field(default="", alias="payeeNote", max_length=160)
+
+
+class DeliveryNotification(_Wire):
+    """``POST /collection/v1_0/requesttopay/{id}/deliverynotification``: a note to the payer (at most 160)."""
+
+    notification_message: str = Field(alias="notificationMessage", min_length=1, max_length=160)
+
+
 class Refund(_Wire):
     """``POST /disbursement/v1_0/refund`` (answered 202 with an empty body): gives a request to pay's money back."""
 
@@ -60,7 +97,7 @@ class Refund(_Wire):
 
 
 class ErrorReason(_Wire):
-    """Older API versions give ``reason`` as an object."""
+    """MTN's specification gives ``reason`` as an object ``{code, message}``; the sandbox answers a bare string."""
 
     code: str | None = None
     message: str | None = None
@@ -102,6 +139,9 @@ class BasicUserInfo(_Wire):
     name: str | None = None
     given_name: str | None = None
     family_name: str | None = None
+    birthdate: str | None = None  # the sandbox also answers these three
+    locale: str | None = None
+    gender: str | None = None
 
     @property
     def full_name(self) -> str | None:

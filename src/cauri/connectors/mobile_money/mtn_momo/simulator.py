@@ -14,11 +14,20 @@
   unknown or unsuccessful request to pay, in another currency, or for more than remains refundable (partial
   refunds add up) is accepted and reads ``FAILED`` with reason ``COULD_NOT_PERFORM_TRANSACTION`` (MTN's 202-then-
   status model; the exact reason MTN gives is not public, "?"). The money leaves the disbursement account.
-* ``GET /{product}/v1_0/account/balance``, ``…/accountholder/msisdn/{n}/active`` and ``…/basicuserinfo``
+* ``POST /disbursement/{v1_0|v2_0}/deposit`` (``payee``, like a transfer) -> 202;
+  ``GET /disbursement/v1_0/deposit/{id}`` reads a deposit of either version
+* ``POST /collection/{v1_0|v2_0}/requesttowithdraw`` (``payer``, like a request to pay: the payer approves a cash-out)
+  -> 202; ``GET /collection/v1_0/requesttowithdraw/{id}`` reads either version
+* ``POST /collection/v1_0/requesttopay/{id}/deliverynotification`` (``notificationMessage`` as a header and/or the JSON
+  body, at most 160 characters; optional ``Language``) -> 200, or 404 for an unknown request to pay
+* ``GET /{product}/v1_0/account/balance`` and ``…/account/balance/{currency}``;
+  ``…/accountholder/{msisdn|email|party_code}/{id}/active`` and ``…/accountholder/msisdn/{n}/basicuserinfo``
 * every product call needs ``Authorization: Bearer``, the product's subscription key and an ``X-Target-Environment``
   the simulator serves (``environments``: ``{"sandbox": "EUR"}`` by default, as MTN's sandbox: EUR only)
 * callbacks: the transaction's JSON, unsigned, sent **once** (``callback_method``: PUT by default) to the
   ``X-Callback-Url``
+* a failure ``reason`` is the bare string MTN's sandbox answers (``reason_format="string"``, default) or the
+  ``{code, message}`` object of MTN's OpenAPI specification (``reason_format="object"``)
 
 Outcomes: MTN's own sandbox numbers ``46733123450`` to ``…454`` behave as integrators measured them
 (``sandbox_behaviour="measured"``: 450/451/452 fail, 453 stays PENDING for ever, 454 answers CREATED then
@@ -54,17 +63,60 @@ from cauri.kit.outcomes import MAGIC_SUFFIXES, Outcome, outcome_for
 from cauri.kit.simulation import CallbackSender, Fault, SimulatorBase, SimulatorSettings, basic_credentials, json_object
 
 DEFAULT_API_USER = "c2a4e1b0-3d5f-4a6b-8c9d-0e1f2a3b4c5d"
-DEFAULT_API_KEY = "mtn_api_key_demo"
-DEFAULT_COLLECTION_KEY = "mtn_collection_key_demo"
-DEFAULT_DISBURSEMENT_KEY = "mtn_disbursement_key_demo"
+# Demo credentials shaped like MTN's: API keys and APIM subscription keys are 32 hexadecimal digits.
+DEFAULT_API_KEY = "5d2c4f1e8a9b4c3d9e0f1a2b3c4d5e6f"
+DEFAULT_COLLECTION_KEY = "c01ec7104d3b4a5f9e8d7c6b5a493827"
+DEFAULT_DISBURSEMENT_KEY = "d15b0e5e4d3c4b2a8f9e0d1c2b3a4958"
 MTN_SANDBOX_PREFIX = "+46733123"  # MTN's sandbox numbers, and Cauri's outcome suffixes on the same prefix
 MERCHANT_FLOAT = 1_000_000_000
 PRODUCTS = ("collection", "disbursement")
+# The kinds of transactions the simulator keeps, and the product (subscription key and token) each belongs to.
+KIND_PRODUCT = {
+    "collection": "collection",  # request to pay
+    "withdrawal": "collection",  # request to withdraw
+    "disbursement": "disbursement",  # transfer
+    "deposit": "disbursement",
+    "refund": "disbursement",
+}
+INBOUND = frozenset({"collection", "withdrawal"})  # the party is the payer, money comes in
+CREATE_LABELS = {
+    "collection": "POST /collection/v1_0/requesttopay",
+    "withdrawal": "POST /collection/requesttowithdraw",
+    "disbursement": "POST /disbursement/v1_0/transfer",
+    "deposit": "POST /disbursement/deposit",
+}
+STATUS_PATHS = {
+    "/collection/v1_0/requesttopay/": "collection",
+    "/collection/v1_0/requesttowithdraw/": "withdrawal",
+    "/disbursement/v1_0/transfer/": "disbursement",
+    "/disbursement/v1_0/deposit/": "deposit",
+}
+ACCOUNT_HOLDER_ID_TYPES = ("msisdn", "email", "party_code")
+MAX_NOTIFICATION = 160
 UNKNOWN_STATUS = "IN_REVIEW"  # a word the connector does not know: must read as pending
 
 INVALID_KEY_MESSAGE = (
     "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
 )
+
+
+class ReasonFormat(StrEnum):
+    STRING = "string"  # "reason": "APPROVAL_REJECTED", as MTN's sandbox answers
+    OBJECT = "object"  # "reason": {"code": "APPROVAL_REJECTED", "message": "…"}, as MTN's OpenAPI specification
+
+
+REASON_MESSAGES = {
+    "PAYER_NOT_FOUND": "Payer does not exist",
+    "PAYEE_NOT_FOUND": "Payee does not exist",
+    "NOT_ENOUGH_FUNDS": "The payer does not have enough funds",
+    "PAYER_LIMIT_REACHED": "The payer's limit has been breached",
+    "NOT_ALLOWED": "Authorization failed. User does not have permission",
+    "PAYEE_NOT_ALLOWED_TO_RECEIVE": "The payee is not allowed to receive",
+    "APPROVAL_REJECTED": "The payer rejected the transaction",
+    "EXPIRED": "The transaction expired",
+    "INTERNAL_PROCESSING_ERROR": "An internal error occurred",
+    "COULD_NOT_PERFORM_TRANSACTION": "The transaction could not be performed",
+}
 
 
 class SandboxBehaviour(StrEnum):
@@ -155,6 +207,17 @@ class SimTransaction:
     financial_transaction_id: str | None = None
     created_at: float = field(default_factory=time.time)
     refund_of: str | None = None  # a refund's ``referenceIdToRefund``
+    version: str = "v1_0"  # the API version that created it (deposits and requests to withdraw have two)
+    reason_format: ReasonFormat = ReasonFormat.STRING
+
+    @property
+    def inbound(self) -> bool:
+        return self.product in INBOUND
+
+    def wire_reason(self) -> str | dict[str, str] | None:
+        if not self.reason or self.reason_format is ReasonFormat.STRING:
+            return self.reason
+        return {"code": self.reason, "message": REASON_MESSAGES.get(self.reason, self.reason.replace("_", " ").lower())}
 
     def to_wire(self) -> dict[str, Any]:
         party = {"partyIdType": self.party_type, "partyId": self.msisdn}
@@ -162,7 +225,7 @@ class SimTransaction:
             "amount": _major(self.amount, self.currency),
             "currency": self.currency,
             "externalId": self.external_id,
-            "payer" if self.product == "collection" else "payee": party,
+            "payer" if self.inbound else "payee": party,
             "payerMessage": self.payer_message,
             "payeeNote": self.payee_note,
             "status": self.status,
@@ -170,7 +233,7 @@ class SimTransaction:
         if self.financial_transaction_id:
             body["financialTransactionId"] = self.financial_transaction_id
         if self.reason:
-            body["reason"] = self.reason
+            body["reason"] = self.wire_reason()
         if self.refund_of:
             body["referenceIdToRefund"] = self.refund_of
         return body
@@ -192,6 +255,7 @@ class MtnMomoSimulator(SimulatorBase):
         sandbox_behaviour: SandboxBehaviour | str = SandboxBehaviour.MEASURED,
         delayed_success_seconds: float = 25.0,
         callback_method: str = "PUT",
+        reason_format: ReasonFormat | str = ReasonFormat.STRING,
     ) -> None:
         super().__init__(settings)
         self.keys = {"collection": collection_key, "disbursement": disbursement_key}
@@ -200,6 +264,9 @@ class MtnMomoSimulator(SimulatorBase):
         self.sandbox_behaviour = SandboxBehaviour(sandbox_behaviour)
         self.delayed_success_seconds = delayed_success_seconds
         self.callback_method = callback_method.upper()
+        self.reason_format = ReasonFormat(reason_format)
+        # (request to pay X-Reference-Id, notificationMessage, Language) in the order received
+        self.notifications: list[tuple[str, str, str | None]] = []
         self.transactions: dict[tuple[str, str], SimTransaction] = {}  # (product, X-Reference-Id) -> transaction
         self.tokens: dict[str, tuple[str, float, str]] = {}  # token -> (product, expiry, API user)
         self.token_requests: Counter[str] = Counter()  # product -> token requests
@@ -220,15 +287,19 @@ class MtnMomoSimulator(SimulatorBase):
         return len(self._of(reference))
 
     def collected(self, reference: str) -> int:
+        """Requests to pay and requests to withdraw under ``externalId`` ``reference``."""
         return sum(
-            self.accounts.moved(f"collection:{t.reference_id}", debit=t.msisdn)
-            for t in self._of(reference, "collection")
+            self.accounts.moved(f"{t.product}:{t.reference_id}", debit=t.msisdn)
+            for t in self._of(reference)
+            if t.product in INBOUND
         )
 
     def paid_out(self, reference: str) -> int:
+        """Transfers and deposits under ``externalId`` ``reference``."""
         return sum(
-            self.accounts.moved(f"disbursement:{t.reference_id}", credit=t.msisdn)
-            for t in self._of(reference, "disbursement")
+            self.accounts.moved(f"{t.product}:{t.reference_id}", credit=t.msisdn)
+            for t in self._of(reference)
+            if t.product in ("disbursement", "deposit")
         )
 
     def refunded(self, reference: str) -> int:
@@ -263,12 +334,22 @@ class MtnMomoSimulator(SimulatorBase):
             Route("/{product}/token/", self._token, methods=["POST"]),
             Route("/collection/v1_0/requesttopay", self._request_to_pay, methods=["POST"]),
             Route("/collection/v1_0/requesttopay/{reference_id}", self._get_transaction, methods=["GET"]),
+            Route(
+                "/collection/v1_0/requesttopay/{reference_id}/deliverynotification",
+                self._delivery_notification,
+                methods=["POST"],
+            ),
+            Route("/collection/{version:str}/requesttowithdraw", self._request_to_withdraw, methods=["POST"]),
+            Route("/collection/v1_0/requesttowithdraw/{reference_id}", self._get_transaction, methods=["GET"]),
             Route("/disbursement/v1_0/transfer", self._transfer, methods=["POST"]),
             Route("/disbursement/v1_0/transfer/{reference_id}", self._get_transaction, methods=["GET"]),
+            Route("/disbursement/{version:str}/deposit", self._deposit, methods=["POST"]),
+            Route("/disbursement/v1_0/deposit/{reference_id}", self._get_transaction, methods=["GET"]),
             Route("/disbursement/{version:str}/refund", self._refund, methods=["POST"]),
             Route("/disbursement/{version:str}/refund/{reference_id}", self._get_refund, methods=["GET"]),
             Route("/{product}/v1_0/account/balance", self._balance, methods=["GET"]),
-            Route("/{product}/v1_0/accountholder/msisdn/{msisdn}/active", self._active, methods=["GET"]),
+            Route("/{product}/v1_0/account/balance/{currency}", self._balance, methods=["GET"]),
+            Route("/{product}/v1_0/accountholder/{id_type}/{holder_id}/active", self._active, methods=["GET"]),
             Route("/{product}/v1_0/accountholder/msisdn/{msisdn}/basicuserinfo", self._user_info, methods=["GET"]),
             Route("/_sim/state", self._state, methods=["GET"]),
         ]
@@ -355,6 +436,12 @@ class MtnMomoSimulator(SimulatorBase):
     async def _transfer(self, request: Request) -> Response:
         return await self._create(request, "disbursement")
 
+    async def _deposit(self, request: Request) -> Response:
+        return await self._create(request, "deposit")
+
+    async def _request_to_withdraw(self, request: Request) -> Response:
+        return await self._create(request, "withdrawal")
+
     def _sandbox_number(self, msisdn: str) -> SandboxNumber | None:
         try:
             return SandboxNumber(msisdn)
@@ -362,9 +449,12 @@ class MtnMomoSimulator(SimulatorBase):
             return None
 
     async def _create(self, request: Request, product: str) -> Response:  # noqa: PLR0911 - one answer per case
-        path = "/collection/v1_0/requesttopay" if product == "collection" else "/disbursement/v1_0/transfer"
-        await self._enter(f"POST {path}")
-        refusal = self._authorize(request, product)
+        """A request to pay, transfer, deposit or request to withdraw (``product`` is the transaction kind)."""
+        await self._enter(CREATE_LABELS[product])
+        version = request.path_params.get("version", "v1_0")
+        if version not in ("v1_0", "v2_0"):
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        refusal = self._authorize(request, KIND_PRODUCT[product])
         if refusal is not None:
             return refusal
         reference_id = request.headers.get("x-reference-id", "")
@@ -416,6 +506,8 @@ class MtnMomoSimulator(SimulatorBase):
             payee_note=str(body.get("payeeNote", "")),
             outcome=outcome,
             sandbox_number=sandbox_number,
+            version=version,
+            reason_format=self.reason_format,
         )
         self.transactions[(product, reference_id)] = transaction
         self._start(transaction)
@@ -470,6 +562,8 @@ class MtnMomoSimulator(SimulatorBase):
             outcome=Outcome.SUCCESS,
             sandbox_number=None,
             refund_of=original_id,
+            version=request.path_params["version"],
+            reason_format=self.reason_format,
         )
         if original is None or not self._refundable(original, refund):
             refund.status, refund.reason = "FAILED", "COULD_NOT_PERFORM_TRANSACTION"
@@ -513,7 +607,7 @@ class MtnMomoSimulator(SimulatorBase):
     def _parse_transaction(
         self, body: dict[str, Any] | None, product: str
     ) -> tuple[str, str, str, str, str] | Response:
-        party_field = "payer" if product == "collection" else "payee"
+        party_field = "payer" if product in INBOUND else "payee"
         party = body.get(party_field) if body else None
         if body is None or not isinstance(party, dict):
             return _error(400, "BAD_REQUEST", f"amount, currency, externalId and {party_field} are required.")
@@ -578,7 +672,7 @@ class MtnMomoSimulator(SimulatorBase):
             codes = FAILURE_CODES.get(transaction.outcome)
             if codes is not None:
                 transaction.status = "FAILED"
-                transaction.reason = codes[0] if transaction.product == "collection" else codes[1]
+                transaction.reason = codes[0] if transaction.inbound else codes[1]
             else:
                 self._move(transaction)
 
@@ -590,7 +684,7 @@ class MtnMomoSimulator(SimulatorBase):
 
     def _move(self, transaction: SimTransaction) -> None:
         memo = f"{transaction.product}:{transaction.reference_id}"
-        if transaction.product == "collection":
+        if transaction.inbound:
             payer, payee = transaction.msisdn, "collection"
         else:
             payer, payee = "disbursement", transaction.msisdn
@@ -608,9 +702,10 @@ class MtnMomoSimulator(SimulatorBase):
         )
 
     async def _get_transaction(self, request: Request) -> Response:
-        product = "collection" if request.url.path.startswith("/collection/") else "disbursement"
+        path = request.url.path
+        product = next(kind for prefix, kind in STATUS_PATHS.items() if path.startswith(prefix))
         await self._enter(f"GET /{product}/status")
-        refusal = self._authorize(request, product)
+        refusal = self._authorize(request, KIND_PRODUCT[product])
         if refusal is not None:
             return refusal
         transaction = self.transactions.get((product, request.path_params["reference_id"]))
@@ -621,23 +716,64 @@ class MtnMomoSimulator(SimulatorBase):
     # -- account ---------------------------------------------------------------------------------------------
 
     async def _balance(self, request: Request) -> Response:
+        """``…/account/balance`` (the environment's currency) or ``…/account/balance/{currency}``."""
         product = request.path_params["product"]
-        await self._enter(f"GET /{product}/v1_0/account/balance")
+        wanted = request.path_params.get("currency")
+        await self._enter(f"GET /{product}/v1_0/account/balance" + ("/{currency}" if wanted else ""))
         refusal = self._authorize(request, product) if product in PRODUCTS else _error(404, "RESOURCE_NOT_FOUND", "")
         if refusal is not None:
             return refusal
         currency = self.environments[request.headers["x-target-environment"]]
+        if wanted is not None and wanted != currency:
+            # "?": MTN does not publish the answer for a currency the account does not hold.
+            return _error(400, "INVALID_CURRENCY", f"Currency {wanted} is not supported.")
         available = self.accounts.balance(product, currency)
         return JSONResponse({"availableBalance": _major(available, currency), "currency": currency})
 
     async def _active(self, request: Request) -> Response:
+        """Registered and active? By ``msisdn`` (digits), ``email`` or ``party_code``; any other type is refused.
+
+        Which holders are inactive: a number, e-mail or party code whose last three digits are an outcome suffix
+        ``901`` (no such account) or ``907`` (inactive), e.g. ``46733123901`` or ``client907@example.com``;
+        ``914`` makes the check answer 503 every time.
+        """
         product = request.path_params["product"]
-        await self._pause()
+        await self._enter(f"GET /{product}/v1_0/accountholder/active")
         refusal = self._authorize(request, product) if product in PRODUCTS else _error(404, "RESOURCE_NOT_FOUND", "")
         if refusal is not None:
             return refusal
-        outcome = outcome_for(request.path_params["msisdn"])
+        id_type, holder = request.path_params["id_type"].lower(), request.path_params["holder_id"]
+        valid = {
+            "msisdn": holder.isdigit(),
+            "email": "@" in holder.strip("@"),
+            "party_code": bool(holder.strip()),
+        }
+        if not valid.get(id_type, False):
+            return _error(400, "BAD_REQUEST", f"Invalid accountHolderIdType or accountHolderId ({id_type}).")
+        digits = "".join(c for c in holder if c.isdigit())
+        outcome = outcome_for(digits) if len(digits) >= 3 else Outcome.SUCCESS
+        if outcome is Outcome.UNAVAILABLE:  # ``…914``: the check itself keeps failing (503), every time
+            return self._fault(Fault.UNAVAILABLE)
         return JSONResponse({"result": outcome not in (Outcome.NOT_FOUND, Outcome.ACCOUNT_INACTIVE)})
+
+    async def _delivery_notification(self, request: Request) -> Response:
+        """A note shown to the payer of a request to pay (MTN's ``deliverynotification``): recorded, 200."""
+        await self._enter("POST /collection/v1_0/requesttopay/deliverynotification")
+        refusal = self._authorize(request, "collection")
+        if refusal is not None:
+            return refusal
+        reference_id = request.path_params["reference_id"]
+        raw = await request.body()
+        body = (json_object(raw) if raw else None) or {}
+        # MTN's SDKs send the message twice, as a header and in the body; either is enough here.
+        message = body.get("notificationMessage") or request.headers.get("notificationmessage")
+        if not isinstance(message, str) or not message.strip() or len(message) > MAX_NOTIFICATION:
+            return _error(400, "BAD_REQUEST", "notificationMessage is required, at most 160 characters.")
+        transaction = self.transactions.get(("collection", reference_id))
+        if transaction is None or transaction.environment != request.headers["x-target-environment"]:
+            return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+        self.notifications.append((reference_id, message, request.headers.get("language")))
+        return Response(status_code=200)
 
     async def _user_info(self, request: Request) -> Response:
         product = request.path_params["product"]
@@ -648,7 +784,16 @@ class MtnMomoSimulator(SimulatorBase):
         msisdn = request.path_params["msisdn"]
         if outcome_for(msisdn) is Outcome.NOT_FOUND:
             return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
-        return JSONResponse({"given_name": "Awa", "family_name": f"Abonnée {msisdn[-3:]}", "locale": "fr"})
+        # The fields MTN's sandbox answers (given_name, family_name, birthdate, locale, gender), with our names.
+        return JSONResponse(
+            {
+                "given_name": "Awa",
+                "family_name": f"Abonnée {msisdn[-3:]}",
+                "birthdate": "1990-01-01",
+                "locale": "fr_CI",
+                "gender": "FEMALE",
+            }
+        )
 
     async def _state(self, request: Request) -> Response:
         if not self._any_subscription(request):

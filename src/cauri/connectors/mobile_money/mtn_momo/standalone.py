@@ -27,15 +27,24 @@ import uuid
 from pydantic import SecretStr
 
 from cauri.connectors.mobile_money.mtn_momo import transformers, webhooks
-from cauri.connectors.mobile_money.mtn_momo.client import SANDBOX_URL, MtnProvisioning
+from cauri.connectors.mobile_money.mtn_momo.client import (
+    PAYOUT_PATHS,
+    SANDBOX_URL,
+    WITHDRAW_STATUS_PATH,
+    MtnProvisioning,
+)
 from cauri.connectors.mobile_money.mtn_momo.connector import MtnMomoConnector
 from cauri.connectors.mobile_money.mtn_momo.schemas import (
     AccountBalance,
+    AccountHolderIdType,
     ActiveResult,
     ApiKey,
     BasicUserInfo,
+    DeliveryNotification,
+    PayoutOperation,
     Product,
     RequestToPay,
+    RequestToWithdraw,
     TransactionStatus,
     Transfer,
 )
@@ -120,15 +129,21 @@ class MtnMomoClient(StandaloneClient):
         return user, api_key
 
     async def _create(
-        self, product: Product, body: RequestToPay | Transfer, reference_id: str | None, callback_url: str | None
+        self,
+        product: Product,
+        body: RequestToPay | Transfer | RequestToWithdraw,
+        reference_id: str | None,
+        callback_url: str | None,
+        path: str | None = None,
     ) -> str:
         chosen = reference_id or str(uuid.uuid4())  # chosen once: every retry sends the same id
         response = await self.connector.client.create(
             product,
-            transformers.wire_json(body),
+            body.model_dump(by_alias=True, exclude_none=True),
             reference_id=chosen,
             environment=self.target_environment,
             callback_url=callback_url,
+            path=path,
         )
         if response.status_code == 409 and transformers.error_code(response) != transformers.ALREADY_EXISTS:
             raise transformers.error_from_response(response) or InvalidRequest(provider=transformers.PROVIDER)
@@ -146,9 +161,48 @@ class MtnMomoClient(StandaloneClient):
         """``POST /disbursement/v1_0/transfer``; returns the ``X-Reference-Id`` to query with."""
         return await self._create(Product.DISBURSEMENT, body, reference_id, callback_url)
 
-    async def _status(self, product: Product, reference_id: str) -> TransactionStatus:
-        raw = await self.connector.client.status(product, reference_id, environment=self.target_environment)
+    async def deposit(
+        self,
+        body: Transfer,
+        *,
+        version: str = "v2_0",
+        reference_id: str | None = None,
+        callback_url: str | None = None,
+    ) -> str:
+        """``POST /disbursement/{v1_0|v2_0}/deposit`` (the body of a transfer); returns the ``X-Reference-Id``."""
+        operation = PayoutOperation.DEPOSIT_V2 if version == "v2_0" else PayoutOperation.DEPOSIT_V1
+        return await self._create(Product.DISBURSEMENT, body, reference_id, callback_url, PAYOUT_PATHS[operation][0])
+
+    async def request_to_withdraw(
+        self,
+        body: RequestToWithdraw,
+        *,
+        version: str = "v1_0",
+        reference_id: str | None = None,
+        callback_url: str | None = None,
+    ) -> str:
+        """``POST /collection/{v1_0|v2_0}/requesttowithdraw``: the payer approves a cash-out to the merchant."""
+        path = f"/collection/{'v2_0' if version == 'v2_0' else 'v1_0'}/requesttowithdraw"
+        return await self._create(Product.COLLECTION, body, reference_id, callback_url, path)
+
+    async def notify_payer(self, reference_id: str, message: str, *, language: str | None = None) -> None:
+        """``POST /collection/v1_0/requesttopay/{id}/deliverynotification``: a note (≤ 160 characters) to the payer."""
+        note = DeliveryNotification(notification_message=message)
+        await self.connector.client.delivery_notification(
+            reference_id, note.notification_message, environment=self.target_environment, language=language
+        )
+
+    async def _status(self, product: Product, reference_id: str, path: str | None = None) -> TransactionStatus:
+        raw = await self.connector.client.status(product, reference_id, environment=self.target_environment, path=path)
         return transformers.status_from_json(raw)
+
+    async def get_deposit(self, reference_id: str) -> TransactionStatus:
+        """``GET /disbursement/v1_0/deposit/{id}`` (a deposit of either version)."""
+        return await self._status(Product.DISBURSEMENT, reference_id, PAYOUT_PATHS[PayoutOperation.DEPOSIT_V1][1])
+
+    async def get_request_to_withdraw(self, reference_id: str) -> TransactionStatus:
+        """``GET /collection/v1_0/requesttowithdraw/{id}`` (either version)."""
+        return await self._status(Product.COLLECTION, reference_id, WITHDRAW_STATUS_PATH)
 
     async def get_request_to_pay(self, reference_id: str) -> TransactionStatus:
         return await self._status(Product.COLLECTION, reference_id)
@@ -172,13 +226,22 @@ class MtnMomoClient(StandaloneClient):
                 return status
             await asyncio.sleep(interval)
 
-    async def balance(self, product: Product = Product.DISBURSEMENT) -> AccountBalance:
-        raw = await self.connector.client.balance(product, environment=self.target_environment)
+    async def balance(self, product: Product = Product.DISBURSEMENT, currency: str | None = None) -> AccountBalance:
+        """``…/account/balance``, or ``…/account/balance/{currency}`` when ``currency`` is given."""
+        raw = await self.connector.client.balance(product, environment=self.target_environment, currency=currency)
         return transformers.balance_from_json(raw)
 
-    async def is_active(self, msisdn: str, product: Product = Product.COLLECTION) -> bool:
+    async def is_active(
+        self,
+        holder: str,
+        product: Product = Product.COLLECTION,
+        id_type: AccountHolderIdType | str = AccountHolderIdType.MSISDN,
+    ) -> bool:
+        """Registered and active? ``holder`` is a number (``+`` optional), an e-mail or a party code (``id_type``)."""
+        kind = AccountHolderIdType(id_type)
+        holder_id = holder.removeprefix("+") if kind is AccountHolderIdType.MSISDN else holder
         raw = await self.connector.client.account_active(
-            product, msisdn.removeprefix("+"), environment=self.target_environment
+            product, holder_id, environment=self.target_environment, id_type=kind
         )
         return raw is not None and ActiveResult.model_validate(raw).result
 
@@ -205,6 +268,11 @@ class SyncMtnMomoClient(BlockingClient[MtnMomoClient]):
 
     request_to_pay = blocking(MtnMomoClient.request_to_pay)
     transfer = blocking(MtnMomoClient.transfer)
+    deposit = blocking(MtnMomoClient.deposit)
+    request_to_withdraw = blocking(MtnMomoClient.request_to_withdraw)
+    notify_payer = blocking(MtnMomoClient.notify_payer)
+    get_deposit = blocking(MtnMomoClient.get_deposit)
+    get_request_to_withdraw = blocking(MtnMomoClient.get_request_to_withdraw)
     get_request_to_pay = blocking(MtnMomoClient.get_request_to_pay)
     get_transfer = blocking(MtnMomoClient.get_transfer)
     wait = blocking(MtnMomoClient.wait)

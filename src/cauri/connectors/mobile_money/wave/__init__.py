@@ -15,9 +15,14 @@ from cauri.connectors.mobile_money.wave.connector import WAVE_LIMITS, WaveConnec
 from cauri.connectors.mobile_money.wave.schemas import (
     CheckoutSession,
     CheckoutSessionCreate,
+    PageInfo,
     Payout,
+    PayoutBatch,
+    PayoutBatchCreate,
     PayoutCreate,
+    TransactionPage,
     WaveBalance,
+    WaveTransaction,
     WebhookEvent,
 )
 from cauri.connectors.mobile_money.wave.simulator import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET, WaveSimulator
@@ -31,13 +36,18 @@ __all__ = [
     "WAVE_LIMITS",
     "CheckoutSession",
     "CheckoutSessionCreate",
+    "PageInfo",
     "Payout",
+    "PayoutBatch",
+    "PayoutBatchCreate",
     "PayoutCreate",
     "SyncWaveClient",
+    "TransactionPage",
     "WaveBalance",
     "WaveClient",
     "WaveConnector",
     "WaveSimulator",
+    "WaveTransaction",
     "WebhookEvent",
 ]
 

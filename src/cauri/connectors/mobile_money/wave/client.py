@@ -85,6 +85,26 @@ class WaveHttp:
     async def search_payouts(self, client_reference: str) -> dict[str, Any]:
         return await self._get("/v1/payouts/search", "payout_search", params={"client_reference": client_reference})
 
+    async def create_payout_batch(self, body: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        """``POST /v1/payout-batch`` ``{"payouts": [...]}`` -> ``{"id": "pb-…"}``; the payouts are made afterwards."""
+        return await self._post("/v1/payout-batch", "payout_batch", body, idempotency_key)
+
+    async def get_payout_batch(self, batch_id: str) -> dict[str, Any]:
+        return await self._get(f"/v1/payout-batch/{quote(batch_id, safe='')}", "payout_batch_status")
+
+    async def list_transactions(
+        self, *, day: str | None = None, after: str | None = None, include_subaccounts: bool = False
+    ) -> dict[str, Any]:
+        """``GET /v1/transactions``: one page of a day's movements (``day`` YYYY-MM-DD, today by default)."""
+        params: dict[str, str] = {}
+        if day:
+            params["date"] = day
+        if after:
+            params["after"] = after
+        if include_subaccounts:
+            params["include_subaccounts"] = "true"
+        return await self._get("/v1/transactions", "transactions", params=params or None)
+
     async def balance(self) -> dict[str, Any]:
         return await self._get("/v1/balance", "balance")
 

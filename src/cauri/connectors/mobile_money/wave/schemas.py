@@ -79,6 +79,54 @@ class Payout(_Wire):
     payout_error: PayoutError | None = None
 
 
+class PayoutBatchCreate(_Wire):
+    """``POST /v1/payout-batch`` (with ``idempotency-key``): each item is a payout request of its own."""
+
+    payouts: list[PayoutCreate]
+
+
+class PayoutBatch(_Wire):
+    """``GET /v1/payout-batch/{id}``: ``status`` processing or complete (complete: every payout was made; each
+    one's own ``status`` and ``payout_error`` tell how it went -- a batch has no success or failure of its own)."""
+
+    id: str
+    status: str
+    payouts: list[Payout] = []
+
+
+class WaveTransaction(_Wire):
+    """One movement of the wallet (``GET /v1/transactions``): ``amount`` signed (negative when money leaves)."""
+
+    timestamp: str
+    transaction_id: str
+    transaction_type: str | None = None
+    amount: str
+    fee: str | None = None
+    balance: str | None = None
+    currency: str
+    is_reversal: bool | None = None
+    counterparty_name: str | None = None
+    counterparty_mobile: str | None = None
+    client_reference: str | None = None
+    payment_reason: str | None = None
+    checkout_api_session_id: str | None = None
+    batch_id: str | None = None
+
+
+class PageInfo(_Wire):
+    start_cursor: str | None = None
+    end_cursor: str | None = None
+    has_next_page: bool = False
+
+
+class TransactionPage(_Wire):
+    """One page of a day's movements; ask again with ``after=page_info.end_cursor`` while ``has_next_page``."""
+
+    page_info: PageInfo
+    date: str | None = None
+    items: list[WaveTransaction]
+
+
 class WaveBalance(_Wire):
     amount: str
     currency: str

@@ -8,6 +8,18 @@
   (``{"result": [...]}``), ``POST …/{id}/expire``, ``POST …/{id}/refund``
 * ``POST /v1/payout`` -> the payout (``pt-…``, processing, then succeeded or failed with ``payout_error``);
   ``GET /v1/payout/{id}``, ``GET /v1/payouts/search?client_reference=``; ``GET /v1/balance``
+* ``POST /v1/payout/{id}/reverse``: the same ``idempotency-key`` again replays the first answer; a payout reversed
+  already is refused under another key (409 ``payout-already-reversed``) unless ``idempotent_reversal=True``, which
+  answers 200 and moves nothing, as Wave documents; refused after 3 days (``payout-reversal-time-limit-exceeded``)
+  or when the payee no longer holds the amount (``insufficient-funds``)
+* ``POST /v1/payout-batch`` (``idempotency-key``; ``{"payouts": [<payout requests>]}``) -> ``{"id": "pb-…"}`` at
+  once; the payouts are then made one by one (``batch_item_seconds`` apart), each an ordinary payout (same
+  outcomes, same ``GET /v1/payout/{id}`` and search); ``GET /v1/payout-batch/{id}`` (also the
+  ``/v1/payouts-batch/{id}`` spelling of Wave's endpoint list) -> ``{id, status: processing|complete, payouts}``:
+  ``complete`` once every payout of the batch exists -- each may still be ``processing``, as in Wave's example
+* ``GET /v1/transactions?date=YYYY-MM-DD&after=<cursor>`` -> ``{page_info: {start_cursor, end_cursor,
+  has_next_page}, date, items}``: every movement of the wallet that day (UTC; today by default), oldest first,
+  ``transactions_page_size`` a page; ``amount`` is negative for money going out, ``fee`` apart, ``balance`` after
 * the payer: when a session is restricted to a number (``restrict_payer_mobile``), that Wave user pays after
   ``settle_seconds``, with the outcome its number's last three digits choose (the sandbox table); otherwise a
   person pays on the launch page (``GET``/``POST /c/{id}``, a number to type)
@@ -20,6 +32,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import html
 import json
@@ -27,7 +41,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -46,10 +60,16 @@ DEFAULT_WEBHOOK_SECRET = "wave_sn_WHS_demo_secret"  # noqa: S105 - the simulator
 CURRENCIES = frozenset({"XOF"})
 MERCHANT_FLOAT = 1_000_000_000
 SESSION_LIFETIME = timedelta(minutes=30)
+MAX_PAYMENT_REASON = 40  # Wave: payment_reason up to 40 characters
 FEE_PERCENT = 1  # payouts: Wave charges the sender on top of receive_amount ("?": the real fee grid is Wave's)
 UNKNOWN_PAYMENT_STATUS = "under-review"  # a word the connector does not know: must read as pending
 
-# The error codes the simulator gives (Wave's real codes are not public).
+BATCH_ITEM_SECONDS = 0.01  # between two payouts of a batch ("?": Wave's pace is not public)
+REVERSAL_WINDOW = timedelta(days=3)  # Wave: a payout can be reversed up to 3 days after its creation
+
+# The error codes the simulator gives. Checkout errors are not public; payout errors follow Wave's published list
+# where it has one (recipient-limit-exceeded, recipient-account-blocked, recipient-minor, insufficient-funds,
+# internal-server-error); an unknown recipient is not in it ("?": recipient-not-found).
 CHECKOUT_ERRORS: dict[Outcome, str] = {
     Outcome.NOT_FOUND: "payer-not-found",
     Outcome.INSUFFICIENT_FUNDS: "insufficient-funds",
@@ -63,10 +83,18 @@ PAYOUT_ERRORS: dict[Outcome, str] = {
     Outcome.NOT_FOUND: "recipient-not-found",
     Outcome.INSUFFICIENT_FUNDS: "insufficient-funds",
     Outcome.LIMIT_REACHED: "recipient-limit-exceeded",
-    Outcome.NOT_ALLOWED: "not-allowed",
-    Outcome.PROVIDER_ERROR: "internal-error",
-    Outcome.ACCOUNT_INACTIVE: "blocked-account",
+    Outcome.NOT_ALLOWED: "recipient-minor",
+    Outcome.PROVIDER_ERROR: "internal-server-error",
+    Outcome.ACCOUNT_INACTIVE: "recipient-account-blocked",
 }
+# Faults a batch create suffers when one of its payouts' numbers asks for it (the batch is one HTTP call).
+BATCH_FAULTS = (
+    Outcome.SLOW,
+    Outcome.TIMEOUT_AFTER_ACCEPT,
+    Outcome.UNAVAILABLE,
+    Outcome.ERROR_AFTER_PROCESSING,
+    Outcome.RATE_LIMITED,
+)
 
 
 def _iso(moment: datetime) -> str:
@@ -136,6 +164,8 @@ class SimPayout:
     status: str = "processing"
     error: dict[str, str] | None = None
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    payment_reason: str | None = None
+    batch_id: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -146,9 +176,59 @@ class SimPayout:
             "mobile": self.mobile,
             "name": self.name,
             "client_reference": self.client_reference,
+            "payment_reason": self.payment_reason,
             "status": self.status,
             "timestamp": _iso(self.timestamp),
             "payout_error": self.error,
+        }
+
+
+@dataclass
+class SimBatch:
+    id: str
+    requests: list[dict[str, Any]]  # the payout requests, validated, in order
+    payout_ids: list[str] = field(default_factory=list)  # made so far
+
+    @property
+    def status(self) -> str:
+        return "complete" if len(self.payout_ids) == len(self.requests) else "processing"
+
+
+@dataclass
+class SimEntry:
+    """One line of the wallet's statement (``GET /v1/transactions``)."""
+
+    timestamp: datetime
+    transaction_id: str
+    transaction_type: str
+    amount: int  # signed: negative when money leaves the wallet
+    fee: int
+    balance: int  # after this movement
+    currency: str
+    is_reversal: bool = False
+    counterparty_mobile: str | None = None
+    counterparty_name: str | None = None
+    client_reference: str | None = None
+    payment_reason: str | None = None
+    checkout_api_session_id: str | None = None
+    batch_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "timestamp": _iso(self.timestamp.replace(microsecond=0)),
+            "transaction_id": self.transaction_id,
+            "transaction_type": self.transaction_type,
+            "amount": str(self.amount),
+            "fee": str(self.fee),
+            "balance": str(self.balance),
+            "currency": self.currency,
+            "is_reversal": self.is_reversal,
+            "counterparty_name": self.counterparty_name,
+            "counterparty_mobile": self.counterparty_mobile,
+            "client_reference": self.client_reference,
+            "payment_reason": self.payment_reason,
+            "checkout_api_session_id": self.checkout_api_session_id,
+            "batch_id": self.batch_id,
         }
 
 
@@ -162,6 +242,9 @@ class WaveSimulator(SimulatorBase):
         webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
         webhook_url: str | None = None,
         settings: SimulatorSettings | None = None,
+        transactions_page_size: int = 100,
+        batch_item_seconds: float = BATCH_ITEM_SECONDS,
+        idempotent_reversal: bool = False,
     ) -> None:
         super().__init__(settings)
         self.api_key = api_key
@@ -169,6 +252,11 @@ class WaveSimulator(SimulatorBase):
         self.webhook_url = webhook_url
         self.sessions: dict[str, SimSession] = {}
         self.payouts: dict[str, SimPayout] = {}
+        self.batches: dict[str, SimBatch] = {}
+        self.statement: list[SimEntry] = []  # the wallet's movements, oldest first
+        self.transactions_page_size = transactions_page_size
+        self.batch_item_seconds = batch_item_seconds
+        self.idempotent_reversal = idempotent_reversal
         self.keys: IdempotentReplay[dict[str, Any]] = IdempotentReplay()  # idempotency key -> the first answer
         self._app = Starlette(
             routes=[
@@ -182,6 +270,11 @@ class WaveSimulator(SimulatorBase):
                 Route("/v1/payout/{id}", self._get_payout, methods=["GET"]),
                 Route("/v1/payout/{id}/reverse", self._reverse_payout, methods=["POST"]),
                 Route("/v1/payouts/search", self._search_payouts, methods=["GET"]),
+                Route("/v1/payout-batch", self._create_batch, methods=["POST"]),
+                Route("/v1/payout-batch/", self._create_batch, methods=["POST"]),
+                Route("/v1/payout-batch/{id}", self._get_batch, methods=["GET"]),
+                Route("/v1/payouts-batch/{id}", self._get_batch, methods=["GET"]),
+                Route("/v1/transactions", self._transactions, methods=["GET"]),
                 Route("/v1/balance", self._balance, methods=["GET"]),
                 Route("/c/{id}", self._launch_page, methods=["GET", "POST"]),
                 Route("/_sim/state", self._state, methods=["GET"]),
@@ -342,7 +435,14 @@ class WaveSimulator(SimulatorBase):
         session.payer = mobile
         session.checkout_status, session.payment_status = "complete", "succeeded"
         session.last_payment_error = None
-        session.transaction_id = f"T_{secrets.token_hex(8).upper()}"
+        session.transaction_id = self._record(
+            "api_checkout",
+            session.amount,
+            session.currency,
+            counterparty_mobile=mobile,
+            client_reference=session.client_reference,
+            checkout_api_session_id=session.id,
+        )
         await self._webhook(session, "checkout.session.completed")
 
     async def _webhook(self, session: SimSession, event_type: str) -> None:
@@ -421,6 +521,15 @@ class WaveSimulator(SimulatorBase):
             return _error(409, "checkout-already-refunded", "This payment was refunded already.")
         self.accounts.move("merchant", session.payer, session.currency, session.amount, f"refund:{session_id}")
         session.refunded = True
+        self._record(
+            "api_checkout_refund",
+            -session.amount,
+            session.currency,
+            is_reversal=True,
+            counterparty_mobile=session.payer,
+            client_reference=session.client_reference,
+            checkout_api_session_id=session.id,
+        )
         self.keys.remember(key, f"refund:{session_id}", {})
         return JSONResponse({})
 
@@ -434,8 +543,7 @@ class WaveSimulator(SimulatorBase):
         if key is None:
             return _error(400, "missing-idempotency-key", "Payouts need an idempotency-key header.")
         reference = body.get("client_reference")
-        mobile = str(body.get("mobile", ""))
-        outcome = outcome_for(mobile)
+        outcome = outcome_for(str(body.get("mobile", "")))
         attempt = self._attempt(reference) if isinstance(reference, str) else 1
         fault = self._refusal(outcome, attempt)
         if fault is not None:
@@ -446,11 +554,34 @@ class WaveSimulator(SimulatorBase):
             if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
                 await asyncio.sleep(self.settings.hang_seconds)
             return replay
+        checked = self._payout_request(body)
+        if isinstance(checked, str):
+            return _error(400, "request-validation-error", checked)
+        await self._take_time(outcome)
+        payout = self._make_payout(body, *checked)
+        answer = payout.to_wire()
+        self.keys.remember(key, request_fingerprint, answer)
+        fault = await self._after_accepting(outcome, attempt)
+        return self._fault(fault) if fault is not None else JSONResponse(answer)
+
+    def _payout_request(self, body: dict[str, Any]) -> tuple[int, str, str] | str:
+        """One payout request checked: ``(amount, currency, mobile)``, or what is wrong with it."""
         currency = str(body.get("currency", ""))
         amount = self._amount(body.get("receive_amount"), currency)
-        if amount is None or not (mobile.startswith("+") and mobile[1:].isdigit()):
-            return _error(400, "request-validation-error", "receive_amount (string), currency XOF, E.164 mobile.")
-        await self._take_time(outcome)
+        mobile = body.get("mobile")
+        if amount is None or not (isinstance(mobile, str) and mobile.startswith("+") and mobile[1:].isdigit()):
+            return "receive_amount (string), currency XOF, E.164 mobile."
+        reason = body.get("payment_reason")
+        if reason is not None and not (isinstance(reason, str) and len(reason) <= MAX_PAYMENT_REASON):
+            return f"payment_reason is a string of at most {MAX_PAYMENT_REASON} characters."
+        return amount, currency, mobile
+
+    def _make_payout(
+        self, body: dict[str, Any], amount: int, currency: str, mobile: str, batch_id: str | None = None
+    ) -> SimPayout:
+        reference = body.get("client_reference")
+        reason = body.get("payment_reason")
+        outcome = outcome_for(mobile)
         payout = SimPayout(
             id=f"pt-{uuid.uuid4().hex[:20]}",
             amount=amount,
@@ -460,16 +591,15 @@ class WaveSimulator(SimulatorBase):
             name=str(body["name"]) if body.get("name") else None,
             client_reference=reference if isinstance(reference, str) else None,
             outcome=outcome,
+            payment_reason=reason if isinstance(reason, str) else None,
+            batch_id=batch_id,
         )
         if outcome is Outcome.UNKNOWN_STATUS:
             payout.status = UNKNOWN_PAYMENT_STATUS
         self.payouts[payout.id] = payout
-        answer = payout.to_wire()
-        self.keys.remember(key, request_fingerprint, answer)
         if outcome not in (Outcome.PENDING_FOREVER, Outcome.UNKNOWN_STATUS):
             self.tasks.start(self._settle_payout(payout))
-        fault = await self._after_accepting(outcome, attempt)
-        return self._fault(fault) if fault is not None else JSONResponse(answer)
+        return payout
 
     async def _settle_payout(self, payout: SimPayout) -> None:
         await asyncio.sleep(self.settings.settle_seconds)
@@ -484,9 +614,26 @@ class WaveSimulator(SimulatorBase):
         self.accounts.move("merchant", payout.mobile, payout.currency, payout.amount, memo)
         self.accounts.move("merchant", "fees", payout.currency, payout.fee, memo)
         payout.status = "succeeded"
+        self._record(
+            "api_payout",
+            -payout.amount,
+            payout.currency,
+            fee=payout.fee,
+            counterparty_mobile=payout.mobile,
+            counterparty_name=payout.name,
+            client_reference=payout.client_reference,
+            payment_reason=payout.payment_reason,
+            batch_id=payout.batch_id,
+        )
 
     async def _reverse_payout(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per case
-        """The payee gives a succeeded payout back (it must still hold the amount); the payout reads ``reversed``."""
+        """The payee gives a succeeded payout back (it must still hold the amount); the payout reads ``reversed``.
+
+        Wave documents the call as idempotent: reversing a reversed payout answers 200 and creates nothing
+        (``idempotent_reversal=True``); by default a second reversal under another key is refused, the answer
+        Cauri's connector contract expects. Wave also documents that the fee comes back; this simulator keeps it
+        (both in docs/providers/wave.md).
+        """
         guarded = await self._guarded_create(request, "POST /v1/payout/{id}/reverse")
         if isinstance(guarded, Response):
             return guarded
@@ -497,15 +644,29 @@ class WaveSimulator(SimulatorBase):
             return replay
         payout = self.payouts.get(payout_id)
         if payout is None:
-            return _error(404, "payout-not-found", "No such payout.")
+            return _error(404, "not-found", "No such payout.")
         if payout.status == "reversed":
+            if self.idempotent_reversal:
+                return JSONResponse({})  # Wave's documented answer: success, nothing moves a second time
             return _error(409, "payout-already-reversed", "This payout was reversed already.")
         if payout.status != "succeeded":
             return _error(400, "payout-reversal-not-possible", "Only a succeeded payout can be reversed.")
+        if datetime.now(UTC) - payout.timestamp > REVERSAL_WINDOW:
+            return _error(400, "payout-reversal-time-limit-exceeded", "The time to reverse this payout is over.")
         if not self.accounts.can_pay(payout.mobile, payout.currency, payout.amount):
             return _error(400, "insufficient-funds", "The recipient no longer holds the amount.")
         self.accounts.move(payout.mobile, "merchant", payout.currency, payout.amount, f"reverse:{payout.id}")
         payout.status = "reversed"
+        self._record(
+            "api_payout_reversal",
+            payout.amount,
+            payout.currency,
+            is_reversal=True,
+            counterparty_mobile=payout.mobile,
+            counterparty_name=payout.name,
+            client_reference=payout.client_reference,
+            batch_id=payout.batch_id,
+        )
         self.keys.remember(key, f"reverse:{payout_id}", {})
         return JSONResponse({})
 
@@ -524,7 +685,7 @@ class WaveSimulator(SimulatorBase):
             return refusal
         payout = self.payouts.get(request.path_params["id"])
         if payout is None:
-            return _error(404, "payout-not-found", "No such payout.")
+            return _error(404, "not-found", "No such payout.")
         return JSONResponse(payout.to_wire())
 
     async def _search_payouts(self, request: Request) -> Response:
@@ -535,6 +696,120 @@ class WaveSimulator(SimulatorBase):
         wanted = request.query_params.get("client_reference")
         found = [p.to_wire() for p in self.payouts.values() if wanted and p.client_reference == wanted]
         return JSONResponse({"result": found})
+
+    # -- payout batches ------------------------------------------------------------------------------------------
+
+    async def _create_batch(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per case
+        guarded = await self._guarded_create(request, "POST /v1/payout-batch")
+        if isinstance(guarded, Response):
+            return guarded
+        body, key = guarded
+        if key is None:
+            return _error(400, "missing-idempotency-key", "Payout batches need an idempotency-key header.")
+        items = body.get("payouts")
+        if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+            return _error(400, "request-validation-error", "payouts must be a non-empty list of payout requests.")
+        outcomes = [outcome_for(str(item.get("mobile", ""))) for item in items]
+        outcome = next((o for o in outcomes if o in BATCH_FAULTS), Outcome.SUCCESS)
+        attempt = self._attempt(f"batch:{key}")
+        fault = self._refusal(outcome, attempt)
+        if fault is not None:
+            return self._fault(fault)
+        request_fingerprint = fingerprint(json.dumps(body, sort_keys=True))
+        replay = self._replay(key, request_fingerprint)
+        if replay is not None:
+            if outcome is Outcome.TIMEOUT_AFTER_ACCEPT:
+                await asyncio.sleep(self.settings.hang_seconds)
+            return replay
+        for index, item in enumerate(items):
+            checked = self._payout_request(item)
+            if isinstance(checked, str):
+                # Wave's validation error shape: the whole batch is refused, naming the item.
+                detail = {"loc": ["payouts", index], "msg": checked, "type": "value_error"}
+                return JSONResponse(
+                    {"code": "request-validation-error", "message": "Request invalid", "details": [detail]},
+                    status_code=400,
+                )
+        await self._take_time(outcome)
+        batch = SimBatch(id=f"pb-{uuid.uuid4().hex[:20]}", requests=list(items))
+        self.batches[batch.id] = batch
+        answer = {"id": batch.id}
+        self.keys.remember(key, request_fingerprint, answer)
+        self.tasks.start(self._run_batch(batch))
+        fault = await self._after_accepting(outcome, attempt)
+        return self._fault(fault) if fault is not None else JSONResponse(answer)
+
+    async def _run_batch(self, batch: SimBatch) -> None:
+        """Wave makes a batch's payouts asynchronously: one after the other, each then settles on its own."""
+        for item in batch.requests:
+            await asyncio.sleep(self.batch_item_seconds)
+            checked = self._payout_request(item)
+            assert not isinstance(checked, str)  # validated when the batch was accepted
+            batch.payout_ids.append(self._make_payout(item, *checked, batch_id=batch.id).id)
+
+    async def _get_batch(self, request: Request) -> Response:
+        await self._pause()
+        refusal = self._checked(request, "GET /v1/payout-batch/{id}")
+        if refusal is not None:
+            return refusal
+        batch = self.batches.get(request.path_params["id"])
+        if batch is None:
+            return _error(404, "not-found", "No such payout batch.")
+        payouts = [self.payouts[payout_id].to_wire() for payout_id in batch.payout_ids]
+        return JSONResponse({"id": batch.id, "status": batch.status, "payouts": payouts})
+
+    # -- the wallet's statement ----------------------------------------------------------------------------------
+
+    def _record(self, transaction_type: str, amount: int, currency: str, *, fee: int = 0, **details: Any) -> str:
+        """Write one movement of the wallet (after it happened) to the statement; its ``transaction_id``."""
+        transaction_id = f"T_{secrets.token_hex(6).upper()}"
+        self.statement.append(
+            SimEntry(
+                timestamp=datetime.now(UTC),
+                transaction_id=transaction_id,
+                transaction_type=transaction_type,
+                amount=amount,
+                fee=fee,
+                balance=self.merchant_balance(currency),
+                currency=currency,
+                **details,
+            )
+        )
+        return transaction_id
+
+    async def _transactions(self, request: Request) -> Response:
+        """``GET /v1/transactions?date=&after=``: one day's movements, a page at a time (``include_subaccounts``
+        is accepted; this wallet has none)."""
+        await self._pause()
+        refusal = self._checked(request, "GET /v1/transactions")
+        if refusal is not None:
+            return refusal
+        wanted = request.query_params.get("date")
+        try:
+            day = date.fromisoformat(wanted) if wanted else datetime.now(UTC).date()
+        except ValueError:
+            return _error(400, "request-validation-error", "date must be YYYY-MM-DD.")
+        entries = [entry for entry in self.statement if entry.timestamp.date() == day]
+        after = request.query_params.get("after")
+        start = 0
+        if after:
+            position = _cursor_position(after, day)
+            if position is None:
+                return _error(400, "request-validation-error", "after is not a cursor of this date's list.")
+            start = position + 1
+        page = entries[start : start + self.transactions_page_size]
+        end_cursor = _cursor(day, start + len(page) - 1) if page else after
+        return JSONResponse(
+            {
+                "page_info": {
+                    "start_cursor": after or None,
+                    "end_cursor": end_cursor,
+                    "has_next_page": start + len(page) < len(entries),
+                },
+                "date": day.isoformat(),
+                "items": [entry.to_wire() for entry in page],
+            }
+        )
 
     async def _balance(self, request: Request) -> Response:
         await self._pause()
@@ -588,3 +863,19 @@ class WaveSimulator(SimulatorBase):
                 "payouts": [p.to_wire() for p in self.payouts.values()],
             }
         )
+
+
+def _cursor(day: date, position: int) -> str:
+    """An opaque cursor (Wave's are opaque base64 strings): the day and the position of the last item given."""
+    return base64.urlsafe_b64encode(f"{day.isoformat()}:{position}".encode()).decode().rstrip("=")
+
+
+def _cursor_position(cursor: str, day: date) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    cursor_day, _, position = text.partition(":")
+    if cursor_day != day.isoformat() or not position.isdigit():
+        return None
+    return int(position)

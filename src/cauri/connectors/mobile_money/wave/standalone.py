@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import Any, TypeVar
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from cauri.connectors.mobile_money.wave import transformers, webhooks
 from cauri.connectors.mobile_money.wave.client import DEFAULT_BASE_URL
@@ -32,12 +33,26 @@ from cauri.connectors.mobile_money.wave.schemas import (
     CheckoutSession,
     CheckoutSessionCreate,
     Payout,
+    PayoutBatch,
+    PayoutBatchCreate,
     PayoutCreate,
+    TransactionPage,
     WaveBalance,
+    WaveTransaction,
     WebhookEvent,
 )
+from cauri.kit.errors import unreadable_answer
 from cauri.kit.http import HttpPolicy
 from cauri.kit.standalone import BlockingClient, StandaloneClient, blocking, same
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _valid(model: type[_Model], raw: dict[str, Any]) -> _Model:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise unreadable_answer(transformers.PROVIDER, exc) from None
 
 
 def _secrets(value: str | SecretStr | list[str] | list[SecretStr] | None) -> list[SecretStr]:
@@ -136,6 +151,37 @@ class WaveClient(StandaloneClient):
         found = transformers.search_results(await self.http.search_payouts(client_reference))
         return [transformers.payout_from_json(item) for item in found]
 
+    async def create_payout_batch(self, payouts: list[PayoutCreate], *, idempotency_key: str | None = None) -> str:
+        """``POST /v1/payout-batch``; returns the batch id (``pb-…``) to follow with :meth:`get_payout_batch`.
+
+        The key is chosen once, before the first attempt: a retry after a timeout gets the same batch back.
+        """
+        body = PayoutBatchCreate(payouts=payouts).model_dump(exclude_none=True)
+        key = idempotency_key or f"payout-batch-{uuid.uuid4()}"
+        answer = await self.http.create_payout_batch(body, idempotency_key=key)
+        batch_id = answer.get("id")
+        if not isinstance(batch_id, str) or not batch_id:
+            raise unreadable_answer(transformers.PROVIDER, ValueError("no batch id"))
+        return batch_id
+
+    async def get_payout_batch(self, batch_id: str) -> PayoutBatch:
+        return _valid(PayoutBatch, await self.http.get_payout_batch(batch_id))
+
+    async def list_transactions(self, day: str | None = None, *, after: str | None = None) -> TransactionPage:
+        """One page of the wallet's movements on ``day`` (YYYY-MM-DD, today by default)."""
+        return _valid(TransactionPage, await self.http.list_transactions(day=day, after=after))
+
+    async def all_transactions(self, day: str | None = None) -> list[WaveTransaction]:
+        """Every movement of ``day``, following the cursor page after page (for a daily reconciliation)."""
+        items: list[WaveTransaction] = []
+        after: str | None = None
+        while True:
+            page = await self.list_transactions(day, after=after)
+            items.extend(page.items)
+            if not page.page_info.has_next_page or not page.page_info.end_cursor:
+                return items
+            after = page.page_info.end_cursor
+
     async def balance(self) -> WaveBalance:
         raw = await self.http.balance()
         try:
@@ -163,5 +209,9 @@ class SyncWaveClient(BlockingClient[WaveClient]):
     create_payout = blocking(WaveClient.create_payout)
     get_payout = blocking(WaveClient.get_payout)
     search_payouts = blocking(WaveClient.search_payouts)
+    create_payout_batch = blocking(WaveClient.create_payout_batch)
+    get_payout_batch = blocking(WaveClient.get_payout_batch)
+    list_transactions = blocking(WaveClient.list_transactions)
+    all_transactions = blocking(WaveClient.all_transactions)
     balance = blocking(WaveClient.balance)
     verify_webhook = same(WaveClient.verify_webhook)

@@ -66,6 +66,14 @@ ERROR_CODES: dict[str, FailureReason] = {
     "cancelled-by-payer": FailureReason.REJECTED_BY_PAYER,
     "payment-declined": FailureReason.REJECTED_BY_PAYER,
     "internal-error": FailureReason.PROVIDER_ERROR,
+    # Wave's published payout error codes (docs.wave.com/payout, "Errors")
+    "recipient-account-blocked": FailureReason.ACCOUNT_INACTIVE,
+    "recipient-account-inactive": FailureReason.ACCOUNT_INACTIVE,
+    "recipient-minor": FailureReason.NOT_ALLOWED,
+    "country-mismatch": FailureReason.NOT_ALLOWED,
+    "currency-mismatch": FailureReason.INVALID_CURRENCY,
+    "internal-server-error": FailureReason.PROVIDER_ERROR,
+    "service-unavailable": FailureReason.PROVIDER_ERROR,
 }
 _KEYWORDS: tuple[tuple[tuple[str, ...], FailureReason | None], ...] = (
     (("insufficient",), FailureReason.INSUFFICIENT_FUNDS),
@@ -288,8 +296,9 @@ def error_from_response(response: httpx.Response) -> ConnectorError | None:
         return None
     if not isinstance(body, dict):
         return None
-    code = str(body.get("code") or "") or None
-    message = str(body.get("message") or "")
+    # Validation errors are ``{code, message}``; an execution error is ``{error_code, error_message}`` (Wave's docs).
+    code = str(body.get("code") or body.get("error_code") or "") or None
+    message = str(body.get("message") or body.get("error_message") or "")
     common: dict[str, Any] = {"provider": PROVIDER, "provider_code": code}
     if response.status_code in (401, 403):
         return AuthError(**common)
