@@ -81,7 +81,7 @@ def test_answers_are_unwrapped_and_words_mapped() -> None:
     assert transformers.payment_from_wire(raw).status is PaymentStatus.SUCCEEDED
     assert transformers.status_from_wire("something_new") is PaymentStatus.PENDING
     assert transformers.status_from_wire("canceled") is PaymentStatus.CANCELLED
-    assert transformers.mode_for("+2250500000100") == "mtn_ci"
+    assert transformers.mode_for("+2250500000100") == "mtn_open_ci"
     assert transformers.mode_for("+22879000100") == "moov_tg"
     assert transformers.mode_for("+2290195000100") == "moov"
     with pytest.raises(InvalidRequest):
@@ -116,7 +116,7 @@ async def test_collect_pushes_with_the_operator_mode(
     fedapay: tuple[FedaPaySimulator, FedaPayConnector, CallbackSink, str],
 ) -> None:
     simulator, connector, _sink, _url = fedapay
-    for country, mode in (("BJ", "mtn"), ("BJ-MOOV", "moov"), ("CI", "mtn_ci"), ("TG", "moov_tg")):
+    for country, mode in (("BJ", "mtn_open"), ("BJ-MOOV", "moov"), ("CI", "mtn_open_ci"), ("TG", "moov_tg")):
         payment = await connector.collect(request(magic_phone(Outcome.SUCCESS, country)))
         assert payment.raw["mode"] == mode and payment.raw["payment_url"]
         assert simulator.requests[f"POST /{mode}"] >= 1
@@ -212,7 +212,7 @@ def test_standalone_sync_client() -> None:
 
 
 async def test_cauri_simulate_fedapay() -> None:
-    async with simulate("fedapay", "/transactions/1", extra_args=("--settle", "0.05")) as url:
+    async with simulate("fedapay", "/v1/transactions/1", extra_args=("--settle", "0.05")) as url:
         config = registry.config_for(
             "fedapay",
             app_settings=Settings(),
