@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 from cauri.connectors.base import CollectRequest, PaymentKind, PaymentStatus, PayoutRequest
 from cauri.connectors.mobile_money.cinetpay import (
     CinetPayConnector,
+    CinetPayCurrentClient,
     CinetPaySimulator,
     CinetPayV1Connector,
     magic_phone,
@@ -32,7 +34,7 @@ from cauri.kit.errors import AuthError, InvalidSignature
 from cauri.kit.http import HttpPolicy
 from cauri.kit.outcomes import Outcome
 from cauri.kit.simulation import SimulatorSettings
-from cauri.kit.testing import CallbackSink, serve_app
+from cauri.kit.testing import CallbackSink, serve_app, serve_app_in_thread
 
 POLICY = HttpPolicy(read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05, breaker_failures=100)
 KEY, PASSWORD = "sk_test_current_api", "cp-password-current"
@@ -246,3 +248,27 @@ async def test_the_registry_chooses_the_api_by_configuration() -> None:
         with pytest.raises(AuthError):
             registry.build(bad)
     await simulator.aclose()
+
+
+def test_the_blocking_standalone_client() -> None:
+    simulator = CinetPaySimulator(apikey=KEY, api_password=PASSWORD, settings=FAST)
+    with (
+        serve_app_in_thread(simulator.app) as url,
+        CinetPayCurrentClient(api_key=KEY, api_password=PASSWORD, base_url=url, policy=POLICY).sync() as client,
+    ):
+        reference = f"sc-{uuid.uuid4().hex[:10]}"
+        opened = client.payment(
+            CollectRequest(reference, 1000, "XOF", magic_phone(Outcome.SUCCESS, "SN"), "x", "http://127.0.0.1:9/n")
+        )
+        assert opened.callback_token
+        deadline = time.monotonic() + 5
+        while not (payment := client.status(reference)).status.is_final:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert payment.status is PaymentStatus.SUCCEEDED and payment.amount == 1000
+        body = json.dumps(
+            {"notify_token": opened.callback_token, "transaction_id": "CP1", "merchant_transaction_id": reference}
+        )
+        assert client.verify_notification(body.encode(), opened.callback_token).reference == reference
+        assert client.balance("XOF").available == simulator.merchant_balance("XOF")
+    assert simulator.collected(reference) == 1000

@@ -9,7 +9,12 @@ from cauri.connectors.base import PaymentConnector
 from cauri.connectors.mobile_money.cinetpay.client import BASE_URL, DEFAULT_POLICY
 from cauri.connectors.mobile_money.cinetpay.connector import CinetPayConnector, CinetPayV1Connector
 from cauri.connectors.mobile_money.cinetpay.simulator import CinetPaySimulator, magic_phone
-from cauri.connectors.mobile_money.cinetpay.standalone import CinetPayClient, SyncCinetPayClient
+from cauri.connectors.mobile_money.cinetpay.standalone import (
+    CinetPayClient,
+    CinetPayCurrentClient,
+    SyncCinetPayClient,
+    SyncCinetPayCurrentClient,
+)
 from cauri.connectors.registry import ConnectorConfig, CredentialField, ProviderSpec
 from cauri.kit.errors import AuthError
 from cauri.kit.simulation import SimulatorSettings
@@ -18,9 +23,11 @@ __all__ = [
     "PROVIDER",
     "CinetPayClient",
     "CinetPayConnector",
+    "CinetPayCurrentClient",
     "CinetPaySimulator",
     "CinetPayV1Connector",
     "SyncCinetPayClient",
+    "SyncCinetPayCurrentClient",
     "magic_phone",
 ]
 
