@@ -126,7 +126,6 @@ class FedaPayConnector(PaymentConnector):
         return transformers.payment_from_wire(raw, reference=reference)
 
     async def _payout(self, request: PayoutRequest) -> ProviderPayment:
-        self.check_amount(request.amount, request.currency)
         mode = request.metadata.get("fedapay_mode") or transformers.mode_for(request.payee_phone, self.default_mode)
         country = self._country(request.payee_phone)
         created = transformers.payout_from_wire(
@@ -138,7 +137,7 @@ class FedaPayConnector(PaymentConnector):
         started = await self.client.start_payouts(
             [
                 {
-                    "id": int(created.provider_reference),
+                    "id": created.raw["v1/payout"]["id"],  # as FedaPay gave it (an integer in its answers)
                     "phone_number": transformers.phone_to_wire(request.payee_phone, country),
                 }
             ]
