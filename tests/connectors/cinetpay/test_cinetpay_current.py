@@ -145,6 +145,12 @@ async def test_an_expired_token_is_renewed_and_the_call_replayed(
     simulator.expire_tokens()
     assert (await connector.balance("XOF")).available == simulator.merchant_balance("XOF")
     assert simulator.logins == 2
+    simulator.token_error_status = 200  # the refusal said in the body only, as the SDK also reads it
+    simulator.expire_tokens()
+    reference = f"tk-{uuid.uuid4().hex[:10]}"
+    request = CollectRequest(reference, 1000, "XOF", magic_phone(Outcome.SUCCESS), "x", "http://127.0.0.1:9/n")
+    assert (await connector.collect(request)).provider_reference
+    assert simulator.logins == 3 and simulator.created(reference) == 1
 
 
 async def test_wrong_password_is_an_auth_error(
@@ -209,6 +215,13 @@ def test_status_words_and_codes() -> None:
         transformers.FailureReason.PAYEE_NOT_FOUND
     )
     assert outcome({**base, "code": 2002, "status": "SOMETHING_NEW"})[0] is PaymentStatus.PENDING
+    # An error inside a 200 is told as the SDK tells it: a code outside 200/100/2001/2002 *with* a description.
+    assert transformers.v1_error_in_answer({"code": 2005, "status": "INSUFFICIENT_BALANCE"}) is None
+    refused = transformers.v1_error_in_answer({"code": "2005", "status": "", "description": "Solde insuffisant"})
+    assert (
+        isinstance(refused, transformers.Declined) and refused.reason is transformers.FailureReason.INSUFFICIENT_FUNDS
+    )
+    assert transformers.v1_error_in_answer({"code": 100, "status": "SUCCESS", "description": "ok"}) is None
     with pytest.raises(transformers.ConnectorError):
         transformers.v1_status_to_payment({"code": 100, "status": "SUCCESS"}, "ref-1", PaymentKind.COLLECTION)
 

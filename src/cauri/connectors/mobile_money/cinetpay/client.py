@@ -14,11 +14,14 @@ from pydantic import SecretStr
 
 from cauri.connectors.mobile_money.cinetpay.transformers import (
     PROVIDER,
+    V1_TOKEN_WORDS,
     error_from_response,
     unreadable,
     v1_error_from_response,
+    v1_error_in_answer,
 )
 from cauri.kit.auth import OAuth2ClientCredentials
+from cauri.kit.errors import AuthError
 from cauri.kit.http import HttpPolicy, ProviderHttpClient
 
 BASE_URL = "https://api-checkout.cinetpay.com/v2"
@@ -101,33 +104,42 @@ class CinetPayV1Http:
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    async def _call(
+        self, method: str, path: str, *, operation: str, json: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One call, and its answer read as the SDK reads it: an error may also come with HTTP 200 (a ``code``
+        other than 200/100/2001/2002 *and* a ``description``). A token refused that way (1002, 1003) is dropped and
+        the call replayed once with a new one, as a 401 is by the HTTP layer; refused, nothing was processed."""
+        for attempt in (1, 2):
+            response = await self.http.request(method, path, operation=operation, json=json, idempotent=True)
+            body = CinetPayHttp._json(response.json())
+            error = v1_error_in_answer(body)
+            if error is None:
+                return body
+            if attempt == 1 and isinstance(error, AuthError) and error.provider_code in V1_TOKEN_WORDS:
+                self.http.auth.invalidate()
+                continue
+            raise error
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
     async def payment(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v1/payment``. ``merchant_transaction_id`` is ours and unique (a reuse answers 1200
         TRANSACTION_EXIST), so a resend cannot pay twice."""
-        response = await self.http.request("POST", "/v1/payment", operation="payment", json=body, idempotent=True)
-        return CinetPayHttp._json(response.json())
+        return await self._call("POST", "/v1/payment", operation="payment", json=body)
 
     async def payment_status(self, identifier: str) -> dict[str, Any]:
         """``GET /v1/payment/{payment_token | transaction_id | merchant_transaction_id}``."""
-        response = await self.http.request(
-            "GET", f"/v1/payment/{quote(identifier, safe='')}", operation="payment_status"
-        )
-        return CinetPayHttp._json(response.json())
+        return await self._call("GET", f"/v1/payment/{quote(identifier, safe='')}", operation="payment_status")
 
     async def transfer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v1/transfer``: idempotent by ``merchant_transaction_id`` as the payment is."""
-        response = await self.http.request("POST", "/v1/transfer", operation="transfer", json=body, idempotent=True)
-        return CinetPayHttp._json(response.json())
+        return await self._call("POST", "/v1/transfer", operation="transfer", json=body)
 
     async def transfer_status(self, identifier: str) -> dict[str, Any]:
         """``GET /v1/transfer/{transaction_id}`` (the SDK names CinetPay's id; our ``merchant_transaction_id`` is
         tried when we have no other, as the payment status accepts it)."""
-        response = await self.http.request(
-            "GET", f"/v1/transfer/{quote(identifier, safe='')}", operation="transfer_status"
-        )
-        return CinetPayHttp._json(response.json())
+        return await self._call("GET", f"/v1/transfer/{quote(identifier, safe='')}", operation="transfer_status")
 
     async def balances(self) -> dict[str, Any]:
         """``GET /v1/balances`` -> ``{code, status, available_balance, currency}``."""
-        response = await self.http.request("GET", "/v1/balances", operation="balances")
-        return CinetPayHttp._json(response.json())
+        return await self._call("GET", "/v1/balances", operation="balances")

@@ -211,6 +211,9 @@ class CinetPaySimulator(SimulatorBase):
         self.transfers: dict[str, SimTransfer] = {}
         self.access_tokens: dict[str, float] = {}  # JWT -> when it expires (time.time())
         self.logins = 0
+        # The HTTP status of a refused token: 401 here; 200 reproduces an API that says it only in the body (the
+        # SDK's HTTP client reads an error from a 200 too: a code outside 200/100/2001/2002 with a description).
+        self.token_error_status = 401
         self._app = CollapseSlashes(
             Starlette(
                 routes=[
@@ -405,9 +408,9 @@ class CinetPaySimulator(SimulatorBase):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         expires = self.access_tokens.get(token) if scheme.lower() == "bearer" else None
         if expires is None:
-            return self._v1_answer(401, 1002, "INVALID_TOKEN", "Votre token est invalide")
+            return self._v1_answer(self.token_error_status, 1002, "INVALID_TOKEN", "Votre token est invalide")
         if time.time() >= expires:
-            return self._v1_answer(401, 1003, "EXPIRED_TOKEN", "Votre token a expiré")
+            return self._v1_answer(self.token_error_status, 1003, "EXPIRED_TOKEN", "Votre token a expiré")
         return None
 
     async def _login(self, request: Request) -> Response:

@@ -462,19 +462,41 @@ def v1_event_from_wire(raw_body: bytes) -> CallbackEvent:
     )
 
 
+V1_OK_CODES = frozenset({200, 100, 2001, 2002})  # answers the SDK's HTTP client never reads as errors
+V1_TOKEN_WORDS = frozenset({"INVALID_TOKEN", "EXPIRED_TOKEN"})
+
+
 def v1_error_from_response(response: httpx.Response) -> ConnectorError | None:
-    """``{code, status, description}``: 1005/1002/1003 credentials or token, 1004 invalid, 1200 a reused
-    ``merchant_transaction_id``, 404 unknown, 2005/2006/2007/2011 a refusal."""
+    """An error answer (HTTP 4xx/5xx): ``{code, status, description}``."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    if not isinstance(body, dict):
+    return v1_error(body) if isinstance(body, dict) else None
+
+
+def v1_error_in_answer(body: Mapping[str, Any]) -> ConnectorError | None:
+    """An error in a 2xx answer, as the SDK tells it (``http/http_client.py``): a code other than 200, 100, 2001,
+    2002 *with* a ``description``. A final status without one (2005 INSUFFICIENT_BALANCE…) is data, not an error."""
+    code = body.get("code")
+    if code is None or not body.get("description"):
         return None
-    word = v1_word(body.get("code") if isinstance(body.get("code"), int) else None, str(body.get("status") or ""))
+    try:
+        number = int(code)
+    except (TypeError, ValueError):
+        return None
+    return None if number in V1_OK_CODES else v1_error(body)
+
+
+def v1_error(body: Mapping[str, Any]) -> ConnectorError | None:
+    """``{code, status, description}``: 1005/1002/1003 credentials or token, 1004 invalid, 1200 a reused
+    ``merchant_transaction_id``, 404 unknown, 2005/2006/2007/2011 a refusal."""
+    raw_code = body.get("code")
+    code = int(str(raw_code)) if str(raw_code).lstrip("-").isdigit() else None
+    word = v1_word(code, str(body.get("status") or ""))
     common: dict[str, Any] = {"provider": PROVIDER, "provider_code": word or None}
     description = str(body.get("description") or word)
-    if word in ("INVALID_CREDENTIALS", "INVALID_TOKEN", "EXPIRED_TOKEN"):
+    if word in ("INVALID_CREDENTIALS", *V1_TOKEN_WORDS):
         return AuthError(**common)
     if word == "NOT_FOUND":
         return PaymentNotFound(**common)
