@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from cauri.connectors.base import CollectRequest, PaymentStatus, RefundRequest
+from cauri.connectors.base import CollectRequest, PaymentStatus, PayoutRequest, RefundRequest
 from cauri.connectors.mobile_money.fedapay import (
     FedaPayClient,
     FedaPayConnector,
@@ -208,7 +208,16 @@ def test_standalone_sync_client() -> None:
             time.sleep(0.02)
         assert payment.status is PaymentStatus.SUCCEEDED
         assert client.payment_url(payment.provider_reference).startswith(url)
+        payout = client.payout(
+            PayoutRequest(f"po-{collect.reference}", 2000, "XOF", magic_phone(Outcome.SUCCESS, "TG"))
+        )
+        while not (payout := client.payout_status(payout.provider_reference)).status.is_final:
+            assert time.monotonic() < deadline + 5
+            time.sleep(0.02)
+        assert payout.status is PaymentStatus.SUCCEEDED
+        assert client.balance("XOF").available == simulator.merchant_balance("XOF")
     assert simulator.collected(collect.reference) == 5000
+    assert simulator.paid_out(f"po-{collect.reference}") == 2000
 
 
 async def test_cauri_simulate_fedapay() -> None:
@@ -222,9 +231,10 @@ async def test_cauri_simulate_fedapay() -> None:
         async with registry.build(config) as connector:
             collect = request(magic_phone(Outcome.SUCCESS))
             payment = await connector.collect(collect)
-            for _ in range(100):
-                payment = await connector.collect_status(collect.reference, payment.provider_reference)
-                if payment.status.is_final:
-                    break
+            deadline = time.monotonic() + 20  # a subprocess on a shared machine: wait on the state, not a count
+            while not (
+                payment := await connector.collect_status(collect.reference, payment.provider_reference)
+            ).status.is_final:
+                assert time.monotonic() < deadline, payment
                 await asyncio.sleep(0.05)
             assert payment.status is PaymentStatus.SUCCEEDED
