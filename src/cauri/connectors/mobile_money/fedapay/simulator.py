@@ -370,7 +370,7 @@ class FedaPaySimulator(SimulatorBase):
             body = await self._body(request)
         except ValueError:
             return _error(400, "Invalid JSON")
-        problems = self._validate(body, customer_required=False)
+        problems = self._validate(body, payout=False)
         if problems:
             return _error(422, "The given data was invalid.", problems)
         phone = _phone_of((body.get("customer") or {}).get("phone_number")) or ""
@@ -401,7 +401,9 @@ class FedaPaySimulator(SimulatorBase):
         return JSONResponse({"v1/transaction": transaction.to_wire(_include(request, body))}, status_code=201)
 
     @staticmethod
-    def _validate(body: Any, *, customer_required: bool) -> dict[str, list[str]]:
+    def _validate(body: Any, *, payout: bool) -> dict[str, list[str]]:
+        """A transaction needs a description, its customer is optional; a payout needs its customer's phone (the
+        start may name another) and its description is optional (FedaPay's payouts guide)."""
         if not isinstance(body, dict):
             return {"body": ["must be an object"]}
         problems: dict[str, list[str]] = {}
@@ -410,14 +412,14 @@ class FedaPaySimulator(SimulatorBase):
         currency = body.get("currency")
         if not isinstance(currency, dict) or currency.get("iso") not in FEDAPAY_CURRENCIES:
             problems["currency"] = ["is not supported"]
-        if not body.get("description") and not customer_required:  # optional on a payout (FedaPay's guide)
+        if not body.get("description") and not payout:
             problems["description"] = ["can't be blank"]
         customer = body.get("customer")
         if customer is not None and not isinstance(customer, dict):
             problems["customer"] = ["is invalid"]
         elif isinstance(customer, dict) and "phone_number" in customer and not _phone_of(customer["phone_number"]):
             problems["customer.phone_number"] = ["is invalid"]
-        elif customer_required and not (isinstance(customer, dict) and _phone_of(customer.get("phone_number"))):
+        elif payout and not (isinstance(customer, dict) and _phone_of(customer.get("phone_number"))):
             problems["customer.phone_number"] = ["can't be blank"]
         mode = body.get("mode")
         if mode is not None and mode not in MODES:
@@ -566,7 +568,7 @@ class FedaPaySimulator(SimulatorBase):
             body = await self._body(request)
         except ValueError:
             return _error(400, "Invalid JSON")
-        problems = self._validate(body, customer_required=True)
+        problems = self._validate(body, payout=True)
         if problems:
             return _error(422, "The given data was invalid.", problems)
         phone = _phone_of(body["customer"]["phone_number"]) or ""
