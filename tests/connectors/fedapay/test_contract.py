@@ -21,6 +21,13 @@ def make_simulator(timings: SimulatorSettings) -> SimulatedProvider:
     return FedaPaySimulator(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET, settings=timings)
 
 
+def point_webhooks(simulator: SimulatedProvider, receiver: str) -> None:
+    """FedaPay posts every event to the one URL of the merchant's dashboard; the simulator fills in each object's
+    ``merchant_reference`` (our reference) so each payment's events reach its own receiver path."""
+    assert isinstance(simulator, FedaPaySimulator)
+    simulator.webhook_url = f"{receiver}/callbacks/{{merchant_reference}}"
+
+
 def make_connector(base_url: str, _simulator: SimulatedProvider, policy: HttpPolicy) -> PaymentConnector:
     return FedaPayConnector(
         api_key=SecretStr(API_KEY), webhook_secrets=[SecretStr(WEBHOOK_SECRET)], base_url=base_url, policy=policy
@@ -53,9 +60,18 @@ class TestFedaPayContract(PaymentConnectorContract):
             late_callback=magic_phone(Outcome.LATE_CALLBACK),
             no_callback=magic_phone(Outcome.NO_CALLBACK),
             slow=magic_phone(Outcome.SLOW),
+            payout_failures={
+                FailureReason.PAYEE_NOT_FOUND: magic_phone(Outcome.NOT_FOUND, "TG-TOGOCEL"),
+                FailureReason.INSUFFICIENT_FUNDS: magic_phone(Outcome.INSUFFICIENT_FUNDS),
+                FailureReason.LIMIT_REACHED: magic_phone(Outcome.LIMIT_REACHED, "SN-FREE"),
+                FailureReason.NOT_ALLOWED: magic_phone(Outcome.NOT_ALLOWED, "NE"),
+                FailureReason.PROVIDER_ERROR: magic_phone(Outcome.PROVIDER_ERROR, "GN"),
+                FailureReason.ACCOUNT_INACTIVE: magic_phone(Outcome.ACCOUNT_INACTIVE, "BJ-CELTIIS"),
+            },
         ),
         currency="XOF",
         amount=2500,
         sign_callback=lambda body, timestamp, secret: fedapay_webhooks.sign(secret, body, timestamp),
         webhook_secret=WEBHOOK_SECRET,
+        point_webhooks=point_webhooks,
     )

@@ -50,3 +50,77 @@ class CheckAnswer(_Answer):
     """``POST /v2/payment/check``."""
 
     data: CheckData | None = None
+
+
+# -- the current API (``api_version: v1``): flat answers ``{code, status, …}`` (cinetpay-python ``types/``) ----------
+
+
+class _V1Answer(_Wire):
+    """``code`` numeric (200 OK, 100 SUCCESS, 2001 INITIATED…), ``status`` its word."""
+
+    code: int | None = None
+    status: str = ""
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_as_number(cls, value: object) -> object:
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            return int(value)
+        return value
+
+
+class V1PaymentDetails(_Wire):
+    code: int | None = None
+    status: str = ""
+    message: str = ""
+    must_be_redirected: bool = False
+
+
+class V1PaymentAnswer(_V1Answer):
+    """``POST /v1/payment``: where the payer pays, and the ``notify_token`` its notification will carry."""
+
+    payment_token: str
+    notify_token: str
+    transaction_id: str
+    merchant_transaction_id: str
+    payment_url: str | None = None
+    details: V1PaymentDetails | None = None
+
+
+class V1User(_Wire):
+    name: str = ""
+    email: str = ""
+    phone_number: str = ""
+
+
+class V1StatusAnswer(_V1Answer):
+    """``GET /v1/payment/{id}`` and ``GET /v1/transfer/{id}``. The SDK's payment status has no amount; the
+    transfer status has ``amount`` and ``fee_amount`` as strings. Read when present."""
+
+    merchant_transaction_id: str = ""
+    transaction_id: str = ""
+    amount: int | None = None  # lax: "2500" reads as 2500
+    fee_amount: int | None = None
+    currency: str | None = None
+    user: V1User | None = None
+
+
+class V1TransferAnswer(V1StatusAnswer):
+    """``POST /v1/transfer``: the transfer's first status and its ``notify_token``."""
+
+    notify_token: str = ""
+
+
+class V1BalanceAnswer(_V1Answer):
+    available_balance: int  # lax: "663" reads as 663
+    currency: str
+
+
+class V1Notification(_Wire):
+    """A notification POSTed as JSON to ``notify_url``: ``notify_token`` (compare it with the one the init gave),
+    ``merchant_transaction_id``, ``transaction_id``, ``user``."""
+
+    notify_token: str
+    transaction_id: str
+    merchant_transaction_id: str = ""
+    user: V1User | None = None

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from cauri.connectors.base import CallbackEvent, CollectRequest, ProviderPayment
+from cauri.connectors.base import Balance, CallbackEvent, CollectRequest, PayoutRequest, ProviderPayment
 from cauri.connectors.mobile_money.cinetpay.client import BASE_URL
-from cauri.connectors.mobile_money.cinetpay.connector import CinetPayConnector
+from cauri.connectors.mobile_money.cinetpay.connector import CinetPayConnector, CinetPayV1Connector
 from cauri.kit.http import HttpPolicy
 from cauri.kit.standalone import BlockingClient, StandaloneClient, blocking, same
 
@@ -65,3 +65,66 @@ class SyncCinetPayClient(BlockingClient[CinetPayClient]):
     payment = blocking(CinetPayClient.payment)
     check = blocking(CinetPayClient.check)
     verify_notification = same(CinetPayClient.verify_notification)
+
+
+class CinetPayCurrentClient(StandaloneClient):
+    """CinetPay's current API (``api_version: v1``) without the server.
+
+    async with CinetPayCurrentClient(api_key="sk_test_…", api_password="…") as cinetpay:
+        payment = await cinetpay.payment(CollectRequest("order-42", 5000, "XOF", "+2250700000100",
+                                                        callback_url="https://shop.example/cinetpay"))
+        keep(payment.callback_token)            # the notify_token its notification will carry
+        payment = await cinetpay.status("order-42")
+    event = cinetpay.verify_notification(raw_body, expected_notify_token)   # raises InvalidSignature
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr,
+        api_password: str | SecretStr,
+        base_url: str | None = None,
+        channel: str = "PUSH",
+        policy: HttpPolicy | None = None,
+    ) -> None:
+        key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        password = api_password if isinstance(api_password, SecretStr) else SecretStr(api_password)
+        self.connector = CinetPayV1Connector(
+            api_key=key, api_password=password, base_url=base_url, channel=channel, policy=policy
+        )
+        super().__init__(self.connector)
+
+    async def payment(self, request: CollectRequest) -> ProviderPayment:
+        """Open a payment (the push to the payer's phone when the operator is known, else ``payment_url``)."""
+        return await self.connector.collect(request)
+
+    async def status(self, reference: str) -> ProviderPayment:
+        return await self.connector.collect_status(reference)
+
+    async def transfer(self, request: PayoutRequest) -> ProviderPayment:
+        return await self.connector.payout(request)
+
+    async def transfer_status(self, reference: str, transaction_id: str | None = None) -> ProviderPayment:
+        return await self.connector.payout_status(reference, transaction_id)
+
+    async def balance(self, currency: str) -> Balance:
+        return await self.connector.balance(currency)
+
+    def verify_notification(self, raw_body: bytes, expected_notify_token: str) -> CallbackEvent:
+        """Compare the notification's ``notify_token`` with the init's (constant time), then parse
+        (``signed=False``: confirm with :meth:`status` before crediting)."""
+        return self.connector.verify_notify_token(raw_body, expected_notify_token)
+
+    def sync(self) -> SyncCinetPayCurrentClient:
+        return SyncCinetPayCurrentClient(self)
+
+
+class SyncCinetPayCurrentClient(BlockingClient[CinetPayCurrentClient]):
+    """Blocking :class:`CinetPayCurrentClient`."""
+
+    payment = blocking(CinetPayCurrentClient.payment)
+    status = blocking(CinetPayCurrentClient.status)
+    transfer = blocking(CinetPayCurrentClient.transfer)
+    transfer_status = blocking(CinetPayCurrentClient.transfer_status)
+    balance = blocking(CinetPayCurrentClient.balance)
+    verify_notification = same(CinetPayCurrentClient.verify_notification)

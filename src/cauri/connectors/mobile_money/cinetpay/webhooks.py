@@ -1,4 +1,5 @@
-"""CinetPay notifications: form fields ``cpm_*``, ``x-token`` = hex(HMAC-SHA256(secret, the 16 fields concatenated)).
+"""CinetPay notifications. Checkout v2: form fields ``cpm_*``, ``x-token`` = hex(HMAC-SHA256(secret, the 16 fields
+concatenated)). The current API: JSON with the ``notify_token`` of the payment's init (:func:`verify_v1_shape`).
 
 The token has no timestamp, so it proves the sender but not freshness: verify it (constant time), then treat the
 notification as a signal and confirm with ``POST /v2/payment/check`` before crediting anyone.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 
 from cauri.connectors.base import header
@@ -39,3 +41,15 @@ def verify(secrets: list[str], headers: Mapping[str, str], raw_body: bytes) -> N
         if hmac.compare_digest(token(secret, fields).encode(), received.strip().lower().encode()):
             return
     raise InvalidSignature(provider=PROVIDER, code="callback_signature_mismatch")
+
+
+def verify_v1_shape(raw_body: bytes) -> None:
+    """The current API's notification is JSON carrying a ``notify_token``: one without it is refused. The token is
+    compared with the init's by whoever stored it (the payments module matches a payment by it, the standalone
+    client's ``verify_notify_token``); the event stays a doorbell confirmed by a status query."""
+    try:
+        body = json.loads(raw_body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not body.get("notify_token"):
+        raise InvalidSignature(provider=PROVIDER, code="callback_token_missing")

@@ -59,6 +59,7 @@ PROVIDER = ProviderSpec(
         ),
     ),
     setting_names=("environment", "base_url", "default_mode", "webhook_url"),
-    countries=frozenset({"BJ", "TG", "CI"}),
+    # Benin, Togo, Côte d'Ivoire; Senegal (free_sn), Niger (airtel_ne), Guinea (mtn_open_gn): transformers.MODES.
+    countries=frozenset({"BJ", "TG", "CI", "SN", "NE", "GN"}),
     simulator=simulator,
 )

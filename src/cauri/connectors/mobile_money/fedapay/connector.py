@@ -1,11 +1,13 @@
-"""FedaPay (Benin, Togo, Côte d'Ivoire): transactions paid by a redirect-less mobile mode, refunds, signed webhooks.
+"""FedaPay (Benin, Togo, Côte d'Ivoire, Senegal, Niger, Guinea): transactions paid by a redirect-less mobile mode,
+payouts, balances, refunds, signed webhooks. Every path is under ``/v1`` (``client.api_root``).
 
-``collect`` creates the transaction (``POST /transactions``, our reference as ``merchant_reference`` and in
-``custom_metadata``), asks for its token (``POST /transactions/{id}/token`` -> ``{token, url}``) and starts the
-push on the payer's phone with the mode of its country and operator (``POST /mtn|moov|mtn_ci|moov_tg {token}``).
-The payment URL is kept in ``raw["payment_url"]`` for a redirect flow. Webhooks are signed
-(``X-FEDAPAY-SIGNATURE``); FedaPay sends them to the URL configured in its dashboard, so set it to Cauri's
-``/api/v1/webhooks/fedapay`` endpoint (``callback_url`` on a transaction is the *browser* redirect).
+``collect`` creates the transaction (``POST /v1/transactions``, our reference as ``merchant_reference`` and in
+``custom_metadata``), asks for its token (``POST /v1/transactions/{id}/token`` -> ``{token, url}``) and starts the
+push on the payer's phone with the mode of its country and operator (``POST /v1/{mode} {token, phone_number}``,
+``transformers.MODES``), as the SDKs' ``sendNow`` does. The payment URL is kept in ``raw["payment_url"]`` for a
+redirect flow. ``payout`` creates the payout (``POST /v1/payouts``) and starts it (``PUT /v1/payouts/start``).
+Webhooks are signed (``X-FEDAPAY-SIGNATURE``); FedaPay sends them to the URL configured in its dashboard, so set it
+to Cauri's ``/api/v1/webhooks/fedapay`` endpoint (``callback_url`` on a transaction is the *browser* redirect).
 
 Configurable because not public (docs/providers/fedapay.md): ``environment`` (sandbox/live) or ``base_url``;
 ``default_mode`` for numbers whose operator has no known mode; the ``last_error_code`` words of declined
@@ -29,9 +31,11 @@ from cauri.connectors.base import (
     PaymentConnector,
     PaymentKind,
     PaymentStatus,
+    PayoutRequest,
     ProviderPayment,
     RefundRequest,
 )
+from cauri.connectors.base import Balance as BalanceInfo
 from cauri.connectors.mobile_money.fedapay import transformers, webhooks
 from cauri.connectors.mobile_money.fedapay.client import LIVE_URL, SANDBOX_URL, FedaPayHttp
 from cauri.connectors.mobile_money.fedapay.simulator import FEDAPAY_CURRENCIES
@@ -42,7 +46,17 @@ from cauri.kit.http import HttpPolicy
 
 class FedaPayConnector(PaymentConnector):
     name = "fedapay"
-    capabilities = frozenset({Capability.COLLECT, Capability.COLLECT_STATUS, Capability.REFUND, Capability.CALLBACKS})
+    capabilities = frozenset(
+        {
+            Capability.COLLECT,
+            Capability.COLLECT_STATUS,
+            Capability.PAYOUT,
+            Capability.PAYOUT_STATUS,
+            Capability.BALANCE,
+            Capability.REFUND,
+            Capability.CALLBACKS,
+        }
+    )
     currencies = FEDAPAY_CURRENCIES
     amount_limits: ClassVar[Mapping[str, AmountLimits]] = {"XOF": AmountLimits(100, None)}
     callbacks_signed = True
@@ -63,6 +77,7 @@ class FedaPayConnector(PaymentConnector):
         self.client = FedaPayHttp(base_url=url, api_key=api_key, policy=policy)
         self._webhook_secrets = webhook_secrets
         self.default_mode = default_mode
+        self._currencies: dict[int, str] | None = None
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -84,7 +99,8 @@ class FedaPayConnector(PaymentConnector):
         mode = request.metadata.get("fedapay_mode") or transformers.mode_for(request.payer_phone, self.default_mode)
         created = await self.create_transaction(request)
         token, url = await self.payment_url(created.provider_reference)
-        await self.client.pay(mode, token)
+        phone = transformers.phone_to_wire(request.payer_phone, self._country(request.payer_phone))
+        await self.client.pay(mode, token, phone)
         return ProviderPayment(
             provider_reference=created.provider_reference,
             reference=request.reference,
@@ -108,6 +124,41 @@ class FedaPayConnector(PaymentConnector):
             )
         raw = await self.client.get_transaction(provider_reference)
         return transformers.payment_from_wire(raw, reference=reference)
+
+    async def _payout(self, request: PayoutRequest) -> ProviderPayment:
+        mode = request.metadata.get("fedapay_mode") or transformers.mode_for(request.payee_phone, self.default_mode)
+        country = self._country(request.payee_phone)
+        created = transformers.payout_from_wire(
+            await self.client.create_payout(transformers.payout_to_wire(request, country=country, mode=mode)),
+            reference=request.reference,
+        )
+        # Not resent by the HTTP client although it is a PUT: a start whose answer was lost has started the payout,
+        # and a second start is refused; the unknown outcome is settled by the signed webhook instead.
+        started = await self.client.start_payouts(
+            [
+                {
+                    "id": created.raw["v1/payout"]["id"],  # as FedaPay gave it (an integer in its answers)
+                    "phone_number": transformers.phone_to_wire(request.payee_phone, country),
+                }
+            ]
+        )
+        return transformers.started_from_wire(started, created.provider_reference, reference=request.reference)
+
+    async def _payout_status(self, reference: str, provider_reference: str | None) -> ProviderPayment:
+        if not provider_reference:
+            raise PaymentNotFound(
+                "FedaPay ne retrouve un transfert que par son identifiant : attendez la notification signée.",
+                "FedaPay finds a payout by its id only: wait for the signed webhook.",
+                provider=self.name,
+                code="provider_reference_required",
+            )
+        return transformers.payout_from_wire(await self.client.get_payout(provider_reference), reference=reference)
+
+    async def _balance(self, currency: str) -> BalanceInfo:
+        if self._currencies is None:
+            self._currencies = transformers.currencies_from_wire(await self.client.currencies())
+        available = transformers.balance_from_wire(await self.client.balances(), self._currencies, currency)
+        return BalanceInfo(currency=currency, available=available)
 
     async def _refund(self, request: RefundRequest) -> ProviderPayment:
         raw = await self.client.refund(request.provider_reference, {"amount": request.amount})

@@ -6,6 +6,8 @@ from cauri.connectors.base import CollectRequest
 async with FedaPayClient(api_key="sk_sandbox_…", webhook_secret="wh_sandbox_…") as fedapay:
     payment = await fedapay.collect(CollectRequest("order-42", 5000, "XOF", "+2290197000100"))
     payment = await fedapay.status(payment.provider_reference)
+    payout = await fedapay.payout(PayoutRequest("pay-7", 2000, "XOF", "+22879000100"))
+    print((await fedapay.balance("XOF")).available)
 
 event = fedapay.verify_webhook(request.headers, raw_body)   # raises InvalidSignature; then a CallbackEvent
 """
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from cauri.connectors.base import CallbackEvent, CollectRequest, ProviderPayment, RefundRequest
+from cauri.connectors.base import Balance, CallbackEvent, CollectRequest, PayoutRequest, ProviderPayment, RefundRequest
 from cauri.connectors.mobile_money.fedapay.connector import FedaPayConnector
 from cauri.kit.http import HttpPolicy
 from cauri.kit.standalone import BlockingClient, StandaloneClient, blocking, same
@@ -62,6 +64,16 @@ class FedaPayClient(StandaloneClient):
     async def refund(self, request: RefundRequest) -> ProviderPayment:
         return await self.connector.refund(request)
 
+    async def payout(self, request: PayoutRequest) -> ProviderPayment:
+        """Create the payout and start it (``POST /v1/payouts``, ``PUT /v1/payouts/start``)."""
+        return await self.connector.payout(request)
+
+    async def payout_status(self, payout_id: str, reference: str = "") -> ProviderPayment:
+        return await self.connector.payout_status(reference, payout_id)
+
+    async def balance(self, currency: str = "XOF") -> Balance:
+        return await self.connector.balance(currency)
+
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes, now: float | None = None) -> CallbackEvent:
         """Check ``X-FEDAPAY-SIGNATURE`` over the raw bytes (300 s tolerance), then parse the event."""
         self.connector.verify_callback(headers, raw_body, now)
@@ -79,4 +91,7 @@ class SyncFedaPayClient(BlockingClient[FedaPayClient]):
     payment_url = blocking(FedaPayClient.payment_url)
     status = blocking(FedaPayClient.status)
     refund = blocking(FedaPayClient.refund)
+    payout = blocking(FedaPayClient.payout)
+    payout_status = blocking(FedaPayClient.payout_status)
+    balance = blocking(FedaPayClient.balance)
     verify_webhook = same(FedaPayClient.verify_webhook)
