@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-console install install-dev migrate demo serve lint format typecheck bench bench-ledger bench-bulk bench-api bench-api-cpu clean
+.PHONY: run test test-console install install-dev migrate demo serve lint format typecheck bench bench-ledger bench-bulk bench-api bench-api-cpu bench-tontines bench-notifications bench-restaurant chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,8 @@ run: install
 	mkdir -p var
 	$(BIN)/cauri db upgrade
 	$(BIN)/cauri demo
+	CAURI_LOKAHOME_ORGANIZATION=$${CAURI_LOKAHOME_ORGANIZATION:-lokahome} \
+	CAURI_KOBIRI_ORGANIZATION=$${CAURI_KOBIRI_ORGANIZATION:-kobiri-demo} \
 	$(BIN)/cauri serve --host $(HOST) --port $(PORT)
 
 ## make test: install the dev dependencies and run the whole suite, in parallel (TEST_WORKERS=0 runs it serially)
@@ -68,9 +70,31 @@ bench-bulk: install-dev
 bench-api: install-dev
 	$(BIN)/python bench/api.py $(BENCH_ARGS)
 
+## make chaos: 5 minutes of mixed load on 2 API processes + 2 workers (PostgreSQL, Redis) with >= 100 kill -9s, then
+## the books checked against the provider simulator's (CHAOS_ARGS="--duration 3600" for a long run; --broker amqp)
+chaos: install-dev
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
+
+## make bench-tontines: a year of weekly contributions (cash and mobile money) and a 10,000-member close, vs the ledger
+bench-tontines: install-dev
+	$(BIN)/python bench/tontines.py $(BENCH_ARGS)
+
 ## make bench-api-cpu: CPU per request of /health, /auth/me and the payouts list, in process (BACKEND=pg|sqlite)
 bench-api-cpu: install-dev
 	$(BIN)/python bench/api_cpu.py $(or $(BACKEND),pg) $(BENCH_ARGS)
 
+## make bench-notifications: fan-out to 100,000 recipients × 3 channels, SMTP and SMS delivery, each against a bare yardstick (PostgreSQL)
+bench-notifications: install-dev
+	$(BIN)/python bench/notifications.py $(BENCH_ARGS)
+
+## make bench-restaurant: Square sync, 200,000 orders and 10,000 items at 50 ms latency vs pages x latency (SQLite)
+bench-restaurant: install-dev
+	$(BIN)/python bench/restaurant.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+## make bench-rentals: rentals search (nearby, full text) over HTTP vs bare SQL, and the booking race, PG + SQLite
+.PHONY: bench-rentals
+bench-rentals: install-dev
+	$(BIN)/python bench/rentals.py $(BENCH_ARGS)

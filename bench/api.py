@@ -42,17 +42,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work
 from cauri.core.migrate import upgrade
 from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.ledger import service as ledger
+from support import admin_execute, database_url, postgres_admin_url
 
-DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Targets of issue 10, one process each: ratios to hello's requests per second, and p99 at most 15 × hello's.
 TARGETS = {"read_pg": 0.15, "read_sqlite": 0.12, "create_payout": 0.03, "p99_factor": 15.0}
@@ -233,26 +231,12 @@ async def fund(database_url: str, organization_id: uuid.UUID, amount: int) -> No
         await engine.dispose()
 
 
-def asyncpg_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def admin_execute(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @contextlib.contextmanager
 def postgres_database(admin_url: str) -> Iterator[str]:
+    """``support.scratch_database`` for this synchronous driver (wrk runs in between, outside any event loop)."""
     name = f"cauri_bench_{uuid.uuid4().hex[:10]}"
     asyncio.run(admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    url = database_url(admin_url, name)
     try:
         upgrade(url)
         yield url
@@ -295,7 +279,7 @@ def measure_postgres(args: argparse.Namespace, work: Path, script: Path, redis_u
     }
     measures: dict[str, Measure] = {}
     try:
-        with postgres_database(os.environ.get("CAURI_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)) as database_url:
+        with postgres_database(postgres_admin_url()) as database_url:
             with server(CAURI, cauri_env(database_url, work / "pg", **shared), work / "pg.log") as base:
                 caller = seed(base, database_url)
                 measures["me_pg"] = run_wrk(args, f"{base}/api/v1/auth/me", headers=caller.headers)

@@ -27,7 +27,6 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from api import (
-    DEFAULT_POSTGRES_URL,
     DEFAULT_REDIS_URL,
     PASSWORD,
     cauri_env,
@@ -37,6 +36,8 @@ from api import (
     postgres_database,
 )
 from cauri.core.migrate import upgrade
+from cauri.kit.testing import free_port, serve_app
+from support import postgres_admin_url
 
 SEEDED_PAYOUTS = 60
 
@@ -87,13 +88,32 @@ async def seeded_caller(app: FastAPI, database_url: str) -> dict[str, str]:
     return headers
 
 
+async def settled(app: FastAPI, headers: dict[str, str], within: float = 60.0) -> None:
+    """Until no seeded payout is open: the in-process jobs are quiet before the measure starts."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://bench") as http:
+        while time.monotonic() < deadline:
+            listed = (await http.get("/api/v1/payouts", params={"limit": 100}, headers=headers)).json()
+            items = listed["items"] if isinstance(listed, dict) else listed
+            if all(item["status"] not in ("created", "pending") for item in items):
+                return
+            await asyncio.sleep(0.2)
+    raise SystemExit("the seeded payouts did not settle: is the embedded sandbox reachable?")
+
+
 async def measure(args: argparse.Namespace, database_url: str, env: dict[str, str]) -> None:
     os.environ.update(env)
     from cauri.app import create_app  # after the environment: the settings are read from it
 
     app = create_app()
-    async with LifespanManager(app, startup_timeout=60):
+    # Served on its listen port, not only started: on the embedded default the seeded payouts are submitted by
+    # in-process jobs to the embedded sandbox (this server); unanswered, they would retry all through the measure.
+    port = int(env.get("CAURI_LISTEN_PORT", "0"))
+    serving = serve_app(app, port=port) if port else LifespanManager(app, startup_timeout=60)
+    async with serving:
         headers = await seeded_caller(app, database_url)
+        if port:
+            await settled(app, headers)
         routes = {"health": ("/health", "", {}), "me": ("/api/v1/auth/me", "", headers),
                   "list": ("/api/v1/payouts", "limit=50", headers)}  # fmt: skip
         for name, (path, query, route_headers) in routes.items():
@@ -125,13 +145,15 @@ def main() -> None:
         if args.backend == "sqlite":
             database_url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
             upgrade(database_url)
-            asyncio.run(measure(args, database_url, cauri_env(database_url, work / "files")))
+            port = free_port()
+            env = cauri_env(database_url, work / "files", CAURI_LISTEN_PORT=str(port))
+            asyncio.run(measure(args, database_url, env))
             return
         redis_url = os.environ.get("CAURI_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
         namespace = f"cauri-bench-cpu-{uuid.uuid4().hex[:8]}"
         queue = {"CAURI_BROKER_URL": redis_url, "CAURI_BROKER_QUEUE": f"{namespace}-jobs"}
         try:
-            with postgres_database(os.environ.get("CAURI_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)) as database_url:
+            with postgres_database(postgres_admin_url()) as database_url:
                 env = cauri_env(database_url, work / "files", CAURI_REDIS_URL=redis_url,
                                 CAURI_REDIS_NAMESPACE=namespace, **queue)  # fmt: skip
                 asyncio.run(measure(args, database_url, env))

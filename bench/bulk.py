@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -49,7 +48,6 @@ from cauri.connectors.mobile_money.sandbox import SandboxSimulator
 from cauri.core.config import Settings
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work, utcnow
 from cauri.core.logging import configure_logging
-from cauri.core.migrate import upgrade
 from cauri.core.principal import Principal
 from cauri.disbursements import service
 from cauri.disbursements.models import FINAL_BATCH_STATES, LINE_COPY_COLUMNS, BulkBatch
@@ -59,41 +57,14 @@ from cauri.identity.models import Organization
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import serve_app
 from cauri.ledger import service as ledger
+from support import dsn, postgres_admin_url, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TARGETS = {"e2e_tps": 2000.0, "ingest_ratio": 15.0, "ingest_peak_rss_mb": 300.0, "http_ratio": 0.8}
 PAYER = "221770000001"
 
 
 # -- shared ----------------------------------------------------------------------------------------------------
-
-
-def dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-@asynccontextmanager
-async def scratch_database(admin_url: str) -> AsyncIterator[str]:
-    name = f"cauri_bench_bulk_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(dsn(admin_url))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade, url)
-        yield url
-    finally:
-        connection = await asyncpg.connect(dsn(admin_url))
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
 
 
 def memory_mb(field: str) -> float:
@@ -276,7 +247,7 @@ async def end_to_end(
     validate_only = time.perf_counter() - started
     validate_cpu = time.process_time() - cpu
     assert report.valid_lines == lines, report.to_dict()
-    async with scratch_database(admin_url) as url:
+    async with scratch_database(admin_url, "cauri_bench_bulk") as url:
         settings = bench_settings(
             url,
             bulk_provider_concurrency=args.concurrency,
@@ -332,7 +303,7 @@ async def part_ingest(args: argparse.Namespace, admin_url: str, directory: Path)
     path = directory / "paiements-1m.csv"
     size = write_payment_list(path, args.ingest_lines)
     baseline = memory_mb("VmRSS")
-    async with scratch_database(admin_url) as url:
+    async with scratch_database(admin_url, "cauri_bench_bulk") as url:
         connection = await asyncpg.connect(dsn(url))
         try:
             await connection.execute(
@@ -462,7 +433,10 @@ async def simulator_process(provider: str, latency: float) -> AsyncIterator[str]
 async def part_http(args: argparse.Namespace, admin_url: str, directory: Path) -> dict[str, Any]:
     path = directory / "paiements-http.csv"
     write_payment_list(path, args.http_lines)
-    async with scratch_database(admin_url) as url, simulator_process("mojaloop", args.latency) as simulator_url:
+    async with (
+        scratch_database(admin_url, "cauri_bench_bulk") as url,
+        simulator_process("mojaloop", args.latency) as simulator_url,
+    ):
         settings = bench_settings(
             url,
             bulk_provider_concurrency=args.http_concurrency,
@@ -616,7 +590,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     import tempfile
 
     configure_logging("WARNING")
-    admin_url = os.environ.get("CAURI_BENCH_POSTGRES_URL", DEFAULT_URL)
+    admin_url = postgres_admin_url()
     with tempfile.TemporaryDirectory(prefix="cauri-bench-bulk-") as directory:
         result: dict[str, Any] = await PARTS[args.child](args, admin_url, Path(directory))
         return result

@@ -26,20 +26,18 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.core.db import make_engine, make_sessionmaker, unit_of_work, utcnow
-from cauri.core.migrate import upgrade
 from cauri.identity.models import Organization
 from cauri.ledger import service as ledger
+from support import postgres_admin_url, scratch_database
 
-DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TARGETS = {"single": 0.4, "hot": 0.15, "batch": 4.0}
 
 
@@ -54,21 +52,6 @@ class Result:
     @property
     def tps(self) -> float:
         return self.transfers / self.seconds if self.seconds else 0.0
-
-
-def dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def admin_execute(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn(url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def find_pgbench() -> str:
@@ -254,34 +237,23 @@ async def run_ledger(url: str, args: argparse.Namespace) -> list[Result]:
         await engine.dispose()
 
 
-async def with_database(admin_url: str, prefix: str, work: Callable[[str], Awaitable[object]]) -> object:
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    await admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    try:
-        return await work(name)
-    finally:
-        await admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def main(args: argparse.Namespace) -> dict[str, float | int]:
-    admin_url = os.environ.get("CAURI_BENCH_POSTGRES_URL", DEFAULT_URL)
+    admin_url = postgres_admin_url()
 
-    async def pgbench_in(database: str) -> float:
+    async def pgbench() -> float:
         print(f"pgbench TPC-B-like, -c {args.clients} -j 2 -T {args.pgbench_seconds}…", flush=True)
-        return await asyncio.to_thread(run_pgbench, admin_url, database, args.clients, args.pgbench_seconds)
-
-    async def ledger_in(database: str) -> list[Result]:
-        url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, url)
-        return await run_ledger(url, args)
+        async with scratch_database(admin_url, "cauri_bench_pgbench", migrate=False) as url:
+            database = make_url(url).database or ""
+            return await asyncio.to_thread(run_pgbench, admin_url, database, args.clients, args.pgbench_seconds)
 
     # pgbench before and after the ledger's scenarios: on a shared machine the load drifts, the mean is fairer.
     yardsticks: list[float] = []
     if args.pgbench_seconds > 0:
-        yardsticks.append(float(await with_database(admin_url, "cauri_bench_pgbench", pgbench_in)))  # type: ignore[arg-type]
-    results: list[Result] = await with_database(admin_url, "cauri_bench_ledger", ledger_in)  # type: ignore[assignment]
+        yardsticks.append(await pgbench())
+    async with scratch_database(admin_url, "cauri_bench_ledger") as url:
+        results = await run_ledger(url, args)
     if args.pgbench_seconds > 0:
-        yardsticks.append(float(await with_database(admin_url, "cauri_bench_pgbench", pgbench_in)))  # type: ignore[arg-type]
+        yardsticks.append(await pgbench())
     pgbench_tps = sum(yardsticks) / len(yardsticks) if yardsticks else 0.0
 
     print()

@@ -34,6 +34,8 @@ def run_with_connection(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        # Tables and indexes a migration makes for one database only (metadata.info["unmanaged"]).
+        include_name=lambda name, _type, _parent: name not in metadata.info.get("unmanaged", set()),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -25,6 +25,9 @@ console = Console()
 report_console = Console(stderr=True)  # reports on stderr: stdout stays for output a script reads (a new key)
 
 
+SHUTDOWN_GRACE_SECONDS = 10
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default CAURI_LISTEN_HOST, 127.0.0.1)")] = None,
@@ -62,6 +65,9 @@ def serve(
             proxy_headers=True,
             log_level=settings.log_level.lower(),
             access_log=False,  # our middleware writes one structured line per request
+            # On SIGTERM a worker waits for its open requests and websockets, but not for ever: a phone that keeps
+            # a message socket open must not hold a deployment (or the supervisor's join) hostage.
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     finally:
         if shared_sandbox is not None:

@@ -11,7 +11,17 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES: tuple[str, ...] = ("identity", "notifications", "ledger", "connectors", "payments", "disbursements")
+MODULES: tuple[str, ...] = (
+    "identity",
+    "notifications",
+    "ledger",
+    "connectors",
+    "payments",
+    "disbursements",
+    "tontines",
+    "rentals",
+    "restaurant",
+)
 
 
 def import_optional(module: str, part: str) -> ModuleType | None:

@@ -241,13 +241,29 @@ async def test_a_lokahome_account_is_not_a_kobiri_member(client: httpx.AsyncClie
     assert kobiri_me.status_code == 403
 
 
-async def test_every_surface_route_needs_a_login_unless_reviewed(app: FastAPI, client: httpx.AsyncClient) -> None:
-    """Each surface route without a credential: the reviewed public ones answer, every other one is a 401."""
+async def test_every_surface_route_needs_a_login_unless_reviewed(
+    app: FastAPI, client: httpx.AsyncClient, operators: Operators
+) -> None:
+    """Each surface route without a credential: the reviewed public ones answer, every other one is a 401. (The
+    operators must exist: a surface whose operator is missing is a 503 before any login is asked for.)"""
     public = {
         ("post", f"/{surface}/api/v1/auth/{path}")
         for surface in ("kobiri", "lokahome")
         for path in ("register", "login", "refresh", "forgot-password", "reset-password")
     } | {("post", "/gateway/api/auth/login"), ("post", "/gateway/api/auth/refresh")}
+    public |= {  # LokaHome's published listings (rentals)
+        ("get", f"/lokahome/api/v1/properties{path}")
+        for path in ("", "/search", "/nearby", "/{property_id}", "/{property_id}/availability")
+    }
+    public |= {  # LokaHome's services catalogue and providers' public profiles (rentals services)
+        ("get", f"/lokahome/api/v1/{path}")
+        for path in (
+            "services",
+            "service-providers",
+            "service-providers/{provider_id}",
+            "reviews/provider/{provider_id}",
+        )
+    }
     checked = 0
     for path, operations in app.openapi()["paths"].items():
         if not path.startswith(tuple(f"/{surface}/" for surface in SLUGS)):
@@ -255,7 +271,9 @@ async def test_every_surface_route_needs_a_login_unless_reviewed(app: FastAPI, c
         for method in operations:
             if (method, path) in public:
                 continue
-            concrete = path.replace("{bulk_transfer_id}", str(uuid.uuid4())).replace("{user_id}", str(uuid.uuid4()))
+            concrete = path
+            for name in ("bulk_transfer_id", "user_id", "property_id", "booking_id"):
+                concrete = concrete.replace(f"{{{name}}}", str(uuid.uuid4()))
             response = await client.request(method.upper(), concrete)
             assert response.status_code == 401, (method, path, response.status_code)
             checked += 1

@@ -89,4 +89,4 @@ def test_serve_on_another_port_pays_out_through_that_port(tmp_path: Path, projec
         assert answer.status_code == 401
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)  # cauri serve's graceful shutdown is bounded (10 s)

@@ -28,6 +28,11 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/password/reset"): "reset with a code",
     ("POST", "/api/v1/webhooks/{provider}"): "provider callbacks, authenticated by signature or status query",
     ("PUT", "/api/v1/webhooks/{provider}"): "MTN sends callbacks with PUT",
+    ("GET", "/api/v1/restaurant/connections/{provider}/callback"): "OAuth return; the single-use state binds it",
+    ("POST", "/api/v1/restaurant/webhooks/{provider}"): "POS webhooks, signature verified over the raw body",
+    ("POST", "/api/v1/restaurant/webhooks/bookings/{connection_id}"): (
+        "booking channels' notifications: TheFork's URL token or OpenTable's signature, checked before parsing"
+    ),
     (
         "POST",
         "/api/v1/notifications/sms/{provider}/delivery-reports",
@@ -49,8 +54,32 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
         )
     },
     ("GET", "/"): "redirects to the console",
+    ("GET", "/api/v1/rentals/properties"): "rentals: search published listings",
+    ("GET", "/api/v1/rentals/properties/nearby"): "rentals: published listings around a point",
+    ("GET", "/api/v1/rentals/properties/{property_id}"): "rentals: a published listing",
+    ("GET", "/api/v1/rentals/properties/{property_id}/availability"): "rentals: a published listing's calendar",
+    ("GET", "/api/v1/rentals/images/{image_id}/{size}"): "rentals: a published listing's photo",
+    ("GET", "/api/v1/rentals/properties/{property_id}/reviews"): "rentals: a published listing's revealed reviews",
+    ("GET", "/api/v1/rentals/calendars/{token}.ics"): "rentals: a listing's iCal feed, its unguessable token the key",
+    ("GET", "/api/v1/rentals/geocode"): "rentals: the offline gazetteer's place names (public data, no personal data)",
+    ("GET", "/api/v1/rentals/services"): "rentals: the services catalogue",
+    ("GET", "/api/v1/rentals/providers"): "rentals: search service providers' public profiles",
+    ("GET", "/api/v1/rentals/providers/{provider_id}"): "rentals: a service provider's public profile",
+    ("GET", "/api/v1/rentals/providers/{provider_id}/reviews"): "rentals: a provider's revealed reviews",
+    ("GET", "/lokahome/api/v1/services"): "lokahome: the services catalogue",
+    ("GET", "/lokahome/api/v1/service-providers"): "lokahome: service providers' public profiles",
+    ("GET", "/lokahome/api/v1/service-providers/{provider_id}"): "lokahome: a service provider's public profile",
+    ("GET", "/lokahome/api/v1/reviews/provider/{provider_id}"): "lokahome: a provider's revealed reviews",
+    ("GET", "/lokahome/api/v1/properties"): "lokahome: published listings",
+    ("GET", "/lokahome/api/v1/properties/search"): "lokahome: search published listings",
+    ("GET", "/lokahome/api/v1/properties/nearby"): "lokahome: published listings around a point",
+    ("GET", "/lokahome/api/v1/properties/{property_id}"): "lokahome: a published listing",
+    ("GET", "/lokahome/api/v1/properties/{property_id}/availability"): "lokahome: a published listing's calendar",
     ("GET", "/paiement/{brand}/{page}"): "the payer's return page from Wave or Orange WebPay (marks nothing paid)",
     ("POST", "/console/language"): "the console's language switch, shown on the login page too (CSRF-checked)",
+    ("GET", "/console/rentals"): "the marketplace's public search (published listings only)",
+    ("GET", "/console/rentals/listings/{property_id}"): "a published listing's page (photos, availability)",
+    ("GET", "/console/rentals/images/{image_id}/{size}"): "a published listing's photo",
 }
 PUBLIC_PREFIXES = ("/console/static", "/console/login", "/static")
 

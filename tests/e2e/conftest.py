@@ -57,6 +57,7 @@ class ConsoleServer:
     base_url: str
     backend: str
     log: Path
+    database_url: str = ""
 
 
 def _start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -94,7 +95,10 @@ async def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) 
             await asyncio.sleep(0.2)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+# One server per backend and test process, shared by every browser test: each start is a migration, the demo's seed
+# and two process starts (~25 s). The tests share the demo's organisations, so none may count on another's absence
+# (the notifications test logs in as a manager of its own).
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def console_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ConsoleServer]:
@@ -121,12 +125,14 @@ async def console_server(
         "CAURI_BULK_POLL_INITIAL_SECONDS": "0.1",
         "CAURI_BULK_POLL_MAX_SECONDS": "1",
         "CAURI_JOB_SWEEP_SECONDS": "1",
+        "CAURI_NOTIFICATION_STREAM_POLL_SECONDS": "1",
     }
     log = directory / "server.log"
     processes: list[subprocess.Popen[bytes]] = []
     try:
         await asyncio.to_thread(upgrade, database_url)
-        await seed_demo(Settings(database_url=database_url))
+        # The demo's files (listings' photos, receipts) go where the server reads them.
+        await seed_demo(Settings(database_url=database_url, files_dir=directory / "files"))
         cli = [sys.executable, "-m", "cauri.cli"]
         # The payer "confirms" each payment after 1 s: long enough to watch the bar move, short enough for CI.
         simulator = [*cli, "simulate", "sandbox", "--port", str(sandbox_port), "--settle", "1"]
@@ -134,7 +140,7 @@ async def console_server(
         processes.append(_start([*cli, "serve", "--host", "127.0.0.1", "--port", str(app_port)], env, directory, log))
         await _wait_until_up(f"http://127.0.0.1:{sandbox_port}/v1/balance/XOF", processes[0], log)
         await _wait_until_up(f"{base_url}/health", processes[1], log)
-        yield ConsoleServer(base_url=base_url, backend=backend, log=log)
+        yield ConsoleServer(base_url=base_url, backend=backend, log=log, database_url=database_url)
     finally:
         for process in reversed(processes):
             await asyncio.to_thread(_stop, process)

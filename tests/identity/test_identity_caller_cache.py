@@ -230,9 +230,10 @@ def two_worker_server(database_url: str, tmp_path: Path) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            server.wait(timeout=60)  # cauri serve's graceful shutdown is bounded (10 s)
 
 
+@pytest.mark.postgres_only  # the processes share Redis's revocations; the database is beside the point
 async def test_logout_reaches_every_process_of_cauri_serve_workers(two_worker_server: str) -> None:
     """Real processes: every answer after a logout is a 401, whichever process serves it."""
     base = two_worker_server

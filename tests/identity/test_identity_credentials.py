@@ -138,7 +138,16 @@ async def test_api_key_authenticates_for_its_organisation_until_revoked(
         "organization_id": str(owner.organization_id),
         "roles": ["gestionnaire"],
         "permissions": sorted(
-            ["org_read", "ledger_read", "payments_read", "payments_create", "bulk_read", "bulk_create", "bulk_approve"]
+            [
+                "org_read",
+                "ledger_read",
+                "payments_read",
+                "payments_create",
+                "bulk_read",
+                "bulk_create",
+                "bulk_approve",
+                "tontines_use",  # a gestionnaire may run the operator's tontines (tontines module)
+            ]
         ),
         "memberships": [],
     }

@@ -29,13 +29,12 @@ def ledger_path(request: pytest.FixtureRequest) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop the meaningless combinations instead of skipping them: SQLite with the SQL functions (it has none),
-    and SQLite for the ``postgres_only`` concurrency proofs (its writes are serialised by design)."""
+    """Drop the meaningless combinations instead of skipping them: SQLite with the SQL functions (it has none).
+    (``postgres_only`` tests are dropped on SQLite by tests/conftest.py.)"""
     kept, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        sqlite = params.get("backend") == "sqlite"
-        if sqlite and (params.get("ledger_path") == "sql" or item.get_closest_marker("postgres_only")):
+        if params.get("backend") == "sqlite" and params.get("ledger_path") == "sql":
             dropped.append(item)
         else:
             kept.append(item)

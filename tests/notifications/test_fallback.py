@@ -32,9 +32,10 @@ async def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         yield url
 
 
-@pytest.fixture
-async def world(database: str, tmp_path: Path) -> AsyncIterator[SmsWorld]:
-    async with sms_world("africastalking", database, tmp_path) as running:
+@pytest.fixture(scope="module")
+async def world(database: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SmsWorld]:
+    """One world per database for the module: each test's alert has a recipient of its own."""
+    async with sms_world("africastalking", database, tmp_path_factory.mktemp("fallback-world")) as running:
         yield running
 
 

@@ -4,7 +4,6 @@ failed with the provider's reason, a duplicated report applied once, a forged ca
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,9 +24,13 @@ async def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 WITH_INBOUND = sorted(name for name, kit in PROVIDERS.items() if kit.forge_inbound is not None)
 
 
-@pytest.fixture(params=sorted(PROVIDERS))
-async def world(database: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SmsWorld]:
-    async with sms_world(str(request.param), database, tmp_path) as running:
+# One world per provider and database for the whole module (an app's start is seconds): each test uses phone
+# numbers, messages and counts of its own, so none depends on running first.
+@pytest.fixture(scope="module", params=sorted(PROVIDERS))
+async def world(
+    database: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SmsWorld]:
+    async with sms_world(str(request.param), database, tmp_path_factory.mktemp("sms-world")) as running:
         yield running
 
 

@@ -20,7 +20,7 @@ from tests.support.identity import create_org_with_user
         ("+2250500000100", "mtn", "mtn_momo"),
         ("+2250100000100", "moov", "fedapay"),  # Moov's own API serves Benin and Togo only
         ("+221770000100", "orange", "orange_money"),
-        ("+221760000100", "yas", "wave"),
+        ("+221760000100", "yas", "fedapay"),
         ("+2290196000000", "mtn", "mtn_momo"),
         ("+22870000000", "togocel", "fedapay"),
         ("+22670000000", "moov", "cinetpay"),
@@ -28,7 +28,7 @@ from tests.support.identity import create_org_with_user
         ("+22365000000", "moov", "cinetpay"),
         ("+2290195000000", "moov", "moov"),  # a Benin Moov number goes to Moov first, not to FedaPay
         ("+22899000000", "moov", "moov"),
-        ("+22796000000", "airtel", "cinetpay"),
+        ("+22796000000", "airtel", "fedapay"),
         ("+224620000000", "orange", "orange_money"),
         ("+224660000000", "mtn", "mtn_momo"),
     ],

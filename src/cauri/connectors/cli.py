@@ -68,9 +68,7 @@ def simulator_credentials(
 def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
     provider: Annotated[
         str,
-        typer.Argument(
-            help="A registered provider, e.g. sandbox, an SMS provider (africastalking, twilio, orange_sms) or fcm"
-        ),
+        typer.Argument(help="A provider: sandbox, an SMS provider (africastalking, twilio, orange_sms), fcm, square…"),
     ],
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8090,
@@ -89,6 +87,7 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
     import uvicorn
 
     from cauri.connectors.registry import ConnectorConfig, registry
+    from cauri.connectors.restaurant.simulators import RESTAURANT_SIMULATORS
     from cauri.kit.simulation import SimulatorSettings
     from cauri.notifications.push.simulators import PUSH_SIMULATORS
     from cauri.notifications.sms.simulators import SMS_SIMULATORS
@@ -103,11 +102,16 @@ def simulate(  # noqa: PLR0917 - typer maps each option to a parameter
         late_callback_seconds=late_callback,
     )
     sms = SMS_SIMULATORS.get(provider) or PUSH_SIMULATORS.get(provider)
+    restaurant = RESTAURANT_SIMULATORS.get(provider)
     try:
-        if sms is not None:  # a notification channel (SMS: its callbacks go to this service's public routes)
+        if restaurant is not None:  # a restaurant connector (POS, supplier, reservations, CRM)
+            credentials = chosen_credentials(provider, restaurant.fields, {}, credential or [], os.environ)
+            simulator: ASGIApp = restaurant.build(timings, credentials)
+            display_name = provider
+        elif sms is not None:  # a notification channel (SMS: its callbacks go to this service's public routes)
             development = sms.dev_credentials(settings)
             credentials = chosen_credentials(provider, sms.fields, development, credential or [], os.environ)
-            simulator: ASGIApp = sms.build(timings, credentials, settings).app
+            simulator = sms.build(timings, credentials, settings).app
             display_name = provider
         else:
             spec = registry.get(provider)

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     # Status polls of a pending payment: first after this delay, then doubling, capped (seconds).
     payments_poll_initial_seconds: float = Field(default=5.0, gt=0)
     payments_poll_max_seconds: float = Field(default=1800.0, gt=0)
+    # A worker claiming payments to poll (or expire) holds them this long: another worker skips them meanwhile, and
+    # takes them over when the first one died mid-round. Longer than a round of provider calls can take.
+    payments_poll_lease_seconds: float = Field(default=60.0, ge=1)
     # Outbound webhooks to organisations: how long one delivery attempt may take (seconds).
     payments_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     # When set, provider calls wait at most this long for an answer (seconds), instead of each connector's default.
@@ -204,6 +207,18 @@ class Settings(BaseSettings):
     notification_stream_poll_seconds: float = Field(default=5.0, gt=0, le=60.0)
     # A stream then ends (the browser's EventSource reconnects by itself): no connection is held for ever.
     notification_stream_max_seconds: float = Field(default=300.0, gt=0)
+    # Notification rate limits (docs/notifications.md), on messages of non-urgent kinds sent through notify(): at
+    # most so many per recipient address, and per organisation, in a moving window (seconds); 0 turns one off.
+    # Shared by every process through Redis when CAURI_REDIS_URL is set (core.limits).
+    notification_limit_per_recipient: int = Field(default=30, ge=0)
+    notification_limit_recipient_seconds: float = Field(default=3600.0, gt=0)
+    notification_limit_per_organization: int = Field(default=6000, ge=0)
+    notification_limit_organization_seconds: float = Field(default=60.0, gt=0)
+    # What one SMS segment costs, per country (ISO 3166 alpha-2), in minor units of sms_price_currency, for the
+    # estimate before a bulk send; a country not listed costs sms_default_price.
+    sms_prices: dict[str, int] = {"SN": 25, "CI": 25, "ML": 25, "BF": 25, "NE": 25, "BJ": 20, "TG": 20, "CM": 25}
+    sms_default_price: int = Field(default=30, ge=0)
+    sms_price_currency: str = Field(default="XOF", pattern="^[A-Z]{3}$")
     # How long one delivery of a batch's callback may take (seconds).
     bulk_callback_timeout_seconds: float = Field(default=10.0, gt=0)
 
@@ -276,6 +291,23 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    # Restaurant hub (docs/restaurant.md). The platform's Square application (OAuth with PKCE); the URL is Square's
+    # production host unless set (the simulator's, `cauri simulate square`, or Square's sandbox host).
+    restaurant_square_url: str = "https://connect.squareup.com"
+    restaurant_square_client_id: str = ""
+    restaurant_square_client_secret: SecretStr | None = None
+    restaurant_square_signature_key: SecretStr | None = None
+    # The platform's Lightspeed Retail (R-Series) application: API host, OAuth host (cloud.lightspeedapp.com), and the
+    # secret of Cauri's notification relay (R-Series has no sales webhook; docs/providers/lightspeed.md).
+    restaurant_lightspeed_url: str = "https://api.lightspeedapp.com"
+    restaurant_lightspeed_oauth_url: str = "https://cloud.lightspeedapp.com"
+    restaurant_lightspeed_client_id: str = ""
+    restaurant_lightspeed_client_secret: SecretStr | None = None
+    restaurant_lightspeed_signature_secret: SecretStr | None = None
+    # Square: refresh tokens older than 7 days (its advice), i.e. once less than 23 of their 30 days remain.
+    restaurant_token_refresh_margin_seconds: int = Field(default=23 * 86_400, ge=0)
+    restaurant_catalog_ttl_seconds: int = Field(default=86_400, ge=1)  # the seed's 24 h catalogue cache
 
     @field_validator("extra_job_modules", mode="before")
     @classmethod

@@ -21,11 +21,10 @@ FastAPI's own OpenAPI cache already requires.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
@@ -56,9 +55,21 @@ def request_heads(path: str) -> frozenset[Head]:
     return frozenset(tuple(segments[:length]) for length in range(len(segments) + 1))
 
 
+def _served_paths(route: BaseRoute, prefix: str = "") -> Iterator[str]:
+    # Read from the included routers' own routes and prefixes, not from iter_route_contexts: that builds every
+    # route's effective state (dependants, response fields), which FastAPI otherwise builds lazily, router by
+    # router, on first use — a second of every process's start for the whole app.
+    router, context = getattr(route, "original_router", None), getattr(route, "include_context", None)
+    if router is None or context is None:
+        yield prefix + str(getattr(route, "path", "") or "")
+        return
+    for child in (*router.routes, *getattr(router, "_low_priority_routes", ())):
+        yield from _served_paths(child, prefix + context.prefix)
+
+
 def route_heads(route: BaseRoute) -> frozenset[Head]:
     """The heads of every path a top-level route serves (an included router: all of its routes)."""
-    return frozenset(path_head(str(context.path or "")) for context in iter_route_contexts([route]))
+    return frozenset(path_head(path) for path in _served_paths(route))
 
 
 def _heads_of_request(scope: Scope) -> frozenset[Head]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -30,8 +31,11 @@ def verify_password(password: str, hashed: str) -> bool:
     return _password_hash.verify(password, hashed)
 
 
-# A hash of a password nobody has, so that a login for an unknown user costs the same time as a real one.
-DUMMY_PASSWORD_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def dummy_password_hash() -> str:
+    """A hash of a password nobody has, so that a login for an unknown user costs the same time as a real one
+    (made on first use: an argon2 hash is a tenth of a second of every process's start otherwise)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def keyed_digest(secret_key: str, value: str) -> str:

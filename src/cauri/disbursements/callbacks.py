@@ -193,6 +193,14 @@ async def deliver(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
     timeout = settings.bulk_callback_timeout_seconds
     attempt = await outbound.post_signed(message, settings=settings, timeout_seconds=timeout)
     async with unit_of_work(sessionmaker) as session:
+        # The batch's row lock first, as _add_callback's callers hold it: a new callback inserted while this one
+        # was on its way rings for itself only if it is the first pending, and this transaction rings for the
+        # next one only if it sees it. Without the lock, on PostgreSQL each saw the other still uncommitted
+        # (this one pending, that one absent), neither rang, and the next callback waited for the sweeper.
+        batch_id = await session.scalar(select(BulkCallback.batch_id).where(BulkCallback.id == callback_id))
+        if batch_id is None:
+            return
+        await session.get(BulkBatch, batch_id, with_for_update=True, populate_existing=True)
         callback = await session.get(BulkCallback, callback_id, with_for_update=True, populate_existing=True)
         if callback is None:
             return

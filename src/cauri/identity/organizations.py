@@ -10,6 +10,7 @@ import re
 import secrets
 import unicodedata
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cauri.core.config import Settings
 from cauri.core.errors import Conflict, field_error
-from cauri.core.i18n import pick
 from cauri.core.pagination import PageParams, paginate
 from cauri.core.principal import Principal
 from cauri.identity import errors
@@ -33,9 +33,20 @@ from cauri.identity.service import (
     identifier_of,
     unusable_password_hash,
 )
-from cauri.notifications.service import queue_message
+from cauri.notifications.kinds import NotificationKind, register_kind
+from cauri.notifications.notify import Recipient, notify
 
 SLUG_BASE_MAX = 60
+# Essential (it carries no unsubscribe link and preferences cannot turn it off): a new account's only way in.
+INVITATION = register_kind(
+    NotificationKind(
+        "identity.invitation",
+        channels=("email", "sms"),
+        mandatory=True,
+        templates=Path(__file__).parent / "templates",
+        sample={"organization": "CNSS Pensions", "url": "https://cauri.example", "identifier": "awa@example.org"},
+    )
+)
 
 
 def slugify(name: str) -> str:
@@ -278,29 +289,27 @@ async def _owner_count(session: AsyncSession, organization_id: uuid.UUID) -> int
 
 
 async def _send_invitation(
-    session: AsyncSession, settings: Settings, organization: Organization, identifier: Identifier, language: str
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    organization: Organization,
+    identifier: Identifier,
+    user: User,
+    membership_id: uuid.UUID,
+    language: str,
 ) -> None:
     """Tell someone whose account was just created for them how to choose their password."""
-    how_to = f"{settings.public_base_url} ({identifier.value})"
-    subject = pick(
-        f"Invitation : {organization.name} sur Cauri",
-        f"Invitation: {organization.name} on Cauri",
-        "en" if language == "en" else "fr",
-    )
-    body = pick(
-        f"Vous avez été ajouté(e) à « {organization.name} » sur Cauri. Pour choisir votre mot de passe, "
-        f"utilisez « Mot de passe oublié » sur {how_to}.",
-        f'You were added to "{organization.name}" on Cauri. To choose your password, '
-        f'use "Forgot password" at {how_to}.',
-        "en" if language == "en" else "fr",
-    )
-    await queue_message(
+    await notify(
         session,
-        channel="email" if identifier.field == "email" else "sms",
-        recipient=identifier.value,
-        subject=subject,
-        body=body,
-        language=language,
+        kind=INVITATION.name,
+        recipient=Recipient(
+            user.id,
+            email=identifier.value if identifier.field == "email" else None,
+            phone=identifier.value if identifier.field != "email" else None,
+            language=language,
+        ),
+        context={"organization": organization.name, "url": settings.public_base_url, "identifier": identifier.value},
+        object_id=membership_id,
         organization_id=organization.id,
     )
 
@@ -364,7 +373,15 @@ async def add_member(
         field=identifier.field,
     )
     if created and data.password is None:
-        await _send_invitation(session, settings, organization, identifier, data.language)
+        await _send_invitation(
+            session,
+            settings=settings,
+            organization=organization,
+            identifier=identifier,
+            user=user,
+            membership_id=membership.id,
+            language=data.language,
+        )
     return _member_read(membership, user), created
 
 

@@ -41,6 +41,8 @@ class Perm(StrEnum):
     BULK_CREATE = "bulk_create"
     BULK_APPROVE = "bulk_approve"
     PLATFORM_ADMIN = "platform_admin"
+    TONTINES_USE = "tontines_use"  # create and join tontines; what they do inside one is the tontine's own role
+    TONTINES_ADMIN = "tontines_admin"  # the operator sees every tontine of the organisation
 
 
 ORGANIZATION_PERMS: frozenset[Perm] = frozenset(Perm) - {Perm.PLATFORM_ADMIN}
@@ -58,10 +60,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.BULK_READ,
             Perm.BULK_CREATE,
             Perm.BULK_APPROVE,
+            Perm.TONTINES_USE,
         }
     ),
     Role.SUPERVISEUR: READ_PERMS,
-    Role.MEMBER: frozenset({Perm.ORG_READ}),
+    Role.MEMBER: frozenset({Perm.ORG_READ, Perm.TONTINES_USE}),
 }
 
 

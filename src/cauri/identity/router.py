@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from cauri.core.routing import api_router
 from cauri.identity import access_routes, auth_routes, caller_cache, code_routes, organization_routes
+from cauri.identity.permissions import Perm, has_permission
 from cauri.identity.resolver import resolve_principal
 from cauri.identity.throttle import install_throttle
 
@@ -33,5 +34,7 @@ async def _start_throttle(app: FastAPI) -> None:
 
 def install(app: FastAPI) -> None:
     app.state.principal_resolver = resolve_principal
+    # For the layers below identity (notifications' delivery tracking and audit): permissions by name.
+    app.state.permission_check = lambda principal, name: has_permission(principal, Perm(name))
     app.state.startup_hooks.append(_start_throttle)
     app.state.startup_hooks.append(caller_cache.start)

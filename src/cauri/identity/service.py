@@ -20,7 +20,7 @@ from cauri.core.config import Settings
 from cauri.core.db import utcnow
 from cauri.core.phone import PLATFORM_REGION, mask_phone, normalise_phone
 from cauri.core.principal import Principal
-from cauri.core.security import DUMMY_PASSWORD_HASH, hash_password, random_token, verify_password
+from cauri.core.security import dummy_password_hash, hash_password, random_token, verify_password
 from cauri.identity import caller_cache, errors
 from cauri.identity.audit import record_audit
 from cauri.identity.models import LoginSession, Membership, Organization, RefreshToken, User
@@ -174,7 +174,7 @@ async def log_in(
     await throttle.before_attempt("login", identifier.value, ip)
     user = await find_user(session, identifier)
     # An unknown account costs the same argon2 verification as a wrong password: timing tells nothing.
-    password_ok = await verify_password_off_loop(password, user.password_hash if user else DUMMY_PASSWORD_HASH)
+    password_ok = await verify_password_off_loop(password, user.password_hash if user else dummy_password_hash())
     if user is None or not password_ok:
         await throttle.failed("login", identifier.value, ip)
         await record_audit(

@@ -41,9 +41,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextlib.asynccontextmanager
 async def serve_app(
-    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, shutdown_timeout: int = 1
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, shutdown_timeout: int = 1, keep_alive: int = 1
 ) -> AsyncIterator[str]:
-    """Serve ``app`` on ``host:port`` (0: a free port) in this event loop; yields the base URL."""
+    """Serve ``app`` on ``host:port`` (0: a free port) in this event loop; yields the base URL. An idle connection
+    is closed after ``keep_alive`` seconds: a client that reuses it at that moment gets a broken connection, as
+    from any real server, so a test that counts errors keeps connections longer than its pauses."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -56,7 +58,7 @@ async def serve_app(
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=shutdown_timeout,
-        timeout_keep_alive=1,
+        timeout_keep_alive=keep_alive,
     )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

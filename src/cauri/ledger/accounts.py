@@ -186,6 +186,15 @@ async def get_or_create_account(
     return account
 
 
+async def find_account(
+    session: AsyncSession, *, organization_id: uuid.UUID, currency: str, code: str, owner_ref: str | None = None
+) -> Account | None:
+    """The account with this (organisation, currency, code, owner), or None: a lookup that never writes, for reads
+    (a GET runs in a read-only transaction, where :func:`get_or_create_account` cannot create a missing one)."""
+    row = (await session.execute(_key_query(organization_id, currency, code, owner_ref or ""))).first()
+    return account_from_row(row) if row is not None else None
+
+
 async def operating_account(session: AsyncSession, organization_id: uuid.UUID, currency: str) -> Account:
     """The organisation's wallet in ``currency`` (created on first use); it can never go below zero."""
     return await get_or_create_account(

@@ -20,7 +20,7 @@ from cauri.notifications.email.smtp import send_email
 from cauri.notifications.models import Channel, Notification
 from cauri.notifications.push.client import PushMessage
 from cauri.notifications.push.devices import fcm_channel
-from cauri.notifications.sms.base import SmsMessage, SmsStatus
+from cauri.notifications.sms.base import SmsChannel, SmsMessage, SmsStatus
 from cauri.notifications.sms.registry import channel_for, delivery_report_url, is_sms_provider
 
 log = structlog.get_logger("cauri.notifications")
@@ -86,12 +86,29 @@ async def send(settings: Settings, message: OutgoingMessage) -> Delivery:
     return Delivery(backend)
 
 
+# One SMS channel per (provider, settings) in this process, so its HTTP client keeps its connections to the
+# provider open between messages (the kit's client rebuilds itself on another event loop). A few are kept: the
+# settings are held with their channel, so a new settings object (a test's) gets a channel of its own.
+_SMS_CHANNELS: dict[tuple[str, int], tuple[Settings, SmsChannel]] = {}
+_SMS_CHANNELS_KEPT = 8
+
+
+def _sms_channel(settings: Settings, provider: str) -> SmsChannel:
+    key = (provider, id(settings))
+    kept = _SMS_CHANNELS.get(key)
+    if kept is None or kept[0] is not settings:
+        if len(_SMS_CHANNELS) >= _SMS_CHANNELS_KEPT:
+            _SMS_CHANNELS.pop(next(iter(_SMS_CHANNELS)))  # the oldest; its idle connections close with it
+        kept = (settings, channel_for(settings, provider))
+        _SMS_CHANNELS[key] = kept
+    return kept[1]
+
+
 async def _send_sms(settings: Settings, provider: str, message: OutgoingMessage) -> Delivery:
-    async with channel_for(settings, provider) as channel:
-        sent = await channel.send(
-            SmsMessage(reference=message.id, to=message.recipient, text=message.body),
-            callback_url=delivery_report_url(settings, provider),
-        )
+    sent = await _sms_channel(settings, provider).send(
+        SmsMessage(reference=message.id, to=message.recipient, text=message.body),
+        callback_url=delivery_report_url(settings, provider),
+    )
     refused = (sent.reason or "refused") if sent.status is SmsStatus.FAILED else None
     return Delivery(provider, sent.provider_message_id, refused)
 

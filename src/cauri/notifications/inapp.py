@@ -90,6 +90,17 @@ async def page_of(
     )
 
 
+async def slice_of(
+    session: AsyncSession, user_id: uuid.UUID, *, unread: bool, offset: int, limit: int
+) -> list[InAppNotification]:
+    """The person's notifications, newest first, by offset (the seeds' ``skip``/``limit`` lists)."""
+    statement = select(InAppNotification).where(InAppNotification.user_id == user_id)
+    if unread:
+        statement = statement.where(InAppNotification.read_at.is_(None))
+    statement = statement.order_by(InAppNotification.created_at.desc(), InAppNotification.id.desc())
+    return list(await session.scalars(statement.offset(offset).limit(limit)))
+
+
 async def unread_count(session: AsyncSession, user_id: uuid.UUID) -> int:
     counted = await session.scalar(
         select(func.count())

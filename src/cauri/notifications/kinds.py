@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,9 @@ class NotificationKind:
     mandatory: bool = False  # True: preferences cannot turn it off
     urgent: bool = False  # True: sent during quiet hours
     fallback: bool = False  # True: only the first channel; the next one if it fails for good (fallback.py)
+    # A burst of this kind to the same address within this window goes out as one message (digests.py); None: each
+    # notify() is its own message.
+    digest_window: timedelta | None = None
     templates: Path = DEFAULT_TEMPLATES
     sample: Mapping[str, Any] = field(default_factory=dict)  # the context of a preview
 
@@ -68,6 +71,8 @@ def register_kind(kind: NotificationKind) -> NotificationKind:
     unknown = [channel for channel in kind.channels if channel not in CHANNELS]
     if unknown or not kind.channels:
         raise ValueError(f"kind {kind.name!r}: channels must be among {CHANNELS}, not {kind.channels}")
+    if kind.digest_window is not None and (kind.fallback or kind.digest_window <= timedelta(0)):
+        raise ValueError(f"kind {kind.name!r}: a digest window is positive, on a kind without fallback")
     existing = _KINDS.get(kind.name)
     if existing is not None and existing != kind:
         raise ValueError(f"notification kind {kind.name!r} is already registered differently")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cauri.core.db import Base, IdMixin, TimestampMixin
+from cauri.core.db import Base, IdMixin, TimestampMixin, utcnow
 
 
 class Channel(StrEnum):
@@ -65,9 +66,83 @@ class Notification(IdMixin, TimestampMixin, Base):
     # The kind an e-mail's unsubscribe link turns off; None for essential messages (codes, receipts), which
     # carry no link and are sent whatever the recipient turned off.
     unsubscribe_kind: Mapped[str | None] = mapped_column(String(60), default=None)
+    # Digests (digests.py): how many notify() calls this message carries, and until when later ones of the same
+    # kind to the same address join it (None: not a digest kind, or the window closed when it went out).
+    digest_count: Mapped[int] = mapped_column(default=1, server_default="1")
+    digest_until: Mapped[datetime | None] = mapped_column(default=None)
 
     def __repr__(self) -> str:
         return f"<Notification {self.channel} {self.id} {self.status}>"
+
+
+class DeliveryAttempt(IdMixin, Base):
+    """One step in a message's life, for the organisation's delivery tracking: each hand-over to a provider and
+    its outcome (``sent``, ``refused``, ``error``), a suppression, and each delivery report applied."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_notification_id_created_at", "notification_id", "created_at"),)
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(SmallInteger)  # 1 for the first hand-over; reports repeat its number
+    provider: Mapped[str] = mapped_column(String(30))
+    outcome: Mapped[str] = mapped_column(String(20))  # sent, refused, error, suppressed, delivered, failed
+    detail: Mapped[str | None] = mapped_column(String(200), default=None)  # the provider's words, the error type
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DigestItem(IdMixin, Base):
+    """A notify() call merged into an earlier message of its kind (digests.py): its key, so a replay adds nothing."""
+
+    __tablename__ = "notification_digest_items"
+    __table_args__ = (UniqueConstraint("dedupe_key", "notification_id", name="uq_notification_digest_items_key"),)
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(250), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReminderStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Reminder(IdMixin, TimestampMixin, Base):
+    """A reminder a module scheduled about one of its objects (reminders.py); its job runs at ``remind_at``."""
+
+    __tablename__ = "notification_reminders"
+    __table_args__ = (
+        UniqueConstraint("target", "object_id", "remind_at", name="uq_notification_reminders_target_object_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    target: Mapped[str] = mapped_column(String(40))  # the registered prefix: "tontine_session"
+    object_id: Mapped[str] = mapped_column(String(100))
+    remind_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), default=ReminderStatus.SCHEDULED.value)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    notified: Mapped[int] = mapped_column(default=0)  # people told when it ran
+
+
+class ManualSend(IdMixin, Base):
+    """The audit of a manual send (a member's "send reminder"): who, what, to whom, when; read by the organisation."""
+
+    __tablename__ = "notification_manual_sends"
+    __table_args__ = (
+        Index("ix_notification_manual_sends_organization_id_created_at", "organization_id", "created_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    actor_api_key_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    target: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(60))
+    recipients: Mapped[list[Any]] = mapped_column(JSON, default=list)  # user ids (or addresses) told
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    remind_at: Mapped[datetime | None] = mapped_column(default=None)  # a reminder scheduled for later; None: now
+    reminder_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SmsOptOut(IdMixin, TimestampMixin, Base):

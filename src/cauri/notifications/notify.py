@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cauri.notifications import inapp
+from cauri.notifications import digests, inapp
+from cauri.notifications.addresses import check_email, check_number, is_mobile, zone_of_country, zone_of_number
 from cauri.notifications.kinds import kind_named, language_of, render
 from cauri.notifications.models import Notification
 from cauri.notifications.preferences import accepted_channels, send_after, zone
 from cauri.notifications.service import queue_message
+
+log = structlog.get_logger("cauri.notifications")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +35,18 @@ class Recipient:
     email: str | None = None
     phone: str | None = None  # E.164
     language: str = "fr"
-    timezone: str = "UTC"
+    # The recipient's time zone (IANA) when the caller knows it (their profile); else that of their phone number's
+    # country, else of ``country`` (ISO 3166 alpha-2), else UTC. Quiet hours and dates are in it.
+    timezone: str | None = None
+    country: str | None = None
+
+    @property
+    def zone_name(self) -> str:
+        if self.timezone:
+            return self.timezone
+        from_number = zone_of_number(self.phone) if self.phone else None
+        from_country = zone_of_country(self.country) if self.country else None
+        return from_number or from_country or "UTC"
 
     def address(self, channel: str) -> str | None:
         if channel == inapp.CHANNEL:
@@ -44,6 +59,17 @@ class Recipient:
         if self.user_id is not None:
             return f"user:{self.user_id}"
         return f"address:{self.email or ''}|{self.phone or ''}"
+
+
+def _checked(recipient: Recipient) -> Recipient:
+    """A malformed address is the caller's error, named, before anything is written. A valid number that is not a
+    mobile one (a landline on a profile) is no SMS address: the person is not texted, as without a number."""
+    if recipient.email is not None:
+        check_email(recipient.email, field="recipient.email")
+    if recipient.phone is not None and not is_mobile(check_number(recipient.phone, field="recipient.phone")):
+        log.info("notification_not_a_mobile_number", user_id=str(recipient.user_id))
+        return replace(recipient, phone=None)
+    return recipient
 
 
 def dedupe_key(kind: str, object_id: str | uuid.UUID, recipient: Recipient) -> str:
@@ -68,17 +94,19 @@ async def notify(
     definition = kind_named(kind)
     key = dedupe_key(kind, object_id, recipient)
     already = await session.scalar(select(Notification.id).where(Notification.dedupe_key == key).limit(1))
-    if already is not None or await inapp.is_stored(session, key):
+    if already is not None or await inapp.is_stored(session, key) or await digests.is_merged(session, key):
         return []
     language = language_of(recipient.language)
-    zone(recipient.timezone, field="recipient.timezone")
+    timezone = recipient.zone_name
+    zone(timezone, field="recipient.timezone")
+    recipient = _checked(recipient)
     channels = await accepted_channels(session, recipient.user_id, definition)
     planned = [
-        (channel, address, render(definition, channel, context, language=language, timezone=recipient.timezone))
+        (channel, address, render(definition, channel, context, language=language, timezone=timezone))
         for channel in channels
         if (address := recipient.address(channel))
     ]
-    run_after = await send_after(session, recipient.user_id, definition, recipient.timezone)
+    run_after = await send_after(session, recipient.user_id, definition, timezone)
     outbox = [(channel, address, rendered) for channel, address, rendered in planned if channel != inapp.CHANNEL]
     for channel, _address, rendered in planned:
         if channel == inapp.CHANNEL and recipient.user_id is not None:
@@ -93,8 +121,18 @@ async def notify(
                 dedupe_key=key,
             )
     # In-app is stored at once and never fails: the fallback order (fallback.py) is among the outbox channels.
-    return [
-        await queue_message(
+    queued: list[Notification] = []
+    for rank, (channel, address, rendered) in enumerate(outbox):
+        window = definition.digest_window
+        if window is not None:
+            merged = await digests.merge_into_open(
+                session, kind=kind, channel=channel, address=address, rendered=rendered, dedupe_key=key
+            )
+            if merged is not None:
+                queued.append(merged)
+                continue
+        digest_until = digests.window_end(window) if window is not None else None
+        message = await queue_message(
             session,
             channel="email" if channel == "email" else "sms",
             recipient=address,
@@ -105,8 +143,12 @@ async def notify(
             kind=kind,
             user_id=recipient.user_id,
             dedupe_key=key,
-            run_after=run_after,
+            # A digest's first message waits for its window to close, collecting the burst.
+            run_after=max(run_after, digest_until) if run_after and digest_until else run_after or digest_until,
             fallback_rank=rank if definition.fallback else None,
         )
-        for rank, (channel, address, rendered) in enumerate(outbox)
-    ]
+        if digest_until is not None:
+            message.digest_until = digest_until
+            await session.flush()
+        queued.append(message)
+    return queued

@@ -16,6 +16,7 @@ from cauri.notifications.fallback import release_next
 from cauri.notifications.metrics import count
 from cauri.notifications.models import Channel, Notification, NotificationStatus, SmsOptOut
 from cauri.notifications.sms.base import DeliveryReport, InboundSms, SmsStatus
+from cauri.notifications.tracking import record_attempt
 
 log = structlog.get_logger("cauri.notifications")
 
@@ -64,6 +65,15 @@ async def apply_delivery_report(session: AsyncSession, *, provider: str, report:
     applied = bool(getattr(result, "rowcount", 0))
     if applied:
         count(Channel.SMS.value, provider, report.status.value)
+        attempts = await session.scalar(select(Notification.attempts).where(Notification.id == notification_id))
+        await record_attempt(
+            session,
+            notification_id,
+            attempt=attempts or 1,
+            provider=provider,
+            outcome=report.status.value,
+            detail=report.reason if report.status is SmsStatus.FAILED else None,
+        )
         if report.status is SmsStatus.FAILED:
             await release_next(session, notification_id)
     log.info(

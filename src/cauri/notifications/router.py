@@ -15,7 +15,7 @@ from cauri.core.deps import settings_of
 from cauri.core.errors import AppError, NotFound
 from cauri.core.routing import SessionDep, api_router
 from cauri.kit.errors import AuthError, ConnectorError, InvalidSignature, Unsupported
-from cauri.notifications import inapp, inbox_routes, reports, user_routes
+from cauri.notifications import inapp, inbox_routes, reminder_routes, reports, tracking_routes, user_routes
 from cauri.notifications.email.routes import page_router as unsubscribe_pages
 from cauri.notifications.push import routes as push_routes
 from cauri.notifications.sms.base import Callback, SmsChannel
@@ -104,6 +104,8 @@ async def receive_inbound(provider: str, request: Request, session: SessionDep) 
 # A logged-in person's own routes live in their modules; they sit behind the login like ``router``.
 router.include_router(user_routes.router)
 router.include_router(inbox_routes.router)
+router.include_router(reminder_routes.router)
+router.include_router(tracking_routes.router)
 
 
 async def _signal_in_app(app: FastAPI) -> None:

@@ -23,7 +23,10 @@ log = structlog.get_logger(__name__)
 POLL_BATCH = 50
 EXPIRY_BATCH = 100
 CONCURRENT_CALLS = 5
-POLL_LEASE = timedelta(seconds=60)
+
+
+def poll_lease(ctx: JobContext) -> timedelta:
+    return timedelta(seconds=ctx.settings.payments_poll_lease_seconds)
 
 
 @job(submission.SUBMIT_JOB)
@@ -76,7 +79,7 @@ async def poll_pending(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Ask the provider about pending payments whose next poll is due (backoff per payment)."""
     async with unit_of_work(ctx.sessionmaker) as session:
         due = await submission.claim_due(
-            session, statuses=(Status.PENDING,), due_column="next_poll_at", limit=POLL_BATCH, lease=POLL_LEASE
+            session, statuses=(Status.PENDING,), due_column="next_poll_at", limit=POLL_BATCH, lease=poll_lease(ctx)
         )
     await _bounded(
         [submission.refresh(ctx.sessionmaker, ctx.settings, payment_id, cause=Cause.POLL) for payment_id in due]
@@ -87,7 +90,7 @@ async def poll_pending(ctx: JobContext, payload: dict[str, Any]) -> None:
 async def poll_refunds(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Ask where pending refunds stand (the provider, or the payout carrying the money back), backoff per refund."""
     async with unit_of_work(ctx.sessionmaker) as session:
-        due = await refund_submission.claim_due(session, limit=POLL_BATCH, lease=POLL_LEASE)
+        due = await refund_submission.claim_due(session, limit=POLL_BATCH, lease=poll_lease(ctx))
     await _bounded(
         [refund_submission.refresh(ctx.sessionmaker, ctx.settings, refund_id, cause=Cause.POLL) for refund_id in due]
     )
@@ -102,7 +105,7 @@ async def expire_payments(ctx: JobContext, payload: dict[str, Any]) -> None:
             statuses=(Status.CREATED, Status.PENDING),
             due_column="expires_at",
             limit=EXPIRY_BATCH,
-            lease=POLL_LEASE,
+            lease=poll_lease(ctx),
         )
     await _bounded([submission.expire(ctx.sessionmaker, ctx.settings, payment_id) for payment_id in due])
 

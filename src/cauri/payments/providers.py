@@ -53,7 +53,9 @@ _ROUTES: dict[tuple[str, str], tuple[str, ...]] = {
     ("CI", "orange"): ("orange_money", "cinetpay"),
     ("CI", "moov"): ("fedapay", "cinetpay"),
     ("SN", "orange"): ("orange_money", "wave", "cinetpay"),
-    ("SN", "yas"): ("wave", "cinetpay"),
+    # Free Money (now Yas/Mixx) has no API of its own: FedaPay's `free_sn` mode reaches its wallets, before Wave
+    # (which pays a Wave account, whatever the number's carrier).
+    ("SN", "yas"): ("fedapay", "wave", "cinetpay"),
     ("SN", "expresso"): ("wave", "cinetpay"),
     ("BJ", "mtn"): ("mtn_momo", "fedapay", "cinetpay"),
     ("BJ", "moov"): ("moov", "fedapay", "cinetpay"),
@@ -64,11 +66,11 @@ _ROUTES: dict[tuple[str, str], tuple[str, ...]] = {
     ("BF", "moov"): ("cinetpay",),
     ("ML", "orange"): ("orange_money", "cinetpay"),
     ("ML", "moov"): ("cinetpay",),
-    ("NE", "airtel"): ("cinetpay",),
+    ("NE", "airtel"): ("fedapay", "cinetpay"),
     ("NE", "orange"): ("cinetpay",),  # Zamani Telecom (ex-Orange Niger)
     ("NE", "moov"): ("cinetpay",),
     ("GN", "orange"): ("orange_money", "cinetpay"),
-    ("GN", "mtn"): ("mtn_momo", "cinetpay"),
+    ("GN", "mtn"): ("mtn_momo", "fedapay", "cinetpay"),
 }
 
 

@@ -228,6 +228,9 @@ async def refresh(
         payment = await lock_payment(session, payment_id)
         if payment is None:
             return False
+        if payment.outbound_reference != snapshot.outbound_reference:
+            # Re-keyed while we asked (an operator's correction): the answer is about a reference it no longer has.
+            return False
         changed = False
         if outcome is not None:
             redirects.remember(payment, outcome)  # the create call's answer may have been lost (a timeout)

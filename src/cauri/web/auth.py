@@ -40,6 +40,7 @@ from cauri.core.errors import Forbidden, Unauthenticated
 from cauri.core.principal import Principal, require_principal
 from cauri.core.security import constant_time_equal, decode_jwt, encode_jwt, keyed_digest, random_token
 from cauri.identity.models import LoginSession, Membership, Organization, User
+from cauri.notifications import inapp
 
 SESSION_COOKIE = "cauri_console"
 CSRF_COOKIE = "cauri_csrf"
@@ -70,6 +71,7 @@ class ConsoleSession:
     login_name: str  # e-mail, else phone: what they typed to log in
     organization: OrganizationChoice | None
     memberships: tuple[OrganizationChoice, ...]
+    unread_notifications: int = 0  # the bell in the header (web/notifications.py keeps it live)
 
     @property
     def organization_id(self) -> uuid.UUID | None:
@@ -203,6 +205,7 @@ async def _open_session(
         if utcnow() - login.created_at > timedelta(days=settings.refresh_token_days):
             return None
         memberships = await _memberships(session, user.id)
+        unread = await inapp.unread_count(session, user.id)
     organization = _choose(memberships, claims.organization_id)
     principal = Principal(
         user_id=user.id,
@@ -220,6 +223,7 @@ async def _open_session(
         login_name=user.email or user.phone or "",
         organization=organization,
         memberships=memberships,
+        unread_notifications=unread,
     )
 
 

@@ -3,7 +3,8 @@
 Order of preference: the language the person chose with the switch (cookie ``cauri_lang``), then the browser's
 ``Accept-Language``, then French. Templates call ``t("key")`` or ``t("key", n=3)``; an unknown key is an error
 (``tests/web/test_i18n.py`` renders every template in both languages). The frame's words are here; each module's
-pages bring theirs in ``cauri.<module>.texts.CONSOLE_TEXTS`` (docs/modules.md).
+pages bring theirs in ``cauri.<module>.texts.CONSOLE_TEXTS`` (docs/modules.md); the console's own tontine and rentals
+pages keep theirs beside them (``web/tontine_texts.py``, ``web/rental_texts.py``, ``web/restaurant_texts.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from fastapi import Request
 
 from cauri.core.i18n import Language, negotiate
 from cauri.modules import import_all
+from cauri.web.rental_texts import RENTAL_TEXTS
+from cauri.web.restaurant_texts import RESTAURANT_TEXTS
+from cauri.web.tontine_texts import TONTINE_TEXTS
 
 LANGUAGE_COOKIE = "cauri_lang"
 
@@ -133,11 +137,16 @@ def _console_texts() -> dict[str, tuple[str, str]]:
     """The frame's words and those each module lists in ``cauri.<module>.texts.CONSOLE_TEXTS``, so that modules
     built in parallel never edit one shared dictionary; a key two of them define is an error, not a silent win."""
     texts = dict(FRAME_TEXTS)
-    for module in import_all("texts"):
-        own: dict[str, tuple[str, str]] = module.CONSOLE_TEXTS
+    pages: list[tuple[str, dict[str, tuple[str, str]]]] = [
+        ("cauri.web.tontine_texts", TONTINE_TEXTS),
+        ("cauri.web.rental_texts", RENTAL_TEXTS),
+        ("cauri.web.restaurant_texts", RESTAURANT_TEXTS),
+    ]
+    pages += [(module.__name__, module.CONSOLE_TEXTS) for module in import_all("texts")]
+    for name, own in pages:
         clashing = sorted(own.keys() & texts.keys())
         if clashing:
-            raise RuntimeError(f"{module.__name__} redefines console texts: {', '.join(clashing)}")
+            raise RuntimeError(f"{name} redefines console texts: {', '.join(clashing)}")
         texts.update(own)
     return texts
 

@@ -23,7 +23,7 @@ from cauri.identity.schemas import PASSWORD_MAX, normalise_email
 from cauri.identity.throttle import login_throttle
 from cauri.identity.tokens import read_access_token
 from cauri.ledger import service as ledger
-from cauri.web import batches, return_pages
+from cauri.web import batches, notifications, rentals, restaurant, return_pages, tontines
 from cauri.web.auth import (
     Console,
     OptionalConsole,
@@ -220,5 +220,10 @@ def install(app: FastAPI) -> None:
     app.include_router(public_router)
     app.include_router(router)
     app.include_router(batches.router)
+    app.include_router(notifications.router)
     app.include_router(return_pages.router)
+    app.include_router(tontines.router)
+    app.include_router(rentals.public_router)
+    app.include_router(rentals.router)
+    app.include_router(restaurant.router)
     app.mount(STATIC_PREFIX, ConsoleStaticFiles(directory=STATIC_DIR), name="console-static")

@@ -57,9 +57,13 @@ SECURITY_HEADERS = {
 _WEST_AFRICA = ZoneInfo("Africa/Abidjan")  # UTC+0: UEMOA countries, Guinea
 _CENTRAL_AFRICA = ZoneInfo("Africa/Lagos")  # UTC+1: CEMAC countries, Kinshasa
 _CENTRAL_REGIONS = frozenset({"CM", "GA", "CG", "TD", "CF", "GQ", "CD", "NG"})
+# Organisations outside Africa (the restaurant hub's Le Vieux Moulin is in France).
+_OTHER_ZONES = {"FR": ZoneInfo("Europe/Paris"), "BE": ZoneInfo("Europe/Brussels")}
 
 
 def time_zone(region: str | None) -> ZoneInfo:
+    if region in _OTHER_ZONES:
+        return _OTHER_ZONES[region]
     return _CENTRAL_AFRICA if region in _CENTRAL_REGIONS else _WEST_AFRICA
 
 

@@ -54,8 +54,11 @@ class JobRuntime:
         self.concurrency = concurrency
         self.runner = JobRunner(settings, sessionmaker, doorbell=self)
         self.broker = build_broker(settings, concurrency=concurrency)
-        self.doorbell_task = self.broker.register_task(_doorbell_handler(self.runner), task_name=DOORBELL_TASK)
         self.in_process = isinstance(self.broker, InMemoryBroker)
+        # The in-memory broker starts a task per doorbell, however many ring at once (a sweep, a fan-out): at most
+        # ``concurrency`` jobs run together, as a worker's receiver allows, or they would exhaust the connection pool.
+        slots = asyncio.Semaphore(concurrency) if self.in_process else None
+        self.doorbell_task = self.broker.register_task(_doorbell_handler(self.runner, slots), task_name=DOORBELL_TASK)
         self._broker_started = False
         self._broker_down_until = 0.0
         self._start_lock = asyncio.Lock()
@@ -197,9 +200,13 @@ class JobRuntime:
                     delay = min(delay * 2, 30.0)
 
 
-def _doorbell_handler(runner: JobRunner) -> Callable[[str], Awaitable[None]]:
+def _doorbell_handler(runner: JobRunner, slots: asyncio.Semaphore | None = None) -> Callable[[str], Awaitable[None]]:
     async def cauri_job_doorbell(job_id: str) -> None:
-        await runner.run(uuid.UUID(job_id))
+        if slots is None:
+            await runner.run(uuid.UUID(job_id))
+            return
+        async with slots:
+            await runner.run(uuid.UUID(job_id))
 
     return cauri_job_doorbell
 

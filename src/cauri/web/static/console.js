@@ -4,7 +4,11 @@
  * - an element marked data-progress follows a batch live: Server-Sent Events first, polling every 2 s if the
  *   browser or the network cannot keep the stream open; the page reloads when the batch is finished;
  * - an element marked data-payee-check follows a running payee check (polling …/payee-check every 2 s) and
- *   reloads the page when it is done, so the flagged lines show.
+ *   reloads the page when it is done, so the flagged lines show;
+ * - the bell (data-bell) keeps the unread count live: each event of the notification stream asks the count
+ *   again (marks made in another tab count too); the browser's EventSource reconnects when the stream ends;
+ * - an element marked data-reload-in="N" reloads the page after N seconds (a payment awaiting its provider's
+ *   confirmation: the server renders it only while one is pending, so the reloads stop on their own).
  */
 (function () {
   "use strict";
@@ -119,8 +123,50 @@
     timer = window.setInterval(tick, 2000);
   }
 
+  function bell(link) {
+    var badge = link.querySelector("[data-unread]");
+    var label = link.getAttribute("data-label") || "";
+    var newNotice = document.querySelector("[data-new-notice]");
+    function show(count) {
+      badge.textContent = String(count);
+      badge.hidden = count <= 0;
+      link.setAttribute("aria-label", label.replace("__N__", String(count)));
+    }
+    function refresh() {
+      var request = new XMLHttpRequest();
+      request.open("GET", link.getAttribute("data-count-url"));
+      request.setRequestHeader("Accept", "application/json");
+      request.onload = function () {
+        if (request.status === 200) { show(Number(JSON.parse(request.responseText).unread) || 0); }
+      };
+      request.send();
+    }
+    if (!window.EventSource) { return; }
+    var source = new window.EventSource(link.getAttribute("data-stream-url"));
+    var opened = 0;
+    source.addEventListener("open", function () {
+      opened += 1;
+      link.setAttribute("data-live", "1");
+      if (opened > 1) { refresh(); }  // what arrived while reconnecting
+    });
+    source.addEventListener("notification", function (event) {
+      refresh();
+      // The stream also replays the last seconds before it opened: what the list already shows is not new.
+      var id = "";
+      try { id = String(JSON.parse(event.data).id); } catch (ignored) { id = ""; }
+      if (newNotice && !document.querySelector('[data-id="' + id + '"]')) { newNotice.hidden = false; }
+    });
+  }
+
+  var bells = document.querySelectorAll("[data-bell]");
+  for (var b = 0; b < bells.length; b++) { bell(bells[b]); }
   var boxes = document.querySelectorAll("[data-progress]");
   for (var i = 0; i < boxes.length; i++) { follow(boxes[i]); }
   var checks = document.querySelectorAll("[data-payee-check]");
   for (var j = 0; j < checks.length; j++) { followPayees(checks[j]); }
+  var reloader = document.querySelector("[data-reload-in]");
+  if (reloader) {
+    var seconds = parseInt(reloader.getAttribute("data-reload-in"), 10) || 3;
+    window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
+  }
 })();

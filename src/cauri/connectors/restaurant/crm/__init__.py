@@ -1,0 +1,1 @@
+"""CRMs (HubSpot, Zoho CRM) behind :class:`~cauri.connectors.restaurant.base.CrmConnector`."""

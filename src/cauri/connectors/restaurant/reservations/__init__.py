@@ -1,0 +1,1 @@
+"""Booking channels (TheFork, OpenTable) behind :class:`~cauri.connectors.restaurant.base.ReservationConnector`."""

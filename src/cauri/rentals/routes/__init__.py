@@ -1,0 +1,1 @@
+"""The rentals marketplace's HTTP routes, one file per resource; ``cauri.rentals.router`` assembles them."""
