@@ -9,9 +9,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import resource
+import sqlite3
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +74,72 @@ async def drop_postgres_database(admin_url: str, url: str) -> None:
         await connection.close()
 
 
+# Each test database is migrated from a template made once per test process: the migrations cost about 3 s of
+# CPU on SQLite and 1 s (plus the server's work) on PostgreSQL, and a run makes over a hundred databases on two
+# cores. The template itself is made by the real migrations, and tests/core/test_schema.py compares the result
+# with the models.
+_templates: dict[str, str] = {}
+_templates_lock = threading.Lock()
+
+
+def _template(kind: str, admin_url: str | None) -> str:
+    with _templates_lock:
+        if kind not in _templates:
+            if kind == "sqlite":
+                directory = Path(os.environ.get("TMPDIR", "/tmp")) / f"cauri-template-{os.getpid()}"
+                directory.mkdir(parents=True, exist_ok=True)
+                path = directory / f"{uuid.uuid4().hex[:8]}.db"
+                upgrade(f"sqlite+aiosqlite:///{path}")
+                _templates[kind] = str(path)
+            else:
+                assert admin_url is not None
+                url = asyncio.run(create_postgres_database(admin_url))
+                upgrade(url)
+                _templates[kind] = str(make_url(url).database)
+        return _templates[kind]
+
+
+def _copy_template(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        target = Path(str(parsed.database))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(_template("sqlite", None))
+        destination = sqlite3.connect(target)
+        try:
+            source.backup(destination)  # the backup API copies a WAL database consistently
+        finally:
+            destination.close()
+            source.close()
+        return
+    admin_url = service_url("postgres")
+    template = _template("postgresql", admin_url)
+
+    async def recreate() -> None:
+        connection = await asyncpg.connect(_asyncpg_dsn(admin_url))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+
+
+async def migrate(url: str) -> None:
+    """Bring a new, empty test database (a SQLite path, or a database from ``create_postgres_database``) to the
+    schema's head, as ``upgrade`` would, by copying this process's migrated template."""
+    await asyncio.to_thread(_copy_template, url)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for kind, template in _templates.items():
+        if kind == "sqlite":
+            Path(template).unlink(missing_ok=True)
+        else:
+            asyncio.run(drop_postgres_database(service_url("postgres"), f"postgresql://x/{template}"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``postgres_only`` tests are dropped on SQLite, not skipped: concurrency proofs (SQLite serialises writes by
     design) and multi-process proofs whose database is beside the point."""
@@ -83,6 +154,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in dropped]
 
 
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    """With CAURI_TEST_CPU_REPORT=<file>, append each test's wall and CPU seconds (its process and the child
+    processes it waited for; setup and teardown included) as JSON lines: the suite is CPU-bound on CI's two
+    cores, so CPU, not wall time, says what to trim (docs/development.md)."""
+    report = os.environ.get("CAURI_TEST_CPU_REPORT")
+    if not report:
+        yield
+        return
+    wall, cpu = time.monotonic(), _cpu_seconds()
+    yield
+    line = {"test": item.nodeid, "wall": time.monotonic() - wall, "cpu": _cpu_seconds() - cpu}
+    with open(report, "a", encoding="utf-8") as output:
+        output.write(json.dumps(line) + "\n")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -93,13 +185,13 @@ async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -
     if backend == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "cauri.db"
         url = f"sqlite+aiosqlite:///{path}"
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         yield url
         return
     admin_url = service_url("postgres")
     url = await create_postgres_database(admin_url)
     try:
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         yield url
     finally:
         await drop_postgres_database(admin_url, url)

@@ -4,7 +4,6 @@ organisations configured by slug and created over the native API once per run.""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,9 +14,8 @@ from fastapi import FastAPI
 
 from cauri.app import create_app
 from cauri.core.config import Settings
-from cauri.core.migrate import upgrade
 from cauri.kit.testing import free_port, serve_app
-from tests.conftest import drop_postgres_database, make_settings
+from tests.conftest import drop_postgres_database, make_settings, migrate
 from tests.disbursements.support import Sandbox, bulk_settings, fresh_database, served_sandbox
 from tests.support.identity import Actor, register
 
@@ -38,7 +36,7 @@ async def compat_settings(
     directory = tmp_path_factory.mktemp(f"compat-{backend}")
     url, admin_url = await fresh_database(backend, directory)
     try:
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         surfaces = {f"{name}_organization": slug for name, slug in SLUGS.items()}
         yield make_settings(url, directory, **bulk_settings(sandbox.url, free_port()), **surfaces)
     finally:

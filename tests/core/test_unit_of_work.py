@@ -27,9 +27,8 @@ from cauri.app import API_PREFIX, create_app
 from cauri.core.db import utcnow
 from cauri.core.errors import Conflict
 from cauri.core.idempotency import IdempotencyRecord, idempotency_guard, request_fingerprint
-from cauri.core.migrate import upgrade
 from cauri.core.routing import SessionDep, api_router, writes_on_read
-from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
+from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, migrate, service_url
 
 test_metadata = MetaData()
 notes = Table(
@@ -108,7 +107,7 @@ async def uow_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         admin_url = service_url("postgres")
         url = await create_postgres_database(admin_url)
     try:
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         engine = create_async_engine(url)
         async with engine.begin() as connection:
             await connection.run_sync(test_metadata.create_all)

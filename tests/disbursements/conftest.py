@@ -7,7 +7,6 @@ quick: few lines per claim and few provider calls at once, so that a test can ca
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 
@@ -17,9 +16,8 @@ from fastapi import FastAPI
 
 from cauri.app import create_app
 from cauri.core.config import Settings
-from cauri.core.migrate import upgrade
 from cauri.kit.testing import free_port, serve_app
-from tests.conftest import drop_postgres_database, make_settings
+from tests.conftest import drop_postgres_database, make_settings, migrate
 from tests.disbursements.support import (
     Sandbox,
     bulk_settings,
@@ -41,7 +39,7 @@ async def bulk_app_settings(
     directory = tmp_path_factory.mktemp(f"bulk-{backend}")
     url, admin_url = await fresh_database(backend, directory)
     try:
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         port = free_port()
         yield make_settings(url, directory, **bulk_settings(sandbox.url, port))
     finally:

@@ -16,9 +16,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from cauri.core.db import make_engine, make_sessionmaker
-from cauri.core.migrate import upgrade
 from cauri.disbursements.models import BulkBatch, BulkLine
 from cauri.kit.testing import serve_app
+from tests.conftest import migrate
 from tests.disbursements.bulk_files import DATA
 from tests.disbursements.support import sandbox_simulator
 
@@ -50,7 +50,7 @@ def flat(text: str) -> str:
 async def test_cauri_bulk_submit_pays_the_file_and_prints_a_summary(tmp_path: Path) -> None:
     simulator = sandbox_simulator()
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    await asyncio.to_thread(upgrade, url)
+    await migrate(url)
     async with serve_app(simulator.app) as sandbox_url:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("CAURI_")}
         environment.update(

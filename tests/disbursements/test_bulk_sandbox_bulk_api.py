@@ -18,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.app import create_app
 from cauri.core.config import Settings
-from cauri.core.migrate import upgrade
 from cauri.disbursements.payouts import LineOrder, Verdict, check_group, open_link, pay_group, provider_reference
 from cauri.kit.outcomes import Outcome, magic_phone
 from cauri.kit.testing import free_port, serve_app
-from tests.conftest import drop_postgres_database, make_settings
+from tests.conftest import drop_postgres_database, make_settings, migrate
 from tests.disbursements.support import (
     Sandbox,
     act,
@@ -48,7 +47,7 @@ async def app(backend: str, tmp_path_factory: pytest.TempPathFactory, sandbox: S
     directory = tmp_path_factory.mktemp(f"bulk-api-{backend}")
     url, admin_url = await fresh_database(backend, directory)
     try:
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         port = free_port()
         settings = make_settings(
             url, directory, **bulk_settings(sandbox.url, port, bulk_line_by_line_providers=frozenset())

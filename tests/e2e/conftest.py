@@ -20,15 +20,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import BrowserContext, async_playwright
+from playwright.async_api import BrowserContext, async_playwright, expect
 
 from cauri.core.config import Settings
-from cauri.core.migrate import upgrade
 from cauri.demo import seed_demo
 from cauri.kit.testing import free_port
-from tests.conftest import create_postgres_database, drop_postgres_database, service_url
+from tests.conftest import create_postgres_database, drop_postgres_database, migrate, service_url
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Assertions wait on their condition up to 15 s instead of Playwright's 5: on CI's two loaded cores a login (an
+# argon2 hash) or a page whose answer waits on a job takes longer, and a condition met at once costs nothing.
+expect.set_options(timeout=15_000)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -130,7 +132,7 @@ async def console_server(
     log = directory / "server.log"
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        await asyncio.to_thread(upgrade, database_url)
+        await migrate(database_url)
         # The demo's files (listings' photos, receipts) go where the server reads them.
         await seed_demo(Settings(database_url=database_url, files_dir=directory / "files"))
         cli = [sys.executable, "-m", "cauri.cli"]

@@ -13,8 +13,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.core.jobs import Job
-from cauri.core.migrate import upgrade
-from tests.conftest import create_postgres_database, drop_postgres_database, service_url
+from tests.conftest import create_postgres_database, drop_postgres_database, migrate, service_url
 from tests.jobs.sample_jobs import create_effects_table
 
 
@@ -28,7 +27,7 @@ async def fresh_database(backend: str, directory: Path) -> AsyncIterator[str]:
         admin_url = service_url("postgres")
         url = await create_postgres_database(admin_url)
     try:
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         await create_effects_table(url)
         yield url
     finally:

@@ -7,7 +7,6 @@ settings, and is served by uvicorn; ``client`` (from the root conftest) and ``se
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
@@ -22,10 +21,9 @@ from fastapi import FastAPI
 from cauri.app import create_app
 from cauri.connectors.mobile_money.sandbox import SandboxSimulator
 from cauri.core.config import Settings
-from cauri.core.migrate import upgrade
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import free_port, serve_app
-from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
+from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, migrate, service_url
 from tests.payments import fake_module
 
 
@@ -73,7 +71,7 @@ async def fresh_payments_settings(
     """Settings of a payments app on a fresh, migrated database of its own, listening on a free port."""
     url, admin_url = await _database(backend, directory)
     try:
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         await fake_module.create_tables(url)  # its "*" subscriber receives every payment's events
         port = free_port()
         values: dict[str, Any] = {

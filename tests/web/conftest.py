@@ -8,7 +8,6 @@ that login throttling in one test never spills into another.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,10 +17,9 @@ from fastapi import FastAPI
 from cauri.app import create_app
 from cauri.connectors.mobile_money.sandbox import SandboxSimulator
 from cauri.core.config import Settings
-from cauri.core.migrate import upgrade
 from cauri.kit.simulation import SimulatorSettings
 from cauri.kit.testing import free_port, serve_app
-from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, service_url
+from tests.conftest import create_postgres_database, drop_postgres_database, make_settings, migrate, service_url
 from tests.identity.conftest import random_address
 from tests.web.support import new_browser
 
@@ -62,7 +60,7 @@ async def web_settings(
         admin_url = service_url("postgres")
         url = await create_postgres_database(admin_url)
     try:
-        await asyncio.to_thread(upgrade, url)
+        await migrate(url)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         yield make_settings(url, directory, public_base_url=base_url, sandbox_url=sandbox_url, **FAST_BULK)
