@@ -41,9 +41,9 @@ from cauri.restaurant.models import (
     Customer,
     LoyaltyAward,
     RestaurantConnection,
-    SyncCheckpoint,
     SyncStatus,
 )
+from cauri.restaurant.sync import lease_held, locked_checkpoint
 
 log = structlog.get_logger(__name__)
 
@@ -295,22 +295,9 @@ async def sync_crm(
 async def _take_push_lease(sessionmaker: async_sessionmaker[AsyncSession], connection_id: uuid.UUID) -> bool:
     try:
         async with unit_of_work(sessionmaker) as session:
-            checkpoint = (
-                await session.execute(
-                    select(SyncCheckpoint)
-                    .where(SyncCheckpoint.connection_id == connection_id, SyncCheckpoint.kind == PUSH)
-                    .with_for_update()
-                )
-            ).scalar_one_or_none()
-            if checkpoint is None:
-                checkpoint = SyncCheckpoint(connection_id=connection_id, kind=PUSH, pages=0, seen=0, written=0)
-                session.add(checkpoint)
+            checkpoint = await locked_checkpoint(session, connection_id, PUSH)
             now = utcnow()
-            if (
-                checkpoint.status == SyncStatus.RUNNING.value
-                and checkpoint.lease_until
-                and checkpoint.lease_until > now
-            ):
+            if lease_held(checkpoint, now):
                 return False
             checkpoint.status, checkpoint.lease_until, checkpoint.run_started_at = (
                 SyncStatus.RUNNING.value,
@@ -338,13 +325,7 @@ async def _push_lease(sessionmaker: async_sessionmaker[AsyncSession], connection
         yield
     finally:
         async with unit_of_work(sessionmaker) as session:
-            checkpoint = (
-                await session.execute(
-                    select(SyncCheckpoint).where(
-                        SyncCheckpoint.connection_id == connection_id, SyncCheckpoint.kind == PUSH
-                    )
-                )
-            ).scalar_one()
+            checkpoint = await locked_checkpoint(session, connection_id, PUSH)
             checkpoint.status, checkpoint.lease_until = SyncStatus.IDLE.value, None
 
 

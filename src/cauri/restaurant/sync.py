@@ -28,6 +28,7 @@ import orjson
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cauri.connectors.restaurant.base import Page, PosConnector
@@ -238,34 +239,53 @@ async def write_rows(session: AsyncSession, connection_id: uuid.UUID, kind: str,
     return written
 
 
+async def locked_checkpoint(session: AsyncSession, connection_id: uuid.UUID, kind: str) -> SyncCheckpoint:
+    """The connection's checkpoint of this kind, row-locked until the transaction ends; a new one if it has none.
+    Two first runs at once both insert: one fails on the unique key (``IntegrityError`` at flush or commit) and,
+    rolled back, reads as a run in progress."""
+    checkpoint = (
+        await session.execute(
+            select(SyncCheckpoint)
+            .where(SyncCheckpoint.connection_id == connection_id, SyncCheckpoint.kind == kind)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if checkpoint is None:
+        checkpoint = SyncCheckpoint(connection_id=connection_id, kind=kind, pages=0, seen=0, written=0)
+        session.add(checkpoint)
+        await session.flush()
+    return checkpoint
+
+
+def lease_held(checkpoint: SyncCheckpoint, now: datetime) -> bool:
+    """A live run holds the checkpoint; a run whose lease lapsed died and may be taken over."""
+    return bool(
+        checkpoint.status == SyncStatus.RUNNING.value and checkpoint.lease_until and checkpoint.lease_until > now
+    )
+
+
 async def _claim(
     sessionmaker: async_sessionmaker[AsyncSession], connection_id: uuid.UUID, kind: str
 ) -> tuple[SyncCheckpoint, bool]:
     """Take the checkpoint's run lease (committed); resume a run a dead process left, or start a new one."""
-    async with unit_of_work(sessionmaker) as session:
-        checkpoint = (
-            await session.execute(
-                select(SyncCheckpoint)
-                .where(SyncCheckpoint.connection_id == connection_id, SyncCheckpoint.kind == kind)
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
-        if checkpoint is None:
-            checkpoint = SyncCheckpoint(connection_id=connection_id, kind=kind, pages=0, seen=0, written=0)
-            session.add(checkpoint)
-        now = utcnow()
-        if checkpoint.status == SyncStatus.RUNNING.value and checkpoint.lease_until and checkpoint.lease_until > now:
-            raise errors.sync_running(kind)
-        resumed = checkpoint.cursor is not None
-        if not resumed:
-            checkpoint.run_since = checkpoint.watermark
-            checkpoint.run_high_water = checkpoint.watermark
-            checkpoint.pages = checkpoint.seen = checkpoint.written = 0
-            checkpoint.run_started_at = now
-        checkpoint.status = SyncStatus.RUNNING.value
-        checkpoint.lease_until = now + RUN_LEASE
-        await session.flush()
-        session.expunge(checkpoint)
+    try:
+        async with unit_of_work(sessionmaker) as session:
+            checkpoint = await locked_checkpoint(session, connection_id, kind)
+            now = utcnow()
+            if lease_held(checkpoint, now):
+                raise errors.sync_running(kind)
+            resumed = checkpoint.cursor is not None
+            if not resumed:
+                checkpoint.run_since = checkpoint.watermark
+                checkpoint.run_high_water = checkpoint.watermark
+                checkpoint.pages = checkpoint.seen = checkpoint.written = 0
+                checkpoint.run_started_at = now
+            checkpoint.status = SyncStatus.RUNNING.value
+            checkpoint.lease_until = now + RUN_LEASE
+            await session.flush()
+            session.expunge(checkpoint)
+    except IntegrityError:  # another run created the checkpoint at the same moment: it holds the lease
+        raise errors.sync_running(kind) from None
     return checkpoint, resumed
 
 
