@@ -31,7 +31,7 @@ from cauri.notifications import preferences
 from tests.e2e.conftest import CHROMIUM_ARGS, PHONE, ConsoleServer, chromium_path
 from tests.support.console_notifications import tell
 
-LIVE_TIMEOUT_MS = 15_000
+LIVE_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.e2e.conftest import ConsoleServer
 TENANT = "locataire@lokahome.demo.cauri.africa"
 LANDLORD = "proprietaire@lokahome.demo.cauri.africa"
 LISTING = "Appartement meublé à Fidjrossè"
-SETTLED_TIMEOUT_MS = 20_000
+SETTLED_TIMEOUT_MS = 60_000  # submit job, sandbox confirmation after 1 s, callback or poll, settlement event
 
 
 async def fill_login(page: Page, identifier: str) -> None:
