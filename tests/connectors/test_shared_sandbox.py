@@ -118,6 +118,7 @@ async def _integrator_pays_through_the_public_address(base: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres_only  # the workers share the sandbox process; the database is beside the point
 async def test_every_worker_pays_through_the_one_shared_sandbox(
     two_worker_server: tuple[subprocess.Popen[bytes], str, Path], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -117,7 +117,8 @@ class Processes:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+# Each broker once and each database once: the claim is the database's, the doorbell the broker's.
+@pytest.mark.parametrize(("broker", "backend"), [("redis", "postgresql"), ("amqp", "sqlite")], indirect=["broker"])
 async def test_a_killed_worker_s_job_is_done_exactly_once_by_another(
     broker: BrokerUnderTest, backend: str, tmp_path: Path
 ) -> None:

@@ -168,6 +168,7 @@ async def until(condition: Any, what: Any, within: float, workers: Processes) ->
 
 
 @pytest.mark.slow
+@pytest.mark.postgres_only  # a multi-process proof of the outbox's claims; the jobs' crash tests cover SQLite
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 async def test_a_worker_killed_while_sending_loses_nothing_and_resends_nothing_it_had_sent(
     backend: str, tmp_path: Path
