@@ -131,7 +131,7 @@ async def test_every_worker_pays_through_the_one_shared_sandbox(
             except httpx.TransportError:
                 return False
 
-        await until(up, f"cauri serve answers ({log_path})", within=60)
+        await until(up, f"cauri serve answers ({log_path})", within=180)
         banner = log_path.read_text(errors="replace")
         found = re.search(r"one sandbox process for the 2 API processes, at (http://[\d.:]+)", banner)
         assert found, banner

@@ -245,7 +245,7 @@ async def test_logout_reaches_every_process_of_cauri_serve_workers(two_worker_se
             except httpx.TransportError:
                 return False
 
-        await until(up, "cauri serve answers", within=60)
+        await until(up, "cauri serve answers", within=180)  # two processes import and build the app
         owner = await create_org_with_user(http)
         # New connections each time, so that the kernel spreads them over both processes; each caches.
         for _ in range(20):

@@ -70,7 +70,7 @@ async def get(client: httpx.AsyncClient, actor: Actor, kind: str, payment_id: st
     return found
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 20.0, what: str = "") -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 60.0, what: str = "") -> None:
     deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:

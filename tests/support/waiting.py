@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-async def until(condition: Callable[[], Awaitable[bool]], what: str, *, within: float = 5.0) -> None:
+async def until(condition: Callable[[], Awaitable[bool]], what: str, *, within: float = 30.0) -> None:
     """Poll ``condition`` every 20 ms until it holds, or fail naming ``what`` after ``within`` seconds."""
     deadline = time.monotonic() + within
     while not await condition():

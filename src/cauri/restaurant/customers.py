@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import structlog
 from pydantic import SecretStr
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,6 +41,7 @@ from cauri.restaurant.models import (
     Customer,
     LoyaltyAward,
     RestaurantConnection,
+    SyncCheckpoint,
     SyncStatus,
 )
 from cauri.restaurant.sync import lease_held, locked_checkpoint
@@ -324,9 +325,12 @@ async def _push_lease(sessionmaker: async_sessionmaker[AsyncSession], connection
     try:
         yield
     finally:
-        async with unit_of_work(sessionmaker) as session:
-            checkpoint = await locked_checkpoint(session, connection_id, PUSH)
-            checkpoint.status, checkpoint.lease_until = SyncStatus.IDLE.value, None
+        async with unit_of_work(sessionmaker) as session:  # an update, not a read: the CRM may be gone meanwhile
+            await session.execute(
+                update(SyncCheckpoint)
+                .where(SyncCheckpoint.connection_id == connection_id, SyncCheckpoint.kind == PUSH)
+                .values(status=SyncStatus.IDLE.value, lease_until=None)
+            )
 
 
 async def _push(

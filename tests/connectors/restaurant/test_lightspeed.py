@@ -35,7 +35,7 @@ def _retail(url: str, **kw: object) -> LightspeedRetailConnector:
 
 
 async def test_the_leaky_bucket_headers_are_honoured_so_the_provider_never_answers_429() -> None:
-    simulator = LightspeedSimulator(LightspeedSimSettings(bucket_size=5, drip_rate=40), access_token=TOKEN)
+    simulator = LightspeedSimulator(LightspeedSimSettings(bucket_size=5, drip_rate=10), access_token=TOKEN)
     async with serve_app(simulator.app) as url:
         connector = _retail(url)
         try:

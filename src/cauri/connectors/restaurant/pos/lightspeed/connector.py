@@ -54,6 +54,10 @@ PAGE_SIZES = {"payments": PAGE_LIMIT, "catalog_list": PAGE_LIMIT, "catalog_searc
 DEFAULT_SCOPES = ("employee:all",)
 #: Leaky-bucket costs (R-Series: a read drips 1 unit, a write 10).
 READ_COST, WRITE_COST = 1.0, 10.0
+#: Room kept free in the bucket. The provider drains it from when it handled our last call, which is later than
+#: when we sent it; a call timed to fill the bucket exactly would arrive a little early by the provider's clock
+#: and be answered 429. One read's worth covers a lag of 1/drip-rate seconds (1 s on R-Series).
+BUCKET_HEADROOM = READ_COST
 DEFAULT_POLICY = HttpPolicy(read_timeout=30.0, max_attempts=4, breaker_failures=5, breaker_reset_seconds=60.0)
 IDEMPOTENCY_MEMORY = 1024
 
@@ -92,7 +96,8 @@ class LeakyBucket:
         self.level, self.observed_at = self._drained(now) + cost, now
         if not self.size:
             return 0.0
-        return max(0.0, (self.level - self.size) / self.drip_rate)
+        room = self.size - BUCKET_HEADROOM if self.size > BUCKET_HEADROOM else self.size
+        return max(0.0, (self.level - room) / self.drip_rate)
 
     async def wait(self, cost: float) -> None:
         delay = self.reserve(cost)
