@@ -10,6 +10,8 @@ import html
 import re
 import uuid
 from datetime import date, timedelta
+from types import SimpleNamespace
+from typing import cast
 
 import httpx
 import pytest
@@ -18,6 +20,10 @@ from fastapi import FastAPI
 from cauri.core.db import unit_of_work
 from cauri.demo import LOKAHOME_SLUG, seed_lokahome
 from cauri.identity.seeding import DEMO_PASSWORD
+from cauri.payments.public import PaymentView
+from cauri.rentals import money
+from cauri.rentals.models import Booking
+from cauri.web.rentals import _settling
 from tests.web.support import logged_in, submit, text_of
 
 TENANT = "locataire@lokahome.demo.cauri.africa"
@@ -124,3 +130,18 @@ async def test_book_answer_pay_and_who_sees_what(app: FastAPI, lokahome: uuid.UU
         assert paying.status_code == 303, text_of(paying)
         after = text_of(await tenant.get(paying.headers["location"]))
         assert "Demande de paiement envoyée" in after and "Loyer · 50 000 F CFA" in after
+
+
+def test_the_booking_page_reloads_until_settled_money_reaches_the_booking() -> None:
+    """A payment may succeed a moment before its settlement event reaches the booking: a page rendered in between
+    must keep reloading, not show "0 F CFA paid" for good."""
+    booking = Booking(rent_paid=0, deposit_paid=25_000)
+    rent = SimpleNamespace(status="succeeded", amount=50_000, purpose=money.RENT)
+    deposit = SimpleNamespace(status="succeeded", amount=25_000, purpose=money.DEPOSIT)
+    both = cast(list[PaymentView], [rent, deposit])
+    assert _settling(booking, both)  # the rent's event has not reached the booking yet
+    booking.rent_paid = 50_000
+    assert not _settling(booking, both)
+    assert _settling(
+        booking, cast(list[PaymentView], [SimpleNamespace(status="pending", amount=1, purpose=money.RENT)])
+    )

@@ -353,7 +353,18 @@ async def _booking_page(
         is_landlord=console.user_id == booking.landlord_id,
         due=max(0, booking.total_amount - booking.rent_paid) + max(0, booking.deposit_amount - booking.deposit_paid),
         phone=user_phone,
-        settling=done == "paying" and any(p.status in ("created", "pending") for p in found_payments),
+        settling=done == "paying" and _settling(booking, found_payments),
+    )
+
+
+def _settling(booking: Booking, found: list[payments.PaymentView]) -> bool:
+    """A payment is under way, or it succeeded and its settlement event has not reached the booking yet (the
+    event's delivery job runs just after the success): the page reloads until the booking shows the money. Checking
+    only the payments' states left a page that rendered in between showing "0 F CFA paid" for good."""
+    paid = {money.RENT: booking.rent_paid, money.DEPOSIT: booking.deposit_paid}
+    return any(
+        p.status in ("created", "pending") or (p.status == "succeeded" and p.amount > paid.get(p.purpose or "", 0))
+        for p in found
     )
 
 
